@@ -1,0 +1,126 @@
+#!/bin/sh
+# Install what building, testing and demoing virt-hotmem needs on Debian 12/13.
+#
+# The archive URI is read from the machine's own apt configuration (the
+# debian.sources entry that carries the main suite), never written here.
+#
+# usage: scripts/install-deps.sh [build|guest|all]
+#   build: toolchain + QEMU build deps + the trixie deb-src entry
+#   guest: arm64 architecture, firmware (AAVMF, SeaBIOS, qemu-system-data)
+#   all:   both (default)
+set -eu
+
+what=${1:-all}
+stamp_dir=${VIRT_HOTMEM_STAMP_DIR:-/var/lib/virt-hotmem}
+
+die() { echo "install-deps: $*" >&2; exit 1; }
+
+if [ "$(id -u)" != 0 ]; then
+    die "must run as root to install packages (or install them yourself: see README.md)"
+fi
+
+. /etc/os-release
+codename=${VERSION_CODENAME:-}
+case "$codename" in
+bookworm|trixie) ;;
+*) die "unsupported distribution '$PRETTY_NAME' (need Debian 12 or 13)" ;;
+esac
+
+# Find the archive URI and keyring of the machine's main Debian entry.
+archive_uri() {
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [ -f "$f" ] || continue
+        awk -v suite="$codename" '
+            BEGIN { RS = ""; FS = "\n" }
+            {
+                uri = ""; suites = ""; key = ""
+                for (i = 1; i <= NF; i++) {
+                    if ($i ~ /^URIs:/)      { uri = $i; sub(/^URIs:[ \t]*/, "", uri) }
+                    if ($i ~ /^Suites:/)    { suites = $i }
+                    if ($i ~ /^Signed-By:/) { key = $i; sub(/^Signed-By:[ \t]*/, "", key) }
+                }
+                if (uri != "" && suites ~ ("[ \t]" suite "([ \t]|$)")) {
+                    split(uri, u, " "); print u[1] " " key; exit
+                }
+            }' "$f"
+    done | head -n 1
+    if [ -f /etc/apt/sources.list ]; then
+        awk -v suite="$codename" '$1 == "deb" && $3 == suite { print $2; exit }' \
+            /etc/apt/sources.list
+    fi
+}
+
+setup_sources() {
+    list=/etc/apt/sources.list.d/virt-hotmem.sources
+    [ -f "$list" ] && return 0
+    set -- $(archive_uri | head -n 1)
+    uri=${1:-}
+    key=${2:-/usr/share/keyrings/debian-archive-keyring.gpg}
+    [ -n "$uri" ] || die "no apt entry for suite '$codename' found in /etc/apt"
+    echo "install-deps: using archive $uri (from /etc/apt)"
+    {
+        echo "# Added by virt-hotmem scripts/install-deps.sh"
+        echo "Types: deb-src"
+        echo "URIs: $uri"
+        echo "Suites: trixie trixie-updates"
+        echo "Components: main"
+        echo "Signed-By: $key"
+        if [ "$codename" = bookworm ]; then
+            echo
+            echo "Types: deb"
+            echo "URIs: $uri"
+            echo "Suites: bookworm-backports"
+            echo "Components: main"
+            echo "Signed-By: $key"
+        fi
+    } > "$list"
+    rm -f "$stamp_dir/apt-updated"
+}
+
+apt_update_once() {
+    mkdir -p "$stamp_dir"
+    if [ ! -f "$stamp_dir/apt-updated" ]; then
+        apt-get update -q >/dev/null
+        touch "$stamp_dir/apt-updated"
+    fi
+}
+
+install_missing() {
+    missing=
+    for p in "$@"; do
+        pkg=${p%%/*}
+        dpkg-query -W -f='${Status}\n' "$pkg" 2>/dev/null | grep -q "ok installed" \
+            || missing="$missing $p"
+    done
+    [ -z "$missing" ] && return 0
+    echo "install-deps: installing$missing"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing >/dev/null
+}
+
+bpo() {
+    # meson >= 1.5, pycotap and qemu-system-data come from backports on bookworm.
+    if [ "$codename" = bookworm ]; then echo "$1/bookworm-backports"; else echo "$1"; fi
+}
+
+setup_sources
+if [ "$what" = guest ] || [ "$what" = all ]; then
+    if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+        dpkg --add-architecture arm64
+        rm -f "$stamp_dir/apt-updated"
+    fi
+fi
+apt_update_once
+
+case "$what" in
+build|all)
+    install_missing build-essential ninja-build libglib2.0-dev libpixman-1-dev \
+        libfdt-dev python3-venv flex bison pkg-config ccache acpica-tools \
+        device-tree-compiler xz-utils dpkg-dev "$(bpo meson)" "$(bpo python3-pycotap)"
+    ;;
+esac
+case "$what" in
+guest|all)
+    install_missing qemu-efi-aarch64 seabios "$(bpo qemu-system-data)" cpio \
+        socat
+    ;;
+esac

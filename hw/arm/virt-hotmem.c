@@ -7,6 +7,12 @@
  * frozen; a later one changes defaults through compat properties, as
  * upstream's versions do, so that older machines stay migratable.
  *
+ * The memory map itself is computed by the pure planner of
+ * virt-hotmem-layout.c; this file turns the machine's options into a
+ * request, hands the result to virt (through virt's plan_memmap hook), and
+ * is the only reader of the planned layout besides the ACPI and DT code
+ * of virt, which read vms->memmap[] and ms->device_memory as always.
+ *
  * Copyright (c) 2026 The virt-hotmem developers
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -14,18 +20,717 @@
 
 #include "qemu/osdep.h"
 #include "qemu/units.h"
+#include "qemu/cutils.h"
+#include "qemu/error-report.h"
+#include "qapi/error.h"
+#include "qapi/qapi-types-virt-hotmem.h"
+#include "exec/address-spaces.h"
 #include "hw/boards.h"
+#include "hw/mem/memory-device.h"
+#include "hw/core/memory-layout.h"
 #include "hw/arm/virt-hotmem.h"
+#include "migration/vmstate.h"
+#include "system/device_tree.h"
+#include "system/numa.h"
+#include "kvm_arm.h"
+#include "trace.h"
+
+#include <glob.h>
+
+/* Names of virt's low memory map entries, as query-memory-layout shows them */
+static const char *const virt_hotmem_low_names[VIRT_LOWMEMMAP_LAST] = {
+    [VIRT_FLASH] = "flash",
+    [VIRT_CPUPERIPHS] = "cpu-peripherals",
+    [VIRT_GIC_DIST] = "gic-dist",
+    [VIRT_GIC_CPU] = "gic-cpu",
+    [VIRT_GIC_V2M] = "gic-v2m",
+    [VIRT_GIC_HYP] = "gic-hyp",
+    [VIRT_GIC_VCPU] = "gic-vcpu",
+    [VIRT_GIC_ITS] = "gic-its",
+    [VIRT_GIC_REDIST] = "gic-redist",
+    [VIRT_SMMU] = "smmu",
+    [VIRT_UART0] = "uart0",
+    [VIRT_MMIO] = "virtio-mmio",
+    [VIRT_RTC] = "rtc",
+    [VIRT_FW_CFG] = "fw-cfg",
+    [VIRT_PCIE_MMIO] = "pcie-mmio",
+    [VIRT_PCIE_PIO] = "pcie-pio",
+    [VIRT_PCIE_ECAM] = "pcie-ecam",
+    [VIRT_PLATFORM_BUS] = "platform-bus",
+    [VIRT_GPIO] = "gpio",
+    [VIRT_UART1] = "uart1",
+    [VIRT_SECURE_MEM] = "secure-mem",
+    [VIRT_SECURE_GPIO] = "secure-gpio",
+    [VIRT_PCDIMM_ACPI] = "pcdimm-acpi",
+    [VIRT_ACPI_GED] = "acpi-ged",
+    [VIRT_NVDIMM_ACPI] = "nvdimm-acpi",
+    [VIRT_PVTIME] = "pvtime",
+};
+
+static const char *const virt_hotmem_high_names[VIRT_HOTMEM_NR_HIGH] = {
+    [VIRT_HIGH_GIC_REDIST2 - VIRT_LOWMEMMAP_LAST] = "gic-redist2",
+    [VIRT_HIGH_PCIE_ECAM - VIRT_LOWMEMMAP_LAST] = "pcie-ecam-high",
+    [VIRT_HIGH_PCIE_MMIO - VIRT_LOWMEMMAP_LAST] = "pcie-mmio-high",
+};
+
+static const char *const virt_hotmem_policy_names[] = {
+    [VIRT_HOTMEM_POLICY_CONTIGUOUS] = "contiguous",
+    [VIRT_HOTMEM_POLICY_ARM_DEN0001] = "arm-den0001",
+};
 
 bool virt_hotmem_is_machine(MachineState *ms)
 {
     return object_dynamic_cast(OBJECT(ms), TYPE_VIRT_HOTMEM_MACHINE) != NULL;
 }
 
+/* virt keeps the enable flag of each high IO region in its own field. */
+static bool *virt_hotmem_high_enabled(VirtMachineState *vms, int index)
+{
+    switch (index) {
+    case VIRT_HIGH_GIC_REDIST2:
+        return &vms->highmem_redists;
+    case VIRT_HIGH_PCIE_ECAM:
+        return &vms->highmem_ecam;
+    case VIRT_HIGH_PCIE_MMIO:
+        return &vms->highmem_mmio;
+    }
+    g_assert_not_reached();
+}
+
+/* --- reserved regions ---------------------------------------------------- */
+
+static bool virt_hotmem_read_reserved_file(const char *path, const char *opt,
+                                           VirtHotmemReservedRegion **regions,
+                                           size_t *n_regions, Error **errp)
+{
+    g_autofree char *text = NULL;
+    g_autofree char *msg = NULL;
+    g_autoptr(GError) gerr = NULL;
+    gsize len;
+
+    if (!g_file_get_contents(path, &text, &len, &gerr)) {
+        error_setg(errp, "reserved-regions=%s: %s", opt, gerr->message);
+        return false;
+    }
+    if (!virt_hotmem_parse_reserved_regions(text, len, path, regions,
+                                            n_regions, &msg)) {
+        error_setg(errp, "%s", msg);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * reserved-regions=host is the union of what the host's IOMMU groups
+ * reserve: what a device assigned to this guest could not reach by DMA.
+ */
+static bool virt_hotmem_load_reserved(VirtHotmemMachineState *vhms,
+                                      Error **errp)
+{
+    const char *opt = vhms->reserved_regions;
+    VirtHotmemReservedRegion *all = NULL;
+    size_t n_all = 0;
+    g_autofree char *msg = NULL;
+    bool ok = true;
+
+    if (!opt || g_str_equal(opt, "none")) {
+        return true;
+    }
+    if (g_str_equal(opt, "host")) {
+        glob_t g;
+        size_t i;
+
+        if (glob("/sys/kernel/iommu_groups/*/reserved_regions", 0, NULL,
+                 &g) == 0) {
+            for (i = 0; ok && i < g.gl_pathc; i++) {
+                ok = virt_hotmem_read_reserved_file(g.gl_pathv[i], "host",
+                                                    &all, &n_all, errp);
+            }
+            trace_virt_hotmem_reserved_host(g.gl_pathc);
+            globfree(&g);
+        } else {
+            trace_virt_hotmem_reserved_host(0);
+        }
+    } else {
+        ok = virt_hotmem_read_reserved_file(opt, opt, &all, &n_all, errp);
+    }
+    if (ok && !virt_hotmem_reserved_regions_union(all, n_all,
+                                                  &vhms->reserved,
+                                                  &vhms->n_reserved, &msg)) {
+        error_setg(errp, "reserved-regions=%s: %s", opt, msg);
+        ok = false;
+    }
+    virt_hotmem_reserved_regions_free(all, n_all);
+    return ok;
+}
+
+/* --- planning ------------------------------------------------------------ */
+
+static void virt_hotmem_plan_memmap(VirtMachineState *vms, int pa_bits)
+{
+    VirtHotmemMachineState *vhms = VIRT_HOTMEM_MACHINE(vms);
+    MachineState *ms = MACHINE(vms);
+    VirtHotmemMmioRegion mmio[VIRT_LOWMEMMAP_LAST];
+    VirtHotmemHighRegion high[VIRT_HOTMEM_NR_HIGH];
+    VirtHotmemRequest req = {
+        .ram_size = ms->ram_size,
+        .maxram_size = ms->maxram_size,
+        .ram_slots = ms->ram_slots,
+        .ram_base_auto = vhms->ram_base_auto,
+        .ram_base = vhms->ram_base,
+        .device_memory_base_auto = vhms->device_memory_base_auto,
+        .device_memory_base = vhms->device_memory_base,
+        .policy = vhms->policy,
+        .mmio = mmio,
+        .high = high,
+        .n_high = VIRT_HOTMEM_NR_HIGH,
+        /* highmem=off is virt's way of saying "32-bit physical addresses" */
+        .pa_bits = vms->highmem ? pa_bits : 32,
+    };
+    VirtHotmemLayout *layout;
+    g_autofree char *msg = NULL;
+    Error *err = NULL;
+    size_t i;
+
+    for (i = 0; i < VIRT_LOWMEMMAP_LAST; i++) {
+        uint64_t size = vms->memmap[i].size;
+
+        if (i == VIRT_MEM || !virt_hotmem_low_names[i] || !size) {
+            continue;
+        }
+        if (i == VIRT_MMIO) {
+            /* The entry is one transport; virt creates a row of them. */
+            size *= NUM_VIRTIO_TRANSPORTS;
+        }
+        mmio[req.n_mmio++] = (VirtHotmemMmioRegion) {
+            .name = virt_hotmem_low_names[i],
+            .base = vms->memmap[i].base,
+            .size = size,
+        };
+    }
+    for (i = 0; i < VIRT_HOTMEM_NR_HIGH; i++) {
+        high[i] = (VirtHotmemHighRegion) {
+            .name = virt_hotmem_high_names[i],
+            .size = vms->memmap[VIRT_LOWMEMMAP_LAST + i].size,
+            .enabled = *virt_hotmem_high_enabled(vms, VIRT_LOWMEMMAP_LAST + i),
+        };
+    }
+
+    if (!vhms->reserved && !virt_hotmem_load_reserved(vhms, &err)) {
+        error_report_err(err);
+        exit(EXIT_FAILURE);
+    }
+    req.reserved = vhms->reserved;
+    req.n_reserved = vhms->n_reserved;
+
+    layout = virt_hotmem_layout_plan(&req, &msg);
+    if (!layout) {
+        error_report("%s", msg);
+        exit(EXIT_FAILURE);
+    }
+    /* Cheap, and turns a planner bug into a message, not a broken guest. */
+    if (!virt_hotmem_layout_check(&req, layout, &msg)) {
+        error_report("virt-hotmem: planned memory map is invalid: %s", msg);
+        exit(EXIT_FAILURE);
+    }
+    if (layout->n_ram_banks > VIRT_HOTMEM_MIGRATION_MAX_BANKS) {
+        error_report("memory-layout=%s: RAM would be split into %zu banks, "
+                     "more than the %d this machine can migrate",
+                     virt_hotmem_policy_names[vhms->policy],
+                     layout->n_ram_banks, VIRT_HOTMEM_MIGRATION_MAX_BANKS);
+        exit(EXIT_FAILURE);
+    }
+    /* One node (virt makes it for memory hotplug) is fine, see modify_dtb */
+    if (layout->n_ram_banks > 1 && ms->numa_state &&
+        ms->numa_state->num_nodes > 1) {
+        error_report("memory-layout=%s: RAM split into %zu banks cannot be "
+                     "combined with several NUMA nodes yet",
+                     virt_hotmem_policy_names[vhms->policy],
+                     layout->n_ram_banks);
+        exit(EXIT_FAILURE);
+    }
+
+    /* Hand the plan to virt: everything else reads it from here. */
+    vms->memmap[VIRT_MEM].base = layout->ram_banks[0].base;
+    vms->memmap[VIRT_MEM].size = layout->ram_banks[0].size;
+    for (i = 0; i < VIRT_HOTMEM_NR_HIGH; i++) {
+        vms->memmap[VIRT_LOWMEMMAP_LAST + i].base = layout->high[i].base;
+        *virt_hotmem_high_enabled(vms, VIRT_LOWMEMMAP_LAST + i) =
+            layout->high[i].enabled;
+    }
+    vms->highest_gpa = layout->highest_gpa;
+    if (layout->device_memory_size) {
+        machine_memory_devices_init(ms, layout->device_memory_base,
+                                    layout->device_memory_size);
+    }
+
+    trace_virt_hotmem_plan(virt_hotmem_policy_names[vhms->policy],
+                           req.pa_bits, layout->n_ram_banks,
+                           layout->ram_banks[0].base,
+                           layout->device_memory_base,
+                           layout->device_memory_size,
+                           layout->highest_gpa, layout->ipa_bits);
+    for (i = 0; i < layout->n_ram_banks; i++) {
+        trace_virt_hotmem_ram_bank(i, layout->ram_banks[i].base,
+                                   layout->ram_banks[i].size);
+    }
+    virt_hotmem_layout_free(vhms->layout);
+    vhms->layout = layout;
+}
+
+/*
+ * The kvm_type callback: virt's own plans the map (through plan_memmap)
+ * with the host's largest IPA size as the limit; the IPA size the VM is
+ * created with is then the planner's decision.
+ */
+static int virt_hotmem_machine_kvm_type(MachineState *ms,
+                                        const char *type_str)
+{
+    VirtHotmemMachineClass *vhmc = VIRT_HOTMEM_MACHINE_GET_CLASS(ms);
+    VirtMachineState *vms = VIRT_MACHINE(ms);
+    g_autofree char *msg = NULL;
+    bool fixed_ipa;
+    int max_ipa, ret;
+
+    ret = vhmc->parent_kvm_type(ms, type_str);
+    if (ret < 0) {
+        return ret;
+    }
+    max_ipa = kvm_arm_get_max_vm_ipa_size(ms, &fixed_ipa);
+    ret = virt_hotmem_kvm_type(vms->highest_gpa, max_ipa, fixed_ipa, &msg);
+    if (ret < 0) {
+        error_report("%s", msg);
+    }
+    trace_virt_hotmem_kvm_type(max_ipa, fixed_ipa, ret);
+    return ret;
+}
+
+/* --- query-memory-layout ------------------------------------------------- */
+
+static MemoryLayoutRegionKind virt_hotmem_qapi_kind(VirtHotmemRegionKind k)
+{
+    switch (k) {
+    case VIRT_HOTMEM_REGION_RAM:
+        return MEMORY_LAYOUT_REGION_KIND_RAM;
+    case VIRT_HOTMEM_REGION_DEVICE_MEMORY:
+        return MEMORY_LAYOUT_REGION_KIND_DEVICE_MEMORY;
+    case VIRT_HOTMEM_REGION_MMIO:
+        return MEMORY_LAYOUT_REGION_KIND_MMIO;
+    case VIRT_HOTMEM_REGION_HIGH_MMIO:
+        return MEMORY_LAYOUT_REGION_KIND_HIGH_MMIO;
+    case VIRT_HOTMEM_REGION_RESERVED:
+        return MEMORY_LAYOUT_REGION_KIND_RESERVED;
+    }
+    g_assert_not_reached();
+}
+
+static MemoryLayout *virt_hotmem_get_layout(MemoryLayoutProvider *p,
+                                            Error **errp)
+{
+    VirtHotmemMachineState *vhms = VIRT_HOTMEM_MACHINE(p);
+    MemoryLayout *ret;
+    MemoryLayoutRegionList **tail;
+    size_t i;
+
+    if (!vhms->layout) {
+        error_setg(errp, "the memory map is not planned yet");
+        return NULL;
+    }
+    ret = g_new0(MemoryLayout, 1);
+    tail = &ret->regions;
+    for (i = 0; i < vhms->layout->n_regions; i++) {
+        const VirtHotmemRegion *r = &vhms->layout->regions[i];
+        MemoryLayoutRegion *q = g_new0(MemoryLayoutRegion, 1);
+
+        q->name = g_strdup(r->name);
+        q->base = r->base;
+        q->size = r->size;
+        q->kind = virt_hotmem_qapi_kind(r->kind);
+        QAPI_LIST_APPEND(tail, q);
+    }
+    ret->highest_gpa = vhms->layout->highest_gpa;
+    ret->ipa_bits = vhms->layout->ipa_bits;
+    return ret;
+}
+
+/* --- migration ------------------------------------------------------------ */
+
+static void virt_hotmem_layout_to_migrated(VirtHotmemMachineState *vhms,
+                                           VirtHotmemMigratedLayout *m)
+{
+    const VirtHotmemLayout *l = vhms->layout;
+    size_t i;
+
+    memset(m, 0, sizeof(*m));
+    m->policy = vhms->policy;
+    m->n_ram_banks = l->n_ram_banks;
+    for (i = 0; i < l->n_ram_banks; i++) {
+        m->ram_bank_base[i] = l->ram_banks[i].base;
+        m->ram_bank_size[i] = l->ram_banks[i].size;
+    }
+    m->device_memory_base = l->device_memory_base;
+    m->device_memory_size = l->device_memory_size;
+    for (i = 0; i < VIRT_HOTMEM_NR_HIGH; i++) {
+        m->high_base[i] = l->high[i].enabled ? l->high[i].base : 0;
+        m->high_enabled[i] = l->high[i].enabled;
+    }
+    m->highest_gpa = l->highest_gpa;
+}
+
+static int virt_hotmem_layout_pre_save(void *opaque)
+{
+    VirtHotmemMachineState *vhms = opaque;
+
+    virt_hotmem_layout_to_migrated(vhms, &vhms->migrated);
+    return 0;
+}
+
+static int virt_hotmem_layout_pre_load(void *opaque)
+{
+    VirtHotmemMachineState *vhms = opaque;
+
+    memset(&vhms->migrated, 0, sizeof(vhms->migrated));
+    return 0;
+}
+
+/* Name the first field that differs, and the options that reproduce it. */
+static char *virt_hotmem_layout_diff(const VirtHotmemMigratedLayout *src,
+                                     const VirtHotmemMigratedLayout *dst)
+{
+    uint32_t i;
+
+    if (src->policy != dst->policy) {
+        return g_strdup_printf("memory-layout differs (source %s, here %s)",
+                               virt_hotmem_policy_names[src->policy],
+                               virt_hotmem_policy_names[dst->policy]);
+    }
+    if (src->n_ram_banks != dst->n_ram_banks) {
+        return g_strdup_printf("number of RAM banks differs (source %u, "
+                               "here %u)", src->n_ram_banks,
+                               dst->n_ram_banks);
+    }
+    for (i = 0; i < src->n_ram_banks; i++) {
+        if (src->ram_bank_base[i] != dst->ram_bank_base[i] ||
+            src->ram_bank_size[i] != dst->ram_bank_size[i]) {
+            return g_strdup_printf("RAM bank %u differs (source 0x%" PRIx64
+                                   "+0x%" PRIx64 ", here 0x%" PRIx64
+                                   "+0x%" PRIx64 ")", i,
+                                   src->ram_bank_base[i],
+                                   src->ram_bank_size[i],
+                                   dst->ram_bank_base[i],
+                                   dst->ram_bank_size[i]);
+        }
+    }
+    if (src->device_memory_base != dst->device_memory_base ||
+        src->device_memory_size != dst->device_memory_size) {
+        return g_strdup_printf("device memory differs (source 0x%" PRIx64
+                               "+0x%" PRIx64 ", here 0x%" PRIx64 "+0x%"
+                               PRIx64 ")", src->device_memory_base,
+                               src->device_memory_size,
+                               dst->device_memory_base,
+                               dst->device_memory_size);
+    }
+    for (i = 0; i < VIRT_HOTMEM_NR_HIGH; i++) {
+        if (src->high_enabled[i] != dst->high_enabled[i] ||
+            src->high_base[i] != dst->high_base[i]) {
+            return g_strdup_printf("high IO region %s differs (source %s "
+                                   "0x%" PRIx64 ", here %s 0x%" PRIx64 ")",
+                                   virt_hotmem_high_names[i],
+                                   src->high_enabled[i] ? "at" : "off",
+                                   src->high_base[i],
+                                   dst->high_enabled[i] ? "at" : "off",
+                                   dst->high_base[i]);
+        }
+    }
+    if (src->highest_gpa != dst->highest_gpa) {
+        return g_strdup_printf("highest guest physical address differs "
+                               "(source 0x%" PRIx64 ", here 0x%" PRIx64 ")",
+                               src->highest_gpa, dst->highest_gpa);
+    }
+    return NULL;
+}
+
+static int virt_hotmem_layout_post_load(void *opaque, int version_id)
+{
+    VirtHotmemMachineState *vhms = opaque;
+    VirtHotmemMigratedLayout here;
+    const VirtHotmemMigratedLayout *src = &vhms->migrated;
+    g_autofree char *diff = NULL;
+
+    if (src->policy >= ARRAY_SIZE(virt_hotmem_policy_names) ||
+        src->n_ram_banks == 0 ||
+        src->n_ram_banks > VIRT_HOTMEM_MIGRATION_MAX_BANKS) {
+        error_report("virt-hotmem: migration stream has an invalid memory "
+                     "layout (policy %u, %u RAM banks)", src->policy,
+                     src->n_ram_banks);
+        return -EINVAL;
+    }
+    virt_hotmem_layout_to_migrated(vhms, &here);
+    diff = virt_hotmem_layout_diff(src, &here);
+    trace_virt_hotmem_migration_check(src->ram_bank_base[0],
+                                      src->device_memory_base, !diff);
+    if (diff) {
+        g_autofree char *dm_base = src->device_memory_size ?
+            g_strdup_printf("0x%" PRIx64, src->device_memory_base) :
+            g_strdup("auto");
+
+        error_report("virt-hotmem: the source's memory map differs from "
+                     "this machine's: %s; start this QEMU with -M %s,"
+                     "memory-layout=%s,ram-base=0x%" PRIx64
+                     ",device-memory-base=%s", diff,
+                     MACHINE_GET_CLASS(vhms)->name,
+                     virt_hotmem_policy_names[src->policy],
+                     src->ram_bank_base[0], dm_base);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static const VMStateDescription vmstate_virt_hotmem_layout = {
+    .name = "virt-hotmem/memory-layout",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    /* Before any RAM: a destination with another map must not load it. */
+    .early_setup = true,
+    .pre_save = virt_hotmem_layout_pre_save,
+    .pre_load = virt_hotmem_layout_pre_load,
+    .post_load = virt_hotmem_layout_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(migrated.policy, VirtHotmemMachineState),
+        VMSTATE_UINT32(migrated.n_ram_banks, VirtHotmemMachineState),
+        VMSTATE_UINT64_ARRAY(migrated.ram_bank_base, VirtHotmemMachineState,
+                             VIRT_HOTMEM_MIGRATION_MAX_BANKS),
+        VMSTATE_UINT64_ARRAY(migrated.ram_bank_size, VirtHotmemMachineState,
+                             VIRT_HOTMEM_MIGRATION_MAX_BANKS),
+        VMSTATE_UINT64(migrated.device_memory_base, VirtHotmemMachineState),
+        VMSTATE_UINT64(migrated.device_memory_size, VirtHotmemMachineState),
+        VMSTATE_UINT64_ARRAY(migrated.high_base, VirtHotmemMachineState,
+                             VIRT_HOTMEM_NR_HIGH),
+        VMSTATE_BOOL_ARRAY(migrated.high_enabled, VirtHotmemMachineState,
+                           VIRT_HOTMEM_NR_HIGH),
+        VMSTATE_UINT64(migrated.highest_gpa, VirtHotmemMachineState),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+/* --- RAM banks ----------------------------------------------------------- */
+
+/*
+ * boot.c described RAM as one range from the first bank's base (per NUMA
+ * node, and virt has one node as soon as memory hotplug is possible):
+ * replace that node by one per bank.
+ */
+static void virt_hotmem_modify_dtb(const struct arm_boot_info *binfo,
+                                   void *fdt)
+{
+    MachineState *ms = MACHINE(qdev_get_machine());
+    VirtHotmemMachineState *vhms = VIRT_HOTMEM_MACHINE(ms);
+    const VirtHotmemLayout *layout = vhms->layout;
+    bool numa = ms->numa_state && ms->numa_state->num_nodes > 0;
+    g_autofree char *boot_node = g_strdup_printf("/memory@%" PRIx64,
+                                                 layout->ram_banks[0].base);
+    size_t i;
+
+    qemu_fdt_nop_node(fdt, boot_node);
+    for (i = 0; i < layout->n_ram_banks; i++) {
+        const VirtHotmemRamBank *bank = &layout->ram_banks[i];
+        g_autofree char *node = g_strdup_printf("/memory@%" PRIx64,
+                                                bank->base);
+
+        qemu_fdt_add_subnode(fdt, node);
+        qemu_fdt_setprop_string(fdt, node, "device_type", "memory");
+        qemu_fdt_setprop_sized_cells(fdt, node, "reg", 2, bank->base,
+                                     2, bank->size);
+        if (numa) {
+            qemu_fdt_setprop_cell(fdt, node, "numa-node-id", 0);
+        }
+    }
+}
+
+static void virt_hotmem_init(MachineState *ms)
+{
+    VirtHotmemMachineState *vhms = VIRT_HOTMEM_MACHINE(ms);
+    VirtHotmemMachineClass *vhmc = VIRT_HOTMEM_MACHINE_GET_CLASS(ms);
+    VirtMachineState *vms = VIRT_MACHINE(ms);
+    MemoryRegion *sysmem = get_system_memory();
+    VirtHotmemLayout *layout;
+    uint64_t offset;
+    size_t i;
+
+    vmstate_register(NULL, 0, &vmstate_virt_hotmem_layout, vhms);
+
+    /* virt maps all of RAM at the first bank's base. */
+    vhmc->parent_init(ms);
+    layout = vhms->layout;
+    if (layout->n_ram_banks == 1) {
+        return;
+    }
+
+    /*
+     * Split it: bank 0 keeps the start of machine->ram, the others are
+     * aliases of the following pieces.  The boot code sees only bank 0
+     * (kernel, initrd and DT go there) and describes it; the DT hook adds
+     * the others.
+     */
+    memory_region_del_subregion(sysmem, ms->ram);
+    vhms->bank_aliases = g_new0(MemoryRegion, layout->n_ram_banks);
+    for (i = 0, offset = 0; i < layout->n_ram_banks; i++) {
+        g_autofree char *name = g_strdup_printf("ram-bank%zu", i);
+
+        memory_region_init_alias(&vhms->bank_aliases[i], OBJECT(ms), name,
+                                 ms->ram, offset, layout->ram_banks[i].size);
+        memory_region_add_subregion(sysmem, layout->ram_banks[i].base,
+                                    &vhms->bank_aliases[i]);
+        offset += layout->ram_banks[i].size;
+    }
+    vms->bootinfo.ram_size = layout->ram_banks[0].size;
+    vms->bootinfo.modify_dtb = virt_hotmem_modify_dtb;
+
+    /*
+     * virt's SRAT describes RAM as one range from the first bank; a guest
+     * booted by UEFI with ACPI would believe the holes between banks are
+     * RAM.  Device tree boot (a kernel without firmware) is unaffected.
+     */
+    if (vms->bootinfo.firmware_loaded && virt_is_acpi_enabled(vms)) {
+        error_report("memory-layout=%s: RAM in %zu banks needs device tree "
+                     "boot; with firmware, use acpi=off or at most %" PRIu64
+                     " MiB of RAM", virt_hotmem_policy_names[vhms->policy],
+                     layout->n_ram_banks, layout->ram_banks[0].size / MiB);
+        exit(EXIT_FAILURE);
+    }
+}
+
+/* --- properties ---------------------------------------------------------- */
+
+static char *virt_hotmem_addr_to_str(bool is_auto, uint64_t addr)
+{
+    return is_auto ? g_strdup("auto") : g_strdup_printf("0x%" PRIx64, addr);
+}
+
+static bool virt_hotmem_parse_addr(const char *name, const char *value,
+                                   bool *is_auto, uint64_t *addr,
+                                   Error **errp)
+{
+    if (g_str_equal(value, "auto")) {
+        *is_auto = true;
+        *addr = 0;
+        return true;
+    }
+    if (qemu_strtosz(value, NULL, addr) < 0) {
+        error_setg(errp, "%s=%s: expected 'auto' or an address such as "
+                   "0x8000000000 or 512G", name, value);
+        return false;
+    }
+    *is_auto = false;
+    return true;
+}
+
+static char *virt_hotmem_get_ram_base(Object *obj, Error **errp)
+{
+    VirtHotmemMachineState *vhms = VIRT_HOTMEM_MACHINE(obj);
+
+    return virt_hotmem_addr_to_str(vhms->ram_base_auto, vhms->ram_base);
+}
+
+static void virt_hotmem_set_ram_base(Object *obj, const char *value,
+                                     Error **errp)
+{
+    VirtHotmemMachineState *vhms = VIRT_HOTMEM_MACHINE(obj);
+
+    virt_hotmem_parse_addr("ram-base", value, &vhms->ram_base_auto,
+                           &vhms->ram_base, errp);
+}
+
+static char *virt_hotmem_get_device_memory_base(Object *obj, Error **errp)
+{
+    VirtHotmemMachineState *vhms = VIRT_HOTMEM_MACHINE(obj);
+
+    return virt_hotmem_addr_to_str(vhms->device_memory_base_auto,
+                                   vhms->device_memory_base);
+}
+
+static void virt_hotmem_set_device_memory_base(Object *obj, const char *value,
+                                               Error **errp)
+{
+    VirtHotmemMachineState *vhms = VIRT_HOTMEM_MACHINE(obj);
+
+    virt_hotmem_parse_addr("device-memory-base", value,
+                           &vhms->device_memory_base_auto,
+                           &vhms->device_memory_base, errp);
+}
+
+static char *virt_hotmem_get_memory_layout(Object *obj, Error **errp)
+{
+    VirtHotmemMachineState *vhms = VIRT_HOTMEM_MACHINE(obj);
+
+    return g_strdup(virt_hotmem_policy_names[vhms->policy]);
+}
+
+static void virt_hotmem_set_memory_layout(Object *obj, const char *value,
+                                          Error **errp)
+{
+    VirtHotmemMachineState *vhms = VIRT_HOTMEM_MACHINE(obj);
+    size_t i;
+
+    for (i = 0; i < ARRAY_SIZE(virt_hotmem_policy_names); i++) {
+        if (g_str_equal(value, virt_hotmem_policy_names[i])) {
+            vhms->policy = i;
+            return;
+        }
+    }
+    error_setg(errp, "memory-layout=%s: expected 'contiguous' or "
+               "'arm-den0001'", value);
+}
+
+static char *virt_hotmem_get_reserved_regions(Object *obj, Error **errp)
+{
+    VirtHotmemMachineState *vhms = VIRT_HOTMEM_MACHINE(obj);
+
+    return g_strdup(vhms->reserved_regions);
+}
+
+static void virt_hotmem_set_reserved_regions(Object *obj, const char *value,
+                                             Error **errp)
+{
+    VirtHotmemMachineState *vhms = VIRT_HOTMEM_MACHINE(obj);
+
+    if (!*value) {
+        error_setg(errp, "reserved-regions=: expected 'none', 'host' or "
+                   "a file name");
+        return;
+    }
+    g_free(vhms->reserved_regions);
+    vhms->reserved_regions = g_strdup(value);
+}
+
+/* --- QOM ----------------------------------------------------------------- */
+
+static void virt_hotmem_instance_init(Object *obj)
+{
+    VirtHotmemMachineState *vhms = VIRT_HOTMEM_MACHINE(obj);
+
+    vhms->ram_base_auto = true;
+    vhms->device_memory_base_auto = true;
+    vhms->policy = VIRT_HOTMEM_POLICY_CONTIGUOUS;
+    vhms->reserved_regions = g_strdup("none");
+}
+
+static void virt_hotmem_instance_finalize(Object *obj)
+{
+    VirtHotmemMachineState *vhms = VIRT_HOTMEM_MACHINE(obj);
+
+    virt_hotmem_layout_free(vhms->layout);
+    virt_hotmem_reserved_regions_free(vhms->reserved, vhms->n_reserved);
+    g_free(vhms->reserved_regions);
+}
+
 static void virt_hotmem_class_init(ObjectClass *oc, bool latest,
                                    const char *version)
 {
     MachineClass *mc = MACHINE_CLASS(oc);
+    VirtMachineClass *vmc = VIRT_MACHINE_CLASS(oc);
+    VirtHotmemMachineClass *vhmc = (VirtHotmemMachineClass *)oc;
+    MemoryLayoutProviderClass *mlpc = MEMORY_LAYOUT_PROVIDER_CLASS(oc);
 
     mc->desc = g_strdup_printf("QEMU %s ARM Virtual Machine with movable RAM "
                                "and hotpluggable memory", version);
@@ -34,6 +739,37 @@ static void virt_hotmem_class_init(ObjectClass *oc, bool latest,
      * "virt" it set for its latest version is still here: replace it.
      */
     mc->alias = latest ? "virt-hotmem" : NULL;
+
+    vhmc->parent_init = mc->init;
+    mc->init = virt_hotmem_init;
+    vhmc->parent_kvm_type = mc->kvm_type;
+    mc->kvm_type = virt_hotmem_machine_kvm_type;
+    vmc->plan_memmap = virt_hotmem_plan_memmap;
+    mlpc->get_layout = virt_hotmem_get_layout;
+
+    object_class_property_add_str(oc, "ram-base", virt_hotmem_get_ram_base,
+                                  virt_hotmem_set_ram_base);
+    object_class_property_set_description(oc, "ram-base",
+        "Guest physical address of RAM: 'auto' (default: the lowest free "
+        "address from 1 GiB up) or an address aligned to 2 MiB");
+    object_class_property_add_str(oc, "device-memory-base",
+                                  virt_hotmem_get_device_memory_base,
+                                  virt_hotmem_set_device_memory_base);
+    object_class_property_set_description(oc, "device-memory-base",
+        "Guest physical address of hotpluggable memory: 'auto' (default: "
+        "after RAM) or an address aligned to 1 GiB");
+    object_class_property_add_str(oc, "memory-layout",
+                                  virt_hotmem_get_memory_layout,
+                                  virt_hotmem_set_memory_layout);
+    object_class_property_set_description(oc, "memory-layout",
+        "Placement policy: 'contiguous' (default) or 'arm-den0001' (the DRAM "
+        "windows of Arm's Principles of Arm Memory Maps)");
+    object_class_property_add_str(oc, "reserved-regions",
+                                  virt_hotmem_get_reserved_regions,
+                                  virt_hotmem_set_reserved_regions);
+    object_class_property_set_description(oc, "reserved-regions",
+        "Host IOVA ranges that RAM avoids: 'none' (default), 'host' (the "
+        "host's IOMMU groups) or a file in the reserved_regions format");
 }
 
 /*
@@ -50,9 +786,13 @@ static void virt_hotmem_class_init(ObjectClass *oc, bool latest,
         .name = MACHINE_TYPE_NAME("virt-hotmem-" #major "." #minor),          \
         .parent = MACHINE_TYPE_NAME("virt-" #major "." #minor),               \
         .instance_size = sizeof(VirtHotmemMachineState),                      \
+        .instance_init = virt_hotmem_instance_init,                           \
+        .instance_finalize = virt_hotmem_instance_finalize,                   \
+        .class_size = sizeof(VirtHotmemMachineClass),                         \
         .class_init = virt_hotmem_##major##_##minor##_class_init,             \
         .interfaces = (InterfaceInfo[]) {                                     \
             { TYPE_VIRT_HOTMEM_MACHINE },                                     \
+            { TYPE_MEMORY_LAYOUT_PROVIDER },                                  \
             { }                                                               \
         },                                                                    \
     };                                                                        \

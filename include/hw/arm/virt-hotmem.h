@@ -10,18 +10,72 @@
 #define HW_ARM_VIRT_HOTMEM_H
 
 #include "hw/arm/virt.h"
+#include "hw/arm/virt-hotmem-layout.h"
 #include "qom/object.h"
 
 /*
  * Every versioned virt-hotmem-X.Y type implements this interface, so code
- * outside the board (QMP, tests) can tell a virt-hotmem machine apart from
+ * outside the board (tests, QMP) can tell a virt-hotmem machine apart from
  * any other, whatever upstream virt-X.Y it derives from.
  */
 #define TYPE_VIRT_HOTMEM_MACHINE "virt-hotmem-machine"
 
+/* The most RAM banks a layout may have and still be migrated. */
+#define VIRT_HOTMEM_MIGRATION_MAX_BANKS 16
+/* virt's high IO regions: GIC redistributor 2, high PCIe ECAM and MMIO */
+#define VIRT_HOTMEM_NR_HIGH (VIRT_HIGH_PCIE_MMIO - VIRT_LOWMEMMAP_LAST + 1)
+
+/* The memory map as it travels in the migration stream. */
+typedef struct VirtHotmemMigratedLayout {
+    uint32_t policy;
+    uint32_t n_ram_banks;
+    uint64_t ram_bank_base[VIRT_HOTMEM_MIGRATION_MAX_BANKS];
+    uint64_t ram_bank_size[VIRT_HOTMEM_MIGRATION_MAX_BANKS];
+    uint64_t device_memory_base;
+    uint64_t device_memory_size;
+    uint64_t high_base[VIRT_HOTMEM_NR_HIGH];
+    bool high_enabled[VIRT_HOTMEM_NR_HIGH];
+    uint64_t highest_gpa;
+} VirtHotmemMigratedLayout;
+
 typedef struct VirtHotmemMachineState {
     VirtMachineState parent_obj;
+
+    /* Properties */
+    bool ram_base_auto;
+    uint64_t ram_base;
+    bool device_memory_base_auto;
+    uint64_t device_memory_base;
+    VirtHotmemPolicy policy;
+    char *reserved_regions;
+
+    /* The planned map; NULL until plan_memmap ran */
+    VirtHotmemLayout *layout;
+    VirtHotmemReservedRegion *reserved;
+    size_t n_reserved;
+    /* RAM banks after the first, as aliases into machine->ram */
+    MemoryRegion *bank_aliases;
+
+    /* Migration: this machine's layout, or the source's on load */
+    VirtHotmemMigratedLayout migrated;
 } VirtHotmemMachineState;
+
+typedef struct VirtHotmemMachineClass {
+    VirtMachineClass parent_class;
+
+    /* virt's callbacks that ours wrap */
+    void (*parent_init)(MachineState *ms);
+    int (*parent_kvm_type)(MachineState *ms, const char *type_str);
+} VirtHotmemMachineClass;
+
+/*
+ * TYPE_VIRT_HOTMEM_MACHINE is an interface, so casting the class through it
+ * would give the interface's class: check the object, then take its class.
+ */
+#define VIRT_HOTMEM_MACHINE(obj) \
+    OBJECT_CHECK(VirtHotmemMachineState, (obj), TYPE_VIRT_HOTMEM_MACHINE)
+#define VIRT_HOTMEM_MACHINE_GET_CLASS(obj) \
+    ((VirtHotmemMachineClass *)object_get_class(OBJECT(VIRT_HOTMEM_MACHINE(obj))))
 
 /* True if @ms is a virt-hotmem machine of any version. */
 bool virt_hotmem_is_machine(MachineState *ms);

@@ -1,0 +1,60 @@
+# virt-hotmem: the two commands of README.md, 'make demo' and 'make check',
+# and the steps they are made of.  Every target installs what it lacks
+# (as root) and prints the time each phase took.
+
+SHELL := /bin/bash
+BUILD := build
+NINJA := ninja
+PYTHON := python3
+EMULATORS := $(BUILD)/qemu-system-aarch64 $(BUILD)/qemu-system-x86_64
+CONFIGURED := $(BUILD)/.virt-hotmem-configured
+CONFIGURE_INPUTS := configure qemu.sha256 $(wildcard patches/*.patch) \
+	$(wildcard configs/devices/*/*.mak)
+
+# $(call timed,PHASE,COMMAND): run COMMAND, then print how long PHASE took.
+timed = t0=$$(date +%s.%N); $(2); rc=$$?; \
+	awk -v a=$$t0 -v b=$$(date +%s.%N) \
+	    'BEGIN { printf "make: %s took %.1f s\n", "$(1)", b - a }'; \
+	exit $$rc
+
+.PHONY: all build deps check demo fuzz bench clean distclean help
+
+all: build
+
+help:
+	@echo "make         build $(EMULATORS)"
+	@echo "make demo    boot the Debian arm64 guest on virt-hotmem, show its memory"
+	@echo "make check   build and run every test suite"
+	@echo "make fuzz    build and run the memory-map planner's fuzzer"
+	@echo "make clean   remove build/ (keeps the downloaded QEMU source in cache/)"
+
+# Packages: a no-op when everything is installed.  Not root: configure and
+# the tests say what is missing and the apt command that installs it.
+deps:
+	@if [ "$$(id -u)" = 0 ]; then \
+	    $(call timed,dependencies,scripts/install-deps.sh all); \
+	else \
+	    echo "make: not root, not installing packages (see scripts/install-deps.sh)"; \
+	fi
+
+$(CONFIGURED): $(CONFIGURE_INPUTS)
+	@$(call timed,configure,./configure)
+
+# ninja knows every dependency: after editing one overlay file only what
+# depends on it is rebuilt.
+build: $(CONFIGURED)
+	@$(call timed,build,$(NINJA) -C $(BUILD) qemu-system-aarch64 qemu-system-x86_64 overlay-tests | \
+	    grep -v '^\[' ; test $${PIPESTATUS[0]} = 0)
+
+# The runner's last line is the summary "N passed, N failed, N skipped".
+check: deps build
+	@$(PYTHON) tests/run-tests.py --build $(BUILD)
+
+demo: deps build
+	@$(PYTHON) scripts/demo.py
+
+clean:
+	rm -rf $(BUILD) assembled
+
+distclean: clean
+	rm -rf cache

@@ -1,0 +1,1 @@
+#include "trace/trace-overlay_hw_arm.h"

@@ -1,0 +1,429 @@
+/*
+ * virt-hotmem memory-map planner
+ *
+ * Decides where RAM, hotpluggable device memory and the high IO regions
+ * of the -M virt-hotmem machine sit in the guest physical address space,
+ * and parses the host's IOMMU reserved regions that the map must avoid.
+ *
+ * This header and its implementation include no QEMU header, only glib
+ * and libc: the planner is also compiled on its own, outside QEMU's build,
+ * by its unit tests and by a libFuzzer target.  Keeping it free of QOM,
+ * Error and globals is what lets a fuzzer call it millions of times.
+ * Errors are therefore reported as a g_strdup'd one-line message through
+ * a char **errp (see "Error reporting" below), which the machine turns
+ * into a QEMU Error with error_setg(errp, "%s", msg).
+ *
+ * Copyright (c) 2026 The virt-hotmem developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HW_ARM_VIRT_HOTMEM_LAYOUT_H
+#define HW_ARM_VIRT_HOTMEM_LAYOUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <glib.h>
+
+/*
+ * Error reporting
+ *
+ * Every function that can fail returns false (or NULL, or -1) and, if its
+ * char **errp argument is not NULL, stores in *errp a newly allocated
+ * one-line message that the caller must g_free().  *errp is left alone on
+ * success.  The message names the user option at fault, e.g.
+ * "ram-base=0x40100000: not aligned to 2 MiB".  Passing errp == NULL
+ * discards the message.  No function asserts or aborts on any input.
+ */
+
+/*
+ * ram-base must be 2 MiB aligned: the arm64 boot protocol places the
+ * kernel Image at a 2 MiB aligned offset from the start of RAM.
+ */
+#define VIRT_HOTMEM_RAM_BASE_ALIGN      (UINT64_C(2) << 20)
+
+/*
+ * device-memory-base must be 1 GiB aligned, as upstream virt's is, so that
+ * DIMMs can be backed and mapped with 1 GiB pages.
+ */
+#define VIRT_HOTMEM_DEVICE_MEMORY_ALIGN (UINT64_C(1) << 30)
+
+/* Slack that upstream virt adds to device memory for every memory slot. */
+#define VIRT_HOTMEM_SLOT_SLACK          (UINT64_C(1) << 30)
+
+/* The number of memory slots ACPI can describe (ACPI_MAX_RAM_SLOTS). */
+#define VIRT_HOTMEM_MAX_RAM_SLOTS       256
+
+/* Where upstream virt's RAM starts, and where ram-base=auto starts looking. */
+#define VIRT_HOTMEM_LEGACY_RAM_BASE     (UINT64_C(1) << 30)
+
+/*
+ * The high IO regions are never placed below 256 GiB, the end of upstream
+ * virt's legacy 255 GiB RAM area: small guests keep the legacy map.
+ */
+#define VIRT_HOTMEM_HIGH_IO_FLOOR       (UINT64_C(256) << 30)
+
+/**
+ * VirtHotmemPolicy:
+ * @VIRT_HOTMEM_POLICY_CONTIGUOUS: memory-layout=contiguous, the default:
+ *   one RAM bank, by default exactly upstream virt's legacy layout.
+ * @VIRT_HOTMEM_POLICY_ARM_DEN0001: memory-layout=arm-den0001: RAM fills
+ *   the DRAM windows of Arm's "Principles of ARM Memory Maps" white paper.
+ *
+ * How RAM and device memory are placed.
+ */
+typedef enum VirtHotmemPolicy {
+    VIRT_HOTMEM_POLICY_CONTIGUOUS,
+    VIRT_HOTMEM_POLICY_ARM_DEN0001,
+} VirtHotmemPolicy;
+
+/**
+ * VirtHotmemRegionKind:
+ * @VIRT_HOTMEM_REGION_RAM: one bank of boot RAM.
+ * @VIRT_HOTMEM_REGION_DEVICE_MEMORY: the hotplug area for DIMMs.
+ * @VIRT_HOTMEM_REGION_MMIO: a fixed low MMIO region of the board.
+ * @VIRT_HOTMEM_REGION_HIGH_MMIO: a high IO region placed by the planner.
+ * @VIRT_HOTMEM_REGION_RESERVED: a host reserved region: not guest-visible,
+ *   listed so that the map can be printed and checked as a whole.
+ *
+ * What a #VirtHotmemRegion of a layout is.
+ */
+typedef enum VirtHotmemRegionKind {
+    VIRT_HOTMEM_REGION_RAM,
+    VIRT_HOTMEM_REGION_DEVICE_MEMORY,
+    VIRT_HOTMEM_REGION_MMIO,
+    VIRT_HOTMEM_REGION_HIGH_MMIO,
+    VIRT_HOTMEM_REGION_RESERVED,
+} VirtHotmemRegionKind;
+
+/**
+ * VirtHotmemMmioRegion:
+ * @name: the region's name, used in error messages.
+ * @base: first byte.
+ * @size: size in bytes, not 0; the region must end below 4 GiB.
+ *
+ * One fixed low MMIO region of the board (an entry of virt's base_memmap).
+ * Regions may nest, e.g. the CPU peripherals block around the GIC.
+ */
+typedef struct VirtHotmemMmioRegion {
+    const char *name;
+    uint64_t base;
+    uint64_t size;
+} VirtHotmemMmioRegion;
+
+/**
+ * VirtHotmemHighRegion:
+ * @name: the region's name, e.g. "pcie-mmio-high".
+ * @size: size in bytes, a power of two; the region is aligned to it.
+ * @enabled: false if the board does not want the region at all.
+ *
+ * One high IO region that the planner places above the RAM.
+ */
+typedef struct VirtHotmemHighRegion {
+    const char *name;
+    uint64_t size;
+    bool enabled;
+} VirtHotmemHighRegion;
+
+/**
+ * VirtHotmemReservedRegion:
+ * @base: first byte.
+ * @size: size in bytes; a region of size 0 reserves nothing.
+ * @type: the Linux reserved region type ("msi", "direct", ...) or a
+ *   comma-separated list of them after a union; may be NULL.
+ *
+ * A range of guest physical addresses that RAM, device memory and the
+ * high IO regions must avoid, typically an IOMMU reserved region of the
+ * host that a VFIO device would otherwise shadow.  Arrays of these that
+ * this module returns own their @type strings: free them with
+ * virt_hotmem_reserved_regions_free().
+ */
+typedef struct VirtHotmemReservedRegion {
+    uint64_t base;
+    uint64_t size;
+    char *type;
+} VirtHotmemReservedRegion;
+
+/**
+ * VirtHotmemRequest:
+ * @ram_size: -m, the boot RAM size in bytes; not 0.
+ * @maxram_size: -m maxmem=, at least @ram_size.
+ * @ram_slots: -m slots=, at most %VIRT_HOTMEM_MAX_RAM_SLOTS.
+ * @ram_base_auto: true for ram-base=auto; @ram_base is then ignored.
+ * @ram_base: an explicit ram-base, 2 MiB aligned.
+ * @device_memory_base_auto: true for device-memory-base=auto.
+ * @device_memory_base: an explicit device-memory-base, 1 GiB aligned.
+ * @policy: memory-layout=.
+ * @mmio: the board's fixed low MMIO regions, all below 4 GiB.
+ * @n_mmio: number of entries in @mmio.
+ * @high: the high IO regions, placed in this order.
+ * @n_high: number of entries in @high.
+ * @reserved: the reserved regions, in any order, possibly overlapping.
+ * @n_reserved: number of entries in @reserved.
+ * @pa_bits: the guest physical address limit in bits, 32 to 64: the CPU's
+ *   PARange under TCG, the host's maximum IPA size under KVM.
+ *
+ * Everything virt_hotmem_layout_plan() needs; the planner only reads it.
+ */
+typedef struct VirtHotmemRequest {
+    uint64_t ram_size;
+    uint64_t maxram_size;
+    uint64_t ram_slots;
+    bool ram_base_auto;
+    uint64_t ram_base;
+    bool device_memory_base_auto;
+    uint64_t device_memory_base;
+    VirtHotmemPolicy policy;
+    const VirtHotmemMmioRegion *mmio;
+    size_t n_mmio;
+    const VirtHotmemHighRegion *high;
+    size_t n_high;
+    const VirtHotmemReservedRegion *reserved;
+    size_t n_reserved;
+    unsigned int pa_bits;
+} VirtHotmemRequest;
+
+/**
+ * VirtHotmemRegion:
+ * @name: "ram0", "ram1"..., "device-memory", the MMIO or high IO region's
+ *   name, or the reserved region's type.
+ * @base: first byte.
+ * @size: size in bytes, not 0.
+ * @kind: what the region is.
+ *
+ * One region of a planned map.
+ */
+typedef struct VirtHotmemRegion {
+    char *name;
+    uint64_t base;
+    uint64_t size;
+    VirtHotmemRegionKind kind;
+} VirtHotmemRegion;
+
+/**
+ * VirtHotmemRamBank:
+ * @base: first byte, 2 MiB aligned.
+ * @size: size in bytes; all banks but the last end on a 2 MiB boundary.
+ *
+ * One contiguous piece of boot RAM.  The machine maps bank i at @base as
+ * an alias of the RAM block at offset (sum of the sizes of banks 0..i-1).
+ */
+typedef struct VirtHotmemRamBank {
+    uint64_t base;
+    uint64_t size;
+} VirtHotmemRamBank;
+
+/**
+ * VirtHotmemHighPlacement:
+ * @name: the high IO region's name.
+ * @base: where it was placed; 0 when it is not enabled.
+ * @size: its size.
+ * @enabled: false if the board disabled it or it did not fit under the
+ *   physical address limit (upstream's "compact highmem" behaviour).
+ *
+ * The fate of one #VirtHotmemHighRegion, in the request's order.
+ */
+typedef struct VirtHotmemHighPlacement {
+    char *name;
+    uint64_t base;
+    uint64_t size;
+    bool enabled;
+} VirtHotmemHighPlacement;
+
+/**
+ * VirtHotmemLayout:
+ * @regions: every region of the map sorted by base (then larger first):
+ *   RAM banks, device memory, fixed MMIO, enabled high IO and reserved.
+ * @n_regions: number of entries in @regions.
+ * @ram_banks: the boot RAM banks in ascending order, at least one.
+ * @n_ram_banks: number of entries in @ram_banks.
+ * @device_memory_base: base of the device memory area, 0 if there is none.
+ * @device_memory_size: its size; 0 means no device memory.
+ * @high: one entry per #VirtHotmemRequest.high entry, in the same order.
+ * @n_high: number of entries in @high.
+ * @highest_gpa: last byte of the highest enabled guest-visible region.
+ * @ipa_bits: max(32, number of bits needed to address @highest_gpa).
+ *
+ * A planned memory map.  Its invariant is over the guest-visible regions
+ * (every kind but %VIRT_HOTMEM_REGION_RESERVED): RAM, device memory and
+ * high IO regions overlap neither each other, nor an MMIO region, nor a
+ * reserved region, and end below 2^pa_bits.  MMIO regions are the board's
+ * business: they may nest, and a reserved region may overlap them (the
+ * host MSI window at 0x8000000 usually covers virt's GIC), so reserved
+ * regions may overlap MMIO ones in @regions.  Free with
+ * virt_hotmem_layout_free().
+ */
+typedef struct VirtHotmemLayout {
+    VirtHotmemRegion *regions;
+    size_t n_regions;
+    VirtHotmemRamBank *ram_banks;
+    size_t n_ram_banks;
+    uint64_t device_memory_base;
+    uint64_t device_memory_size;
+    VirtHotmemHighPlacement *high;
+    size_t n_high;
+    uint64_t highest_gpa;
+    unsigned int ipa_bits;
+} VirtHotmemLayout;
+
+/**
+ * virt_hotmem_device_memory_size:
+ * @ram_size: -m.
+ * @maxram_size: -m maxmem=.
+ * @ram_slots: -m slots=.
+ * @size: where to store the device memory size.
+ * @errp: where to store an error message, or NULL.
+ *
+ * Computes upstream virt's device memory size: maxmem - ram + slots * 1 GiB
+ * (1 GiB of alignment slack per slot), 0 when maxmem equals -m and there
+ * are no slots.
+ *
+ * Returns: true on success; false if maxmem < -m, slots exceed
+ * %VIRT_HOTMEM_MAX_RAM_SLOTS or the sum overflows 64 bits.
+ */
+bool virt_hotmem_device_memory_size(uint64_t ram_size, uint64_t maxram_size,
+                                    uint64_t ram_slots, uint64_t *size,
+                                    char **errp);
+
+/**
+ * virt_hotmem_ipa_bits:
+ * @highest_gpa: the last guest physical address in use.
+ *
+ * Returns: the IPA size needed to address @highest_gpa, at least 32 (the
+ * smallest IPA size KVM accepts and the smallest Arm PARange).
+ */
+unsigned int virt_hotmem_ipa_bits(uint64_t highest_gpa);
+
+/**
+ * virt_hotmem_layout_plan:
+ * @req: what the user asked for and what the board and host impose.
+ * @errp: where to store an error message, or NULL.
+ *
+ * Plans the memory map.  Under memory-layout=contiguous with ram-base and
+ * device-memory-base auto and no reserved region, the result is exactly
+ * upstream virt's: RAM at 1 GiB, device memory at the next 1 GiB boundary
+ * after it, the high IO regions from 256 GiB (or the end of device memory)
+ * upwards, each aligned to its size.
+ *
+ * Returns: the layout, to free with virt_hotmem_layout_free(); NULL on
+ * error, with a message naming the option at fault in *errp.
+ */
+VirtHotmemLayout *virt_hotmem_layout_plan(const VirtHotmemRequest *req,
+                                          char **errp);
+
+/**
+ * virt_hotmem_layout_check:
+ * @req: the request @layout was planned from.
+ * @layout: the layout to check.
+ * @errp: where to store a description of the first violation, or NULL.
+ *
+ * Checks every invariant of a planned layout against its request: regions
+ * sorted, guest-visible regions disjoint and below the address limit, RAM
+ * banks aligned and summing to -m, device memory sized as
+ * virt_hotmem_device_memory_size() says, high IO regions aligned and above
+ * the floor, highest_gpa and ipa_bits consistent.  The machine runs it
+ * after planning (it is cheap) so that a planner bug stops QEMU with a
+ * message instead of handing a guest an overlapping map; the unit tests
+ * run it on every layout they build.
+ *
+ * Returns: true if @layout is valid.
+ */
+bool virt_hotmem_layout_check(const VirtHotmemRequest *req,
+                              const VirtHotmemLayout *layout, char **errp);
+
+/**
+ * virt_hotmem_layout_free:
+ * @layout: a layout from virt_hotmem_layout_plan(), or NULL.
+ *
+ * Frees @layout and everything it owns.
+ */
+void virt_hotmem_layout_free(VirtHotmemLayout *layout);
+
+/**
+ * virt_hotmem_region_kind_str:
+ * @kind: a region kind.
+ *
+ * Returns: a static name for @kind ("ram", "device-memory", "mmio",
+ * "high-mmio", "reserved"), for printing a map.
+ */
+const char *virt_hotmem_region_kind_str(VirtHotmemRegionKind kind);
+
+/**
+ * virt_hotmem_parse_reserved_regions:
+ * @text: the contents of a reserved_regions file.
+ * @len: length of @text in bytes, or -1 if it is NUL-terminated.
+ * @source: where @text comes from (the file's path), used in messages.
+ * @regions: in/out: a g_new() array (or NULL) to append the regions to.
+ * @n_regions: in/out: number of entries in *@regions.
+ * @errp: where to store an error message, or NULL.
+ *
+ * Parses the format of Linux's /sys/kernel/iommu_groups/N/reserved_regions:
+ * one "0x<start> 0x<end> <type>" line per region, the end inclusive,
+ * fields separated by blanks.  Blank lines are skipped; an empty text
+ * holds no region.  Appending lets the machine gather all IOMMU groups'
+ * files in one array before virt_hotmem_reserved_regions_union().
+ *
+ * Returns: true on success.  On error nothing is appended and the message
+ * reads "reserved-regions=SOURCE:LINE: REASON", e.g.
+ * "reserved-regions=/tmp/r.txt:3: end 0x1000 below start 0x2000".
+ */
+bool virt_hotmem_parse_reserved_regions(const char *text, gssize len,
+                                        const char *source,
+                                        VirtHotmemReservedRegion **regions,
+                                        size_t *n_regions, char **errp);
+
+/**
+ * virt_hotmem_reserved_regions_union:
+ * @regions: the regions, in any order.
+ * @n_regions: number of entries in @regions.
+ * @out: where to store the union, a new array sorted by base.
+ * @n_out: where to store its number of entries.
+ * @errp: where to store an error message, or NULL.
+ *
+ * Merges overlapping and adjacent regions, and drops empty ones, so that
+ * the result is sorted and has a gap between any two regions.  A merged
+ * region's type joins the distinct types of its parts with commas, in
+ * the order of their bases ("direct,msi"), so that messages still tell
+ * what the host reserved.
+ *
+ * Returns: true on success; false if a region wraps around the 64-bit
+ * address space or the union covers all of it (its size would not fit in
+ * 64 bits).  *@out and *@n_out are set only on success.
+ */
+bool virt_hotmem_reserved_regions_union(
+    const VirtHotmemReservedRegion *regions, size_t n_regions,
+    VirtHotmemReservedRegion **out, size_t *n_out, char **errp);
+
+/**
+ * virt_hotmem_reserved_regions_free:
+ * @regions: an array returned by this module, or NULL.
+ * @n_regions: its number of entries.
+ *
+ * Frees @regions and their type strings.
+ */
+void virt_hotmem_reserved_regions_free(VirtHotmemReservedRegion *regions,
+                                       size_t n_regions);
+
+/**
+ * virt_hotmem_kvm_type:
+ * @highest_gpa: the layout's highest_gpa.
+ * @host_max_ipa_bits: the largest IPA size the host's KVM offers
+ *   (KVM_CAP_ARM_VM_IPA_SIZE), 32 to 64.
+ * @fixed_ipa: true if KVM has no IPA size capability and only offers the
+ *   legacy fixed 40-bit IPA space; @host_max_ipa_bits is then ignored.
+ * @errp: where to store an error message, or NULL.
+ *
+ * Decides the machine's kvm_type: the IPA size the VM is created with.
+ *
+ * Returns: max(32, bits needed for @highest_gpa) if it fits the host; 0
+ * (KVM's "default 40 bits") if @fixed_ipa and the map fits 40 bits; -1
+ * with a message naming -m/maxmem/ram-base/device-memory-base and both bit
+ * counts if the map needs more than the host offers.
+ */
+int virt_hotmem_kvm_type(uint64_t highest_gpa, int host_max_ipa_bits,
+                         bool fixed_ipa, char **errp);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VirtHotmemLayout, virt_hotmem_layout_free)
+
+#endif /* HW_ARM_VIRT_HOTMEM_LAYOUT_H */

@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+#
+# make demo: boot the unmodified Debian arm64 cloud kernel on virt-hotmem
+# and show what the guest sees of its memory beside what QEMU configured.
+#
+# Copyright (c) 2026 The virt-hotmem developers
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "tests", "acceptance"))
+from vhm import guest  # noqa: E402
+
+MEM = "2G"
+
+
+def human(n):
+    for unit, size in (("GiB", guest.GiB), ("MiB", guest.MiB)):
+        if n >= size and n % size == 0:
+            return "%d %s" % (n // size, unit)
+    return "%d KiB" % (n // 1024)
+
+
+def show_range(label, start, end):
+    print("  %-28s 0x%012x-0x%012x  %s" % (label, start, end,
+                                          human(end - start + 1)))
+
+
+def main():
+    print("virt-hotmem demo: Debian arm64 cloud kernel, direct kernel boot, "
+          "TCG, -M virt-hotmem -m %s" % MEM)
+    guest.guest_assets()
+    t0 = time.monotonic()
+    with guest.arm64_guest(mem=MEM, name="demo") as vm:
+        vm.wait_shell()
+        boot = time.monotonic() - t0
+        kernel = vm.check("uname -r").strip()
+        iomem = guest.parse_iomem(vm.check("cat /proc/iomem"))
+        meminfo = vm.check("cat /proc/meminfo")
+        mtype = vm.qmp.cmd("qom-get", path="/machine", property="type")
+        summary = vm.qmp.cmd("query-memory-size-summary")
+        mapped = guest.parse_mtree_ram(vm.qmp.hmp("info mtree"),
+                                       "mach-virt.ram")
+
+    print("\nguest kernel %s booted to a shell in %.1f s" % (kernel, boot))
+    print("\nQEMU configured (machine %s):" % mtype.replace("-machine", ""))
+    print("  %-28s %s" % ("base memory", human(summary["base-memory"])))
+    for s, e in mapped:
+        show_range("RAM mapped (info mtree)", s, e)
+    print("\nthe guest sees:")
+    for s, e in iomem:
+        show_range("System RAM (/proc/iomem)", s, e)
+    print("  %-28s %d kB" % ("MemTotal (/proc/meminfo)",
+                             guest.meminfo_kib(meminfo, "MemTotal")))
+    same = iomem == mapped
+    print("\nguest RAM ranges %s QEMU's mapping" %
+          ("match" if same else "DO NOT match"))
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except guest.GuestError as e:
+        print("demo: %s" % e, file=sys.stderr)
+        sys.exit(1)

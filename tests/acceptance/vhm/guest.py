@@ -1,0 +1,312 @@
+#
+# Real guests for virt-hotmem's acceptance tests and demo: an unmodified
+# Debian arm64 cloud kernel with a busybox initramfs built here, driven over
+# its serial console, and the QEMU process that runs it, driven over QMP.
+#
+# Copyright (c) 2026 The virt-hotmem developers
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+import gzip
+import io
+import json
+import os
+import re
+import select
+import shutil
+import socket
+import stat
+import subprocess
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.dirname(os.path.abspath(__file__)))))
+BUILD = os.path.join(ROOT, "build")
+ASSETS = os.path.join(BUILD, "assets")
+QEMU_AARCH64 = os.path.join(BUILD, "qemu-system-aarch64")
+QEMU_X86_64 = os.path.join(BUILD, "qemu-system-x86_64")
+
+# Where Debian's firmware packages put what the guests need (-L).
+FIRMWARE_DIRS = ["/usr/share/qemu", "/usr/share/seabios",
+                 "/usr/share/qemu-efi-aarch64", "/usr/share/AAVMF"]
+
+GiB = 1 << 30
+MiB = 1 << 20
+
+
+class GuestError(Exception):
+    pass
+
+
+def guest_assets():
+    """Fetch (once) and return the arm64 guest's asset directory."""
+    arm64 = os.path.join(ASSETS, "arm64")
+    if not os.path.exists(os.path.join(arm64, ".complete")):
+        script = os.path.join(ROOT, "scripts", "fetch-guest-assets.sh")
+        subprocess.run([script, ASSETS], check=True)
+    return arm64
+
+
+INIT = """#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+stty -echo 2>/dev/null
+echo VHM-GUEST-READY
+export PS1=
+exec sh
+"""
+
+
+def _cpio_newc(entries):
+    """entries: list of (path, mode, data-or-None, link-target-or-None)"""
+    out = io.BytesIO()
+    ino = 1
+    for path, mode, data, target in entries + [("TRAILER!!!", 0, b"", None)]:
+        body = data if data is not None else (target or "").encode()
+        name = path.encode() + b"\0"
+        hdr = "070701" + "".join("%08X" % v for v in (
+            ino, mode, 0, 0, 1, 0, len(body), 0, 0, 0, 0, len(name), 0))
+        out.write(hdr.encode() + name)
+        out.write(b"\0" * ((4 - (110 + len(name)) % 4) % 4))
+        out.write(body)
+        out.write(b"\0" * ((4 - len(body) % 4) % 4))
+        ino += 1
+    return out.getvalue()
+
+
+def build_initramfs(path, modules=()):
+    """Write a gzip'd newc initramfs: busybox, /init, and the named kernel
+    modules (paths relative to the kernel's modules dir) under /modules."""
+    assets = guest_assets()
+    with open(os.path.join(assets, "busybox"), "rb") as f:
+        busybox = f.read()
+    entries = [(d, stat.S_IFDIR | 0o755, b"", None)
+               for d in ("bin", "dev", "proc", "sys", "tmp", "modules")]
+    entries.append(("bin/busybox", stat.S_IFREG | 0o755, busybox, None))
+    entries.append(("bin/sh", stat.S_IFLNK | 0o777, None, "busybox"))
+    entries.append(("init", stat.S_IFREG | 0o755, INIT.encode(), None))
+    for m in modules:
+        with open(os.path.join(assets, "modules", m), "rb") as f:
+            entries.append(("modules/" + os.path.basename(m),
+                            stat.S_IFREG | 0o644, f.read(), None))
+    with open(path, "wb") as f:
+        f.write(gzip.compress(_cpio_newc(entries), 1))
+    return path
+
+
+class QMP:
+    """A minimal synchronous QMP client over a unix socket."""
+
+    def __init__(self, path, timeout=30):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.sock.connect(path)
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                if time.monotonic() > deadline:
+                    raise GuestError("QMP socket %s did not appear" % path)
+                time.sleep(0.05)
+        self.sock.settimeout(timeout)
+        self.file = self.sock.makefile("rwb")
+        self.events = []
+        greeting = self._read()
+        if "QMP" not in greeting:
+            raise GuestError("no QMP greeting: %r" % greeting)
+        self.cmd("qmp_capabilities")
+
+    def _read(self):
+        line = self.file.readline()
+        if not line:
+            raise GuestError("QMP connection closed")
+        return json.loads(line)
+
+    def execute(self, command, **args):
+        """Run a command; return the whole response (return or error)."""
+        msg = {"execute": command}
+        if args:
+            msg["arguments"] = args
+        self.file.write(json.dumps(msg).encode() + b"\n")
+        self.file.flush()
+        while True:
+            rsp = self._read()
+            if "event" in rsp:
+                self.events.append(rsp)
+                continue
+            return rsp
+
+    def cmd(self, command, **args):
+        rsp = self.execute(command, **args)
+        if "error" in rsp:
+            raise GuestError("%s failed: %s" % (command, rsp["error"]["desc"]))
+        return rsp["return"]
+
+    def hmp(self, line):
+        return self.cmd("human-monitor-command", **{"command-line": line})
+
+    def close(self):
+        try:
+            self.file.close()
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class VM:
+    """One QEMU process: serial console on a pipe, QMP on a unix socket."""
+
+    def __init__(self, args, binary=QEMU_AARCH64, name="vm"):
+        self.tmp = tempfile.mkdtemp(prefix="vhm-%s-" % name)
+        self.qmp_path = os.path.join(self.tmp, "qmp.sock")
+        self.log_path = os.path.join(self.tmp, "stderr.log")
+        fw = [a for d in FIRMWARE_DIRS if os.path.isdir(d) for a in ("-L", d)]
+        self.argv = ([binary, "-nodefaults", "-display", "none", "-nic", "none",
+                      "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path,
+                      "-serial", "stdio"] + fw + list(args))
+        self.console = b""
+        self.proc = None
+        self.qmp = None
+
+    def launch(self):
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self.log)
+        os.set_blocking(self.proc.stdout.fileno(), False)
+        try:
+            self.qmp = QMP(self.qmp_path)
+        except GuestError:
+            self.wait_exit(5)
+            raise GuestError("QEMU did not start: %s" % self.stderr().strip())
+        return self
+
+    def stderr(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def _pump(self, timeout):
+        r, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        if r:
+            data = self.proc.stdout.read()
+            if data:
+                self.console += data
+            elif self.proc.poll() is not None:
+                raise GuestError("QEMU exited (%s): %s" %
+                                 (self.proc.returncode, self.stderr().strip()))
+
+    def wait_console(self, pattern, timeout=120, start=0):
+        """Wait until @pattern (bytes regex) appears on the console."""
+        deadline = time.monotonic() + timeout
+        rx = re.compile(pattern)
+        while True:
+            m = rx.search(self.console, start)
+            if m:
+                return m
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise GuestError("timed out waiting for %r; console tail:\n%s" %
+                                 (pattern, self.console[-2000:].decode(
+                                     errors="replace")))
+            self._pump(min(left, 0.5))
+
+    def wait_shell(self, timeout=120):
+        self.wait_console(rb"VHM-GUEST-READY", timeout)
+        # Let the shell's banner go by before the first real command.
+        self.check("true")
+
+    def shell(self, command, timeout=60):
+        """Run @command in the guest's shell; return (status, output)."""
+        start = len(self.console)
+        marker = "VHM-END-%d" % start
+        self.proc.stdin.write(("%s; echo %s-$?\n" % (command, marker)).encode())
+        self.proc.stdin.flush()
+        m = self.wait_console(marker.encode() + rb"-(\d+)\r?\n", timeout, start)
+        out = self.console[start:m.start()].decode(errors="replace")
+        return int(m.group(1)), out.replace("\r", "")
+
+    def check(self, command, timeout=60):
+        status, out = self.shell(command, timeout)
+        if status != 0:
+            raise GuestError("guest command %r failed (%d): %s" %
+                             (command, status, out))
+        return out
+
+    def wait_exit(self, timeout=30):
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def shutdown(self):
+        if self.qmp:
+            try:
+                self.qmp.execute("quit")
+            except (GuestError, OSError):
+                pass
+            self.qmp.close()
+        if self.proc and self.wait_exit(10) is None:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self.launch()
+
+    def __exit__(self, *exc):
+        self.shutdown()
+
+
+def arm64_guest(machine_opts="", mem="1G", extra=(), cmdline="",
+                modules=(), name="arm64"):
+    """A VM booting the Debian arm64 cloud kernel by direct kernel boot on
+    virt-hotmem under TCG.  Call launch() / use as a context manager."""
+    assets = guest_assets()
+    tmp = tempfile.mkdtemp(prefix="vhm-initrd-")
+    initrd = build_initramfs(os.path.join(tmp, "initrd.gz"), modules)
+    machine = "virt-hotmem" + ("," + machine_opts if machine_opts else "")
+    vm = VM(["-M", machine, "-accel", "tcg", "-cpu", "max", "-smp", "1",
+             "-m", mem, "-kernel", os.path.join(assets, "vmlinuz"),
+             "-initrd", initrd,
+             "-append", "console=ttyAMA0 panic=-1 " + cmdline,
+             "-no-reboot"] + list(extra), name=name)
+    vm.initrd_dir = tmp
+    return vm
+
+
+def parse_iomem(text):
+    """Top-level 'System RAM' ranges of /proc/iomem as (start, end) pairs,
+    merged where adjacent."""
+    ranges = []
+    for line in text.splitlines():
+        m = re.match(r"^([0-9a-f]+)-([0-9a-f]+) : System RAM$", line.strip()
+                     if not line.startswith(" ") else "")
+        if m:
+            s, e = int(m.group(1), 16), int(m.group(2), 16)
+            if ranges and ranges[-1][1] + 1 == s:
+                ranges[-1] = (ranges[-1][0], e)
+            else:
+                ranges.append((s, e))
+    return ranges
+
+
+def parse_mtree_ram(text, name):
+    """(start, end) of every mapping of RAM block @name in 'info mtree'
+    (the address-space: memory view), sorted."""
+    out = set()
+    rx = re.compile(r"^\s*([0-9a-f]+)-([0-9a-f]+) \(prio [-0-9]+, ram\): "
+                    + re.escape(name) + r"\b")
+    for line in text.splitlines():
+        m = rx.match(line)
+        if m:
+            out.add((int(m.group(1), 16), int(m.group(2), 16)))
+    return sorted(out)
+
+
+def meminfo_kib(text, key):
+    m = re.search(r"^%s:\s+(\d+) kB" % re.escape(key), text, re.M)
+    if not m:
+        raise GuestError("no %s in /proc/meminfo" % key)
+    return int(m.group(1))

@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+#
+# Run virt-hotmem's test suites and count their TAP results.
+#
+# Suites, in order: unit (pure C modules), fuzz (bounded fuzzer runs),
+# qtest (QEMU under -accel qtest / the host's /dev/kvm), acceptance (real
+# Debian guests).  Each test program prints TAP; every "ok" counts as passed,
+# every "not ok" as failed, every "# SKIP" as skipped (its reason is shown),
+# and a program that exits non-zero without a "not ok", dies on a signal or
+# times out counts one failure more.  The last line is
+#   N passed, N failed, N skipped
+#
+# Copyright (c) 2026 The virt-hotmem developers
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+import argparse
+import glob
+import os
+import re
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SUITES = ["unit", "fuzz", "qtest", "acceptance"]
+TAP_LINE = re.compile(r"^(not ok|ok)\b\s*(\d+)?\s*-?\s*(.*?)(?:\s+#\s*(SKIP|TODO)\b\s*(.*))?$",
+                      re.I)
+
+
+class Counts:
+    def __init__(self):
+        self.passed = self.failed = self.skipped = 0
+
+    def add(self, other):
+        self.passed += other.passed
+        self.failed += other.failed
+        self.skipped += other.skipped
+
+
+def run_tap(name, argv, env, timeout, verbose):
+    """Run one TAP-producing program; return its Counts."""
+    c = Counts()
+    t0 = time.monotonic()
+    try:
+        p = subprocess.run(argv, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                           timeout=timeout)
+        out = p.stdout.decode(errors="replace")
+        status = p.returncode
+    except subprocess.TimeoutExpired as e:
+        out = (e.stdout or b"").decode(errors="replace")
+        status = "timeout after %d s" % timeout
+    failed_lines = []
+    for line in out.splitlines():
+        m = TAP_LINE.match(line.strip())
+        if not m:
+            continue
+        if m.group(4) and m.group(4).upper() == "SKIP":
+            c.skipped += 1
+            print("    SKIP %s: %s" % (m.group(3) or name, m.group(5) or "no reason given"))
+        elif m.group(1).lower() == "ok":
+            c.passed += 1
+        else:
+            c.failed += 1
+            failed_lines.append(m.group(3))
+    if status != 0 and not c.failed:
+        c.failed += 1
+        failed_lines.append("%s exited with %s" % (name, status))
+    dt = time.monotonic() - t0
+    print("  %-44s %3d passed %3d failed %3d skipped  %6.1f s" %
+          (name, c.passed, c.failed, c.skipped, dt))
+    if failed_lines or verbose:
+        for f in failed_lines:
+            print("    FAIL %s" % f)
+        for line in out.splitlines()[-60:] if failed_lines else out.splitlines():
+            print("    | " + line)
+    return c
+
+
+def manifest(build):
+    path = os.path.join(build, "overlay", "tests", "manifest.txt")
+    entries = []
+    with open(path) as f:
+        for line in f:
+            if line.strip():
+                suite, exe = line.split(None, 1)
+                entries.append((suite, exe.strip()))
+    return entries
+
+
+def suite_programs(suite, build):
+    """(display name, argv, extra env) for each program of @suite."""
+    progs = []
+    if suite == "unit":
+        for s, exe in manifest(build):
+            if s == "unit":
+                progs.append((os.path.basename(exe), [exe, "--tap", "-k"], {}))
+    elif suite == "qtest":
+        for s, exe in manifest(build):
+            if s.startswith("qtest-"):
+                arch = s[len("qtest-"):]
+                env = {"QTEST_QEMU_BINARY":
+                       os.path.join(build, "qemu-system-" + arch)}
+                progs.append((os.path.basename(exe), [exe, "--tap", "-k"], env))
+    elif suite == "fuzz":
+        for s, exe in manifest(build):
+            if s == "fuzz":
+                progs.append((os.path.basename(exe), [exe], {}))
+    elif suite == "acceptance":
+        for t in sorted(glob.glob(os.path.join(ROOT, "tests", "acceptance",
+                                               "test_*.py"))):
+            progs.append((os.path.basename(t), [sys.executable, t], {}))
+    return progs
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--suite", action="append", choices=SUITES,
+                    help="run only these suites (default: all)")
+    ap.add_argument("--timeout", type=int, default=900,
+                    help="seconds one test program may take")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args()
+
+    total = Counts()
+    t_start = time.monotonic()
+    for suite in args.suite or SUITES:
+        progs = suite_programs(suite, args.build)
+        print("%s: %d program(s)" % (suite, len(progs)), flush=True)
+        sc = Counts()
+        t0 = time.monotonic()
+        for name, argv, extra in progs:
+            env = dict(os.environ, **extra)
+            sc.add(run_tap(name, argv, env, args.timeout, args.verbose))
+            sys.stdout.flush()
+        print("%s: %d passed, %d failed, %d skipped in %.1f s" %
+              (suite, sc.passed, sc.failed, sc.skipped, time.monotonic() - t0),
+              flush=True)
+        total.add(sc)
+    print("all suites took %.1f s" % (time.monotonic() - t_start))
+    print("%d passed, %d failed, %d skipped" %
+          (total.passed, total.failed, total.skipped))
+    return 1 if total.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -896,8 +896,11 @@ static bool den0001_fill_ram(Planner *p, char **errp)
                           req->ram_base, what);
                 return false;
             }
-            /* Widened obstacles end below 2^64: windows stop at 256 TiB. */
-            span_next(&wide, &cursor);
+            /* An obstacle up to the top of the address space ends it. */
+            if (!span_next(&wide, &cursor)) {
+                report_den0001_ram(p, errp);
+                return false;
+            }
             continue;
         }
         /* The piece ends where the next obstacle's first granule starts. */

@@ -977,6 +977,27 @@ static void test_error_u64_overflow(void)
     plan_fails(&req, "wraps around the 64-bit address space");
 }
 
+/*
+ * Found by the fuzzer: a reserved region reaching the top of the address
+ * space used to make the arm-den0001 fill loop spin forever.
+ */
+static void test_reserved_up_to_the_top(void)
+{
+    VirtHotmemReservedRegion res[] = {
+        { 48, UINT64_MAX - 2603, (char *)"msi" },
+    };
+    VirtHotmemRequest req = make_req(10 * GiB, 10 * GiB, 115, 45);
+
+    req.reserved = res;
+    req.n_reserved = G_N_ELEMENTS(res);
+    req.policy = VIRT_HOTMEM_POLICY_ARM_DEN0001;
+    plan_fails(&req, "memory-layout=arm-den0001: 10 GiB of RAM does not fit "
+               "the DRAM windows below the 45-bit address limit");
+    req.policy = VIRT_HOTMEM_POLICY_CONTIGUOUS;
+    plan_fails(&req, "-m 10G,maxmem=10G,slots=115: memory does not fit "
+               "below the 45-bit physical address limit");
+}
+
 /* A 64-bit limit and an 8 EiB guest still plan cleanly. */
 static void test_pa_bits_64(void)
 {
@@ -1570,6 +1591,8 @@ int main(int argc, char **argv)
                     test_error_bad_board_tables);
     g_test_add_func("/virt-hotmem-layout/error/u64-overflow",
                     test_error_u64_overflow);
+    g_test_add_func("/virt-hotmem-layout/error/reserved-up-to-the-top",
+                    test_reserved_up_to_the_top);
     g_test_add_func("/virt-hotmem-layout/pa-bits-64", test_pa_bits_64);
     g_test_add_func("/virt-hotmem-layout/high/disabled-by-board",
                     test_high_region_disabled_by_board);

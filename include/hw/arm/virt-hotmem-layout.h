@@ -153,7 +153,8 @@ typedef struct VirtHotmemReservedRegion {
  * @ram_base_auto: true for ram-base=auto; @ram_base is then ignored.
  * @ram_base: an explicit ram-base, 2 MiB aligned.
  * @device_memory_base_auto: true for device-memory-base=auto.
- * @device_memory_base: an explicit device-memory-base, 1 GiB aligned.
+ * @device_memory_base: an explicit device-memory-base, 1 GiB aligned;
+ *   only its alignment is checked when there is no device memory.
  * @policy: memory-layout=.
  * @mmio: the board's fixed low MMIO regions, all below 4 GiB.
  * @n_mmio: number of entries in @mmio.
@@ -234,7 +235,8 @@ typedef struct VirtHotmemHighPlacement {
 /**
  * VirtHotmemLayout:
  * @regions: every region of the map sorted by base (then larger first):
- *   RAM banks, device memory, fixed MMIO, enabled high IO and reserved.
+ *   RAM banks, device memory, fixed MMIO, enabled high IO and the union
+ *   (virt_hotmem_reserved_regions_union()) of the reserved regions.
  * @n_regions: number of entries in @regions.
  * @ram_banks: the boot RAM banks in ascending order, at least one.
  * @n_ram_banks: number of entries in @ram_banks.
@@ -243,6 +245,8 @@ typedef struct VirtHotmemHighPlacement {
  * @high: one entry per #VirtHotmemRequest.high entry, in the same order.
  * @n_high: number of entries in @high.
  * @highest_gpa: last byte of the highest enabled guest-visible region.
+ *   Upstream virt rounds the end of device memory up to 1 GiB here; the
+ *   IPA size that follows is the same either way.
  * @ipa_bits: max(32, number of bits needed to address @highest_gpa).
  *
  * A planned memory map.  Its invariant is over the guest-visible regions
@@ -304,7 +308,19 @@ unsigned int virt_hotmem_ipa_bits(uint64_t highest_gpa);
  * device-memory-base auto and no reserved region, the result is exactly
  * upstream virt's: RAM at 1 GiB, device memory at the next 1 GiB boundary
  * after it, the high IO regions from 256 GiB (or the end of device memory)
- * upwards, each aligned to its size.
+ * upwards, each aligned to its size.  A reserved region in the way moves
+ * RAM and device memory up together; with an explicit ram-base, auto
+ * device memory takes the next free 1 GiB boundary after RAM instead.
+ *
+ * Under memory-layout=arm-den0001, RAM fills the DRAM windows 2 GiB at
+ * 2 GiB, 30 GiB at 34 GiB, 480 GiB at 544 GiB, 7.5 TiB at 8.5 TiB and
+ * 120 TiB at 136 TiB in that order (from ram-base's window if explicit),
+ * one bank per piece between reserved regions; device memory takes the
+ * lowest free 1 GiB boundary after the RAM in the first window that holds
+ * all of it.
+ *
+ * The high IO regions avoid any 1 GiB block that holds RAM, so that RAM
+ * can be mapped with 1 GiB blocks; device memory takes whole GiBs too.
  *
  * Returns: the layout, to free with virt_hotmem_layout_free(); NULL on
  * error, with a message naming the option at fault in *errp.

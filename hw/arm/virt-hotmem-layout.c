@@ -388,7 +388,7 @@ static const Obstacle *find_obstacle(const Planner *p, const AddrSpan *span,
 static void add_ram_bank(Planner *p, uint64_t base, uint64_t size)
 {
     VirtHotmemRamBank bank = { .base = base, .size = size };
-    AddrSpan span, wide;
+    AddrSpan span = { 0 }, wide;
 
     g_array_append_val(p->banks, bank);
     /* Callers checked that the bank does not wrap. */
@@ -553,13 +553,13 @@ static void add_fixed_obstacles(Planner *p)
     size_t i;
 
     for (i = 0; i < p->req->n_mmio; i++) {
-        AddrSpan span;
+        AddrSpan span = { 0 };
 
         span_of(p->req->mmio[i].base, p->req->mmio[i].size, &span);
         add_obstacle(p, &span, OBSTACLE_MMIO, p->req->mmio[i].name);
     }
     for (i = 0; i < p->n_reserved; i++) {
-        AddrSpan span;
+        AddrSpan span = { 0 };
 
         span_of(p->reserved[i].base, p->reserved[i].size, &span);
         add_obstacle(p, &span, OBSTACLE_RESERVED, p->reserved[i].type);
@@ -781,7 +781,7 @@ static bool contiguous_float_device_memory(Planner *p, char **errp)
     const unsigned int kinds = OBSTACLE_MMIO | OBSTACLE_RESERVED |
                                OBSTACLE_RAM;
     uint64_t cand, next;
-    AddrSpan ram, dm, wide;
+    AddrSpan ram = { 0 }, dm, wide;
 
     span_of(bank->base, bank->size, &ram);
     if (!span_next(&ram, &next) ||
@@ -930,7 +930,7 @@ static bool den0001_auto_device_memory(Planner *p, char **errp)
                                OBSTACLE_RAM;
     g_autofree char *size = NULL;
     g_autofree char *maxram = NULL;
-    uint64_t start, cand, next;
+    uint64_t start = 0, cand = 0, next;
     AddrSpan win, dm, wide;
     size_t w;
 

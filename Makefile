@@ -53,6 +53,11 @@ check: deps build
 demo: deps build
 	@$(PYTHON) scripts/demo.py
 
+# The planner's libFuzzer target, FUZZ_SECONDS long (it needs no QEMU build).
+FUZZ_SECONDS ?= 300
+fuzz: deps
+	@tests/fuzz/run-fuzz.sh $(BUILD) $(FUZZ_SECONDS)
+
 clean:
 	rm -rf $(BUILD) assembled
 

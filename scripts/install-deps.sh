@@ -115,9 +115,17 @@ case "$what" in
 build|all)
     install_missing build-essential ninja-build libglib2.0-dev libpixman-1-dev \
         libfdt-dev python3-venv flex bison pkg-config ccache acpica-tools \
-        device-tree-compiler xz-utils dpkg-dev "$(bpo meson)" "$(bpo python3-pycotap)"
+        device-tree-compiler xz-utils dpkg-dev "$(bpo meson)" "$(bpo python3-pycotap)" \
+        clang libclang-rt-dev
     ;;
 esac
+# An older meson from the main suite hides the backported one.
+if [ "$codename" = bookworm ] && command -v meson >/dev/null 2>&1 &&
+   ! printf '%s\n%s\n' 1.5 "$(meson --version)" | sort -V -C; then
+    echo "install-deps: upgrading meson from bookworm-backports"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q -t bookworm-backports \
+        meson >/dev/null
+fi
 case "$what" in
 guest|all)
     install_missing qemu-efi-aarch64 seabios "$(bpo qemu-system-data)" cpio \

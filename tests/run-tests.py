@@ -24,6 +24,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SUITES = ["unit", "fuzz", "qtest", "acceptance"]
+# make check's bounded fuzzer run; make fuzz runs longer
+FUZZ_SECONDS = int(os.environ.get("FUZZ_SECONDS", "20"))
 TAP_LINE = re.compile(r"^(not ok|ok)\b\s*(\d+)?\s*-?\s*(.*?)(?:\s+#\s*(SKIP|TODO)\b\s*(.*))?$",
                       re.I)
 
@@ -104,9 +106,9 @@ def suite_programs(suite, build):
                        os.path.join(build, "qemu-system-" + arch)}
                 progs.append((os.path.basename(exe), [exe, "--tap", "-k"], env))
     elif suite == "fuzz":
-        for s, exe in manifest(build):
-            if s == "fuzz":
-                progs.append((os.path.basename(exe), [exe], {}))
+        progs.append(("virt-hotmem-layout-fuzz",
+                      [os.path.join(ROOT, "tests", "fuzz", "run-fuzz.sh"),
+                       build, str(FUZZ_SECONDS)], {}))
     elif suite == "acceptance":
         for t in sorted(glob.glob(os.path.join(ROOT, "tests", "acceptance",
                                                "test_*.py"))):

@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+#
+# Acceptance: the memory map travels in the migration stream.  Two real
+# QEMU processes: a destination whose map differs refuses the stream with
+# one message naming what differs and the options to pass; the source keeps
+# running; a destination started with those options accepts it.  A stream
+# whose layout section is corrupt is refused too.
+#
+# Copyright (c) 2026 The virt-hotmem developers
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+import os
+import re
+import struct
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from vhm import guest, tap  # noqa: E402
+
+MEM = ["-m", "512M,slots=2,maxmem=2G"]
+# The qtest accelerator: no guest code runs, RAM and devices migrate as usual
+COMMON = ["-accel", "qtest"] + MEM
+SECTION = b"virt-hotmem/memory-layout"
+
+
+def vm(machine, name, incoming=False):
+    args = ["-M", machine] + COMMON
+    if incoming:
+        args += ["-incoming", "defer"]
+    return guest.VM(args, name=name)
+
+
+def wait_migration(src, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = src.qmp.cmd("query-migrate").get("status")
+        if st in ("completed", "failed", "cancelled"):
+            return st
+        time.sleep(0.1)
+    raise guest.GuestError("migration did not finish in %d s" % timeout)
+
+
+def migrate(src, dst):
+    sock = os.path.join(dst.tmp, "mig.sock")
+    dst.qmp.cmd("migrate-incoming", uri="unix:" + sock)
+    src.qmp.cmd("migrate", uri="unix:" + sock)
+    return wait_migration(src)
+
+
+def error_lines(text):
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def test_mismatch_refused_then_retry():
+    with vm("virt-hotmem-10.0,ram-base=0x80000000", "src") as src:
+        planned = src.qmp.cmd("query-memory-layout")
+
+        # Destination with the default map: RAM at 1 GiB, not 2 GiB.
+        with vm("virt-hotmem-10.0", "dst-wrong", incoming=True) as dst:
+            assert migrate(src, dst) == "failed"
+            assert dst.wait_exit(30) not in (None, 0), "destination kept running"
+            err = dst.stderr()
+        # Our line names the field and the options; QEMU adds its generic
+        # "load of migration failed" lines after it.
+        ours = [l for l in error_lines(err) if ": virt-hotmem: " in l]
+        assert len(ours) == 1, err
+        assert "RAM bank 0 differs (source 0x80000000+0x20000000, here " \
+               "0x40000000+0x20000000)" in ours[0], ours[0]
+        m = re.search(r"start this QEMU with -M (\S+)", ours[0])
+        assert m, ours[0]
+        assert "ram-base=0x80000000" in m.group(1), m.group(1)
+
+        # The source did not notice beyond the failed migration.
+        assert src.qmp.cmd("query-status")["status"] == "running"
+
+        # Retry with exactly the options the message gave.
+        with vm(m.group(1), "dst-right", incoming=True) as dst:
+            assert migrate(src, dst) == "completed"
+            assert dst.qmp.cmd("query-memory-layout") == planned
+
+
+def test_corrupt_section_refused():
+    tmp = tempfile.mkdtemp(prefix="vhm-stream-")
+    path = os.path.join(tmp, "stream")
+    with vm("virt-hotmem-10.0", "src") as src:
+        src.qmp.cmd("migrate", uri="file:" + path)
+        assert wait_migration(src) == "completed"
+    data = bytearray(open(path, "rb").read())
+    at = data.find(SECTION)
+    assert at > 0, "no %s section in the stream" % SECTION.decode()
+    # idstr, instance_id (be32), version_id (be32), policy (be32), then
+    # n_ram_banks (be32): claim 99 banks.
+    fields = at + len(SECTION) + 8
+    policy, banks = struct.unpack(">II", data[fields:fields + 8])
+    assert (policy, banks) == (0, 1), (policy, banks)
+    data[fields + 4:fields + 8] = struct.pack(">I", 99)
+    open(path, "wb").write(bytes(data))
+
+    with vm("virt-hotmem-10.0", "dst", incoming=True) as dst:
+        dst.qmp.cmd("migrate-incoming", uri="file:" + path)
+        assert dst.wait_exit(30) not in (None, 0), "corrupt stream accepted"
+        err = dst.stderr()
+    ours = [l for l in error_lines(err) if ": virt-hotmem: " in l]
+    assert len(ours) == 1, err
+    assert "invalid memory layout (policy 0, 99 RAM banks)" in ours[0], err
+
+
+if __name__ == "__main__":
+    tap.main([("migration/layout-mismatch-refused-then-retry",
+               test_mismatch_refused_then_retry),
+              ("migration/corrupt-layout-section-refused",
+               test_corrupt_section_refused)])

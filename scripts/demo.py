@@ -15,10 +15,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "tests", "acceptance"))
 from vhm import guest  # noqa: E402
 
-MEM = "2G"
+MEM = "2G,slots=4,maxmem=8G"
 
 
 def human(n):
+    if n == 0:
+        return "none"
     for unit, size in (("GiB", guest.GiB), ("MiB", guest.MiB)):
         if n >= size and n % size == 0:
             return "%d %s" % (n // size, unit)
@@ -26,7 +28,7 @@ def human(n):
 
 
 def show_range(label, start, end):
-    print("  %-28s 0x%012x-0x%012x  %s" % (label, start, end,
+    print("  %-36s 0x%012x-0x%012x  %s" % (label, start, end,
                                           human(end - start + 1)))
 
 
@@ -45,21 +47,48 @@ def main():
         summary = vm.qmp.cmd("query-memory-size-summary")
         mapped = guest.parse_mtree_ram(vm.qmp.hmp("info mtree"),
                                        "mach-virt.ram")
+        layout_table = vm.qmp.hmp("info memory-layout")
 
     print("\nguest kernel %s booted to a shell in %.1f s" % (kernel, boot))
+    print("\nQEMU's memory map (info memory-layout):")
+    for line in layout_table.splitlines():
+        print("  " + line)
     print("\nQEMU configured (machine %s):" % mtype.replace("-machine", ""))
-    print("  %-28s %s" % ("base memory", human(summary["base-memory"])))
+    print("  %-36s %s" % ("base memory", human(summary["base-memory"])))
+    print("  %-36s %s" % ("hotplugged memory",
+                          human(summary.get("plugged-memory", 0))))
     for s, e in mapped:
         show_range("RAM mapped (info mtree)", s, e)
     print("\nthe guest sees:")
     for s, e in iomem:
         show_range("System RAM (/proc/iomem)", s, e)
-    print("  %-28s %d kB" % ("MemTotal (/proc/meminfo)",
+    print("  %-36s %d kB" % ("MemTotal (/proc/meminfo)",
                              guest.meminfo_kib(meminfo, "MemTotal")))
     same = iomem == mapped
     print("\nguest RAM ranges %s QEMU's mapping" %
           ("match" if same else "DO NOT match"))
-    return 0 if same else 1
+    return 0 if same and den0001() else 1
+
+
+def den0001():
+    """Second boot: RAM in Arm's DEN0001 DRAM windows, two banks."""
+    opts, mem = "memory-layout=arm-den0001", "4G,slots=2,maxmem=8G"
+    print("\nsecond boot: -M virt-hotmem,%s -m %s" % (opts, mem))
+    with guest.arm64_guest(machine_opts=opts, mem=mem, name="demo2") as vm:
+        vm.wait_shell()
+        iomem = guest.parse_iomem(vm.check("cat /proc/iomem"))
+        layout = vm.qmp.cmd("query-memory-layout")
+    planned = [(r["base"], r["base"] + r["size"] - 1, r["name"], r["kind"])
+               for r in layout["regions"]
+               if r["kind"] in ("ram", "device-memory")]
+    for s, e, name, kind in planned:
+        show_range("QEMU planned " + name, s, e)
+    for s, e in iomem:
+        show_range("guest System RAM", s, e)
+    same = iomem == [(s, e) for s, e, _, kind in planned if kind == "ram"]
+    print("\nguest RAM banks %s QEMU's plan" % ("match" if same else
+                                              "DO NOT match"))
+    return same
 
 
 if __name__ == "__main__":

@@ -4,8 +4,10 @@
  * Each virt-hotmem-X.Y machine is a QOM subclass of upstream's virt-X.Y:
  * it inherits the board, its compat properties and its migration format,
  * and overrides only what the memory model needs.  A released version is
- * frozen; a later one changes defaults through compat properties, as
- * upstream's versions do, so that older machines stay migratable.
+ * frozen.  Machine compat properties apply to devices, not to the machine
+ * object, so a later version that changes a default of ours records the
+ * old one in the older versions' class, as upstream's
+ * virt_machine_X_Y_options() do for virt, and keeps their maps unchanged.
  *
  * The memory map itself is computed by the pure planner of
  * virt-hotmem-layout.c; this file turns the machine's options into a

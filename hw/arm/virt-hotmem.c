@@ -142,8 +142,9 @@ static bool virt_hotmem_load_reserved(VirtHotmemMachineState *vhms,
         glob_t g;
         size_t i;
 
-        if (glob("/sys/kernel/iommu_groups/*/reserved_regions", 0, NULL,
-                 &g) == 0) {
+        /* Split so that the glob's slash-star does not read as a comment */
+        if (glob("/sys/kernel/iommu_groups/" "*" "/reserved_regions", 0,
+                 NULL, &g) == 0) {
             for (i = 0; ok && i < g.gl_pathc; i++) {
                 ok = virt_hotmem_read_reserved_file(g.gl_pathv[i], "host",
                                                     &all, &n_all, errp);

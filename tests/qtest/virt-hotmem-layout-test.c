@@ -344,8 +344,8 @@ static void test_bad_input(gconstpointer opaque)
     cmd = g_strdup_printf("timeout 60 %s -nodefaults -display none "
                           "-accel qtest %s", qemu, args);
     g_assert_true(g_shell_parse_argv(cmd, NULL, &argv, &gerr));
-    g_assert_true(g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
-                               &out, &err, &status, &gerr));
+    g_assert_true(g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH, NULL,
+                               NULL, &out, &err, &status, &gerr));
     if (file) {
         unlink(file);
     }

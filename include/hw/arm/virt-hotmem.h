@@ -75,7 +75,8 @@ typedef struct VirtHotmemMachineClass {
 #define VIRT_HOTMEM_MACHINE(obj) \
     OBJECT_CHECK(VirtHotmemMachineState, (obj), TYPE_VIRT_HOTMEM_MACHINE)
 #define VIRT_HOTMEM_MACHINE_GET_CLASS(obj) \
-    ((VirtHotmemMachineClass *)object_get_class(OBJECT(VIRT_HOTMEM_MACHINE(obj))))
+    ((VirtHotmemMachineClass *) \
+     object_get_class(OBJECT(VIRT_HOTMEM_MACHINE(obj))))
 
 /* True if @ms is a virt-hotmem machine of any version. */
 bool virt_hotmem_is_machine(MachineState *ms);

@@ -1,0 +1,1 @@
+#include "trace/trace-overlay_target_i386.h"

@@ -15,7 +15,6 @@ import re
 import struct
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vhm import guest, tap  # noqa: E402
@@ -33,21 +32,11 @@ def vm(machine, name, incoming=False):
     return guest.VM(args, name=name)
 
 
-def wait_migration(src, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        st = src.qmp.cmd("query-migrate").get("status")
-        if st in ("completed", "failed", "cancelled"):
-            return st
-        time.sleep(0.1)
-    raise guest.GuestError("migration did not finish in %d s" % timeout)
-
-
 def migrate(src, dst):
     sock = os.path.join(dst.tmp, "mig.sock")
     dst.qmp.cmd("migrate-incoming", uri="unix:" + sock)
     src.qmp.cmd("migrate", uri="unix:" + sock)
-    return wait_migration(src)
+    return guest.wait_migration(src)
 
 
 def error_lines(text):
@@ -87,7 +76,7 @@ def test_corrupt_section_refused():
     path = os.path.join(tmp, "stream")
     with vm("virt-hotmem-10.0", "src") as src:
         src.qmp.cmd("migrate", uri="file:" + path)
-        assert wait_migration(src) == "completed"
+        assert guest.wait_migration(src) == "completed"
     data = bytearray(open(path, "rb").read())
     at = data.find(SECTION)
     assert at > 0, "no %s section in the stream" % SECTION.decode()

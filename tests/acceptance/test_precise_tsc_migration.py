@@ -46,16 +46,6 @@ def vm(precise, name, incoming=False):
     return guest.VM(args, binary=guest.QEMU_X86_64, name=name)
 
 
-def wait_migration(src, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        st = src.qmp.cmd("query-migrate").get("status")
-        if st in ("completed", "failed", "cancelled"):
-            return st
-        time.sleep(0.05)
-    raise guest.GuestError("migration did not finish")
-
-
 def wait_running(v, timeout=30):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -78,7 +68,7 @@ def migrate_direct(src, dst):
     sock = os.path.join(dst.tmp, "mig.sock")
     dst.qmp.cmd("migrate-incoming", uri="unix:" + sock)
     src.qmp.cmd("migrate", uri="unix:" + sock)
-    return wait_migration(src)
+    return guest.wait_migration(src)
 
 
 def test_on_to_on():
@@ -105,7 +95,7 @@ def section_in_stream(precise):
     path = os.path.join(guest.tempfile.mkdtemp(prefix="vhm-tsc-"), "stream")
     with vm(precise, "src") as src:
         src.qmp.cmd("migrate", uri="file:" + path)
-        assert wait_migration(src) == "completed"
+        assert guest.wait_migration(src) == "completed"
     with open(path, "rb") as f:
         return SECTION in f.read()
 
@@ -217,7 +207,7 @@ def corrupted(how, expect):
         proxy = CorruptingProxy(psock, dsock, how)
         proxy.start()
         src.qmp.cmd("migrate", uri="unix:" + psock)
-        status = wait_migration(src)
+        status = guest.wait_migration(src)
         proxy.join(30)
         assert proxy.seen, "the stream had no precise-tsc section"
         assert dst.wait_exit(30) not in (None, 0), "destination accepted it"

@@ -259,6 +259,18 @@ class VM:
         self.shutdown()
 
 
+def wait_migration(vm, timeout=60):
+    """Poll the source @vm until its migration completed, failed or was
+    cancelled; return that status."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = vm.qmp.cmd("query-migrate").get("status")
+        if st in ("completed", "failed", "cancelled"):
+            return st
+        time.sleep(0.05)
+    raise GuestError("migration did not finish in %d s" % timeout)
+
+
 def arm64_guest(machine_opts="", mem="1G", extra=(), cmdline="",
                 modules=(), name="arm64"):
     """A VM booting the Debian arm64 cloud kernel by direct kernel boot on

@@ -565,6 +565,18 @@ static void virt_hotmem_init(MachineState *ms)
     /* virt maps all of RAM at the first bank's base. */
     vhmc->parent_init(ms);
     layout = vhms->layout;
+
+    /*
+     * ArmVirtQemu (Debian's AAVMF) is built for RAM at 1 GiB and finds
+     * nothing to boot elsewhere; other firmware may read the device tree.
+     */
+    if (vms->bootinfo.firmware_loaded &&
+        layout->ram_banks[0].base != VIRT_HOTMEM_LEGACY_RAM_BASE) {
+        warn_report("virt-hotmem: RAM starts at 0x%" PRIx64 ", not 0x%"
+                    PRIx64 ": UEFI firmware built for virt (ArmVirtQemu, "
+                    "AAVMF) will not boot", layout->ram_banks[0].base,
+                    (uint64_t)VIRT_HOTMEM_LEGACY_RAM_BASE);
+    }
     if (layout->n_ram_banks == 1) {
         return;
     }
@@ -596,8 +608,9 @@ static void virt_hotmem_init(MachineState *ms)
      */
     if (vms->bootinfo.firmware_loaded && virt_is_acpi_enabled(vms)) {
         error_report("memory-layout=%s: RAM in %zu banks needs device tree "
-                     "boot; with firmware, use acpi=off or at most %" PRIu64
-                     " MiB of RAM", virt_hotmem_policy_names[vhms->policy],
+                     "boot (virt's ACPI SRAT describes one range); use "
+                     "acpi=off or at most %" PRIu64 " MiB of RAM",
+                     virt_hotmem_policy_names[vhms->policy],
                      layout->n_ram_banks, layout->ram_banks[0].size / MiB);
         exit(EXIT_FAILURE);
     }

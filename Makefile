@@ -26,6 +26,7 @@ help:
 	@echo "make demo    boot the Debian arm64 guest on virt-hotmem, show its memory"
 	@echo "make check   build and run every test suite"
 	@echo "make fuzz    build and run the memory-map planner's fuzzer"
+	@echo "make bench   precise-tsc figures in an emulated AMD-V host"
 	@echo "make clean   remove build/ (keeps the downloaded QEMU source in cache/)"
 
 # Packages: a no-op when everything is installed.  Not root: configure and
@@ -57,6 +58,12 @@ demo: deps build
 FUZZ_SECONDS ?= 300
 fuzz: deps
 	@tests/fuzz/run-fuzz.sh $(BUILD) $(FUZZ_SECONDS)
+
+# End-to-end precise-tsc figures in an emulated AMD-V host (medians of
+# BENCH_ROUNDS rounds, precise-tsc on and off).
+BENCH_ROUNDS ?= 3
+bench: deps build
+	@$(PYTHON) scripts/bench-precise-tsc.py $(BENCH_ROUNDS)
 
 clean:
 	rm -rf $(BUILD) assembled

@@ -38,6 +38,7 @@
 #include "system/system.h"
 #include "cpu.h"
 #include "kvm/kvm_i386.h"
+#include "host-cpu.h"
 #include "tsc-restore.h"
 #include "trace.h"
 
@@ -65,7 +66,7 @@ typedef struct KvmTscMigrated {
 
 typedef struct KvmTscState {
     bool enabled;               /* -accel kvm,precise-tsc= */
-    PreciseTscMode mode;        /* what the start-up probe found */
+    bool offsets_ignored;       /* the start-up probe's finding */
     bool snapshot_valid;        /* taken since the VM last stopped */
     bool restore_pending;       /* loaded, not yet applied */
     KvmTscMigrated mig;
@@ -134,9 +135,16 @@ static uint32_t kvm_tsc_host_khz(CPUState *cs)
 static TscRestoreScaling kvm_tsc_scaling(uint32_t guest_khz,
                                          uint32_t host_khz)
 {
-    unsigned int frac = IS_AMD_CPU(&X86_CPU(first_cpu)->env) ?
-        TSC_RESTORE_FRAC_BITS_SVM : TSC_RESTORE_FRAC_BITS_VMX;
-    TscRestoreScaling scaling = tsc_restore_unscaled(frac);
+    char vendor[CPUID_VENDOR_SZ + 1] = { 0 };
+    unsigned int frac;
+    TscRestoreScaling scaling;
+
+    /* The host's hardware scales, whatever vendor the guest CPU claims. */
+    host_cpu_vendor_fms(vendor, NULL, NULL, NULL);
+    frac = g_str_equal(vendor, CPUID_VENDOR_AMD) ||
+           g_str_equal(vendor, CPUID_VENDOR_HYGON) ?
+           TSC_RESTORE_FRAC_BITS_SVM : TSC_RESTORE_FRAC_BITS_VMX;
+    scaling = tsc_restore_unscaled(frac);
 
     if (guest_khz != host_khz &&
         !tsc_restore_kvm_ratio(guest_khz, host_khz, frac, &scaling)) {
@@ -244,6 +252,7 @@ static void kvm_tsc_machine_done(Notifier *n, void *data)
     };
     TscRestoreClockPair pair;
     KvmTscProbe probe = { 0 };
+    PreciseTscMode mode;
     uint64_t kvmclock, uncertainty;
     Error *err = NULL;
 
@@ -260,8 +269,8 @@ static void kvm_tsc_machine_done(Notifier *n, void *data)
                      "later has it)");
         exit(EXIT_FAILURE);
     }
-    if (!kvm_tsc_clock_pair(&pair, &kvmclock, &kvm_tsc.mode, &uncertainty,
-                            &err)) {
+    /* Both clocks must be readable; the pair mode is re-read each time. */
+    if (!kvm_tsc_clock_pair(&pair, &kvmclock, &mode, &uncertainty, &err)) {
         error_report_err(err);
         exit(EXIT_FAILURE);
     }
@@ -281,7 +290,7 @@ static void kvm_tsc_machine_done(Notifier *n, void *data)
                     " moved the guest TSC by 0x%" PRIx64 "); guest TSCs "
                     "cannot be restored precisely here",
                     KVM_TSC_PROBE_DELTA, probe.moved);
-        kvm_tsc.mode = PRECISE_TSC_MODE_UNSUPPORTED;
+        kvm_tsc.offsets_ignored = true;
     }
 }
 
@@ -406,6 +415,7 @@ static void kvm_tsc_restore(void)
     dst.scaling = kvm_tsc_scaling(dst.guest_khz,
                                   kvm_tsc_host_khz(first_cpu));
     dst.can_scale = kvm_check_extension(kvm_state, KVM_CAP_TSC_CONTROL);
+    report->destination_mode = dst_mode;
     trace_kvm_tsc_receive(m->mode, dst_mode, dst.pair.realtime_ns,
                           dst.pair.host_tsc, dst.guest_khz);
 
@@ -561,8 +571,21 @@ static PreciseTscInfo *kvm_tsc_query(Error **errp)
 {
     PreciseTscInfo *info = g_new0(PreciseTscInfo, 1);
 
+    TscRestoreClockPair pair;
+    uint64_t kvmclock, uncertainty;
+
     info->enabled = kvm_tsc.enabled && kvm_enabled();
-    info->mode = info->enabled ? kvm_tsc.mode : PRECISE_TSC_MODE_UNSUPPORTED;
+    info->mode = PRECISE_TSC_MODE_UNSUPPORTED;
+    /*
+     * KVM returns the kernel's clock pair only while its master clock is
+     * in use, which starts once vCPUs run: ask now rather than at start-up.
+     */
+    if (info->enabled && !kvm_tsc.offsets_ignored &&
+        !kvm_tsc_clock_pair(&pair, &kvmclock, &info->mode, &uncertainty,
+                            errp)) {
+        qapi_free_PreciseTscInfo(info);
+        return NULL;
+    }
     if (kvm_tsc.last) {
         info->last_migration = QAPI_CLONE(PreciseTscMigration, kvm_tsc.last);
     }
@@ -614,7 +637,6 @@ static Notifier kvm_tsc_init_notifier = {
 
 static void kvm_tsc_register(void)
 {
-    kvm_tsc.mode = PRECISE_TSC_MODE_UNSUPPORTED;
     precise_tsc_register_query(kvm_tsc_query);
     qemu_add_machine_init_done_notifier(&kvm_tsc_machine_done_notifier);
     qemu_add_machine_init_done_notifier(&kvm_tsc_init_notifier);

@@ -1,0 +1,340 @@
+#!/usr/bin/env python3
+"""End-to-end measurement of -accel kvm,precise-tsc=on on a KVM that
+really applies TSC offsets.
+
+This machine's /dev/kvm (PVM) ignores TSC offsets, so the measurement runs
+inside an emulated AMD-V host (L1): our qemu-system-x86_64 under TCG with
+-cpu EPYC,+svm,+npt, booting Debian's 6.1 cloud kernel and an initramfs
+that loads kvm-amd.  Inside L1, tests/e2e/precise-tsc/measure.sh starts
+two of our QEMUs per measurement (2 vCPUs, a real-mode L2 guest), stops
+the source, waits a deliberate downtime (>= 2 s: KVM's TSC write matching
+makes short pauses look precise by accident), migrates over a unix socket
+and continues the destination.  Ground truth is KVM's debugfs in L1: each
+vCPU's applied TSC offset on both sides.  Both QEMUs run on one host, so a
+perfect restore leaves every offset unchanged:
+
+    error of vCPU i = (dst offset_i - src offset_i) / guest kHz
+    skew            = (dst off_1 - dst off_0) - (src off_1 - src off_0)
+
+With precise-tsc=off (stock QEMU) the guest TSC stands still during the
+pause: error ~ -downtime.
+
+usage: scripts/bench-precise-tsc.py [ROUNDS] [--downtime S] [--keep] [-v]
+
+Exits non-zero only when the measurement could not be done.  Python 3
+standard library only; as root it installs missing tools.
+"""
+import argparse
+import glob
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+E2E = os.path.join(ROOT, "tests", "e2e", "precise-tsc")
+QEMU = os.path.join(ROOT, "build", "qemu-system-x86_64")
+ASSETS = os.path.join(ROOT, "build", "assets", "amd64")
+QBOOT = "/usr/share/qemu/qboot.rom"
+FIRMWARE_DIRS = ("/usr/share/qemu", "/usr/share/seabios")
+KERNEL_RE = r"^linux-image-6\.1\.0-[0-9]+-cloud-amd64$"
+L1_CPU = "EPYC,+svm,+npt,+invtsc"
+L1_APPEND = "console=ttyS0 tsc=reliable no_timer_check quiet panic=-1"
+
+
+def log(msg):
+    print("bench-precise-tsc: " + msg, flush=True)
+
+
+def die(msg):
+    log(msg)
+    sys.exit(2)
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, **kw)
+
+
+# --- what the measurement needs on this machine ---------------------------
+
+def have_static_libc():
+    r = subprocess.run(["gcc", "-print-file-name=libc.a"],
+                       capture_output=True, text=True)
+    return r.returncode == 0 and os.path.isabs(r.stdout.strip())
+
+
+def ensure_tools():
+    missing = []
+    for tool, pkg in (("as", "binutils"), ("ld", "binutils"),
+                      ("gcc", "gcc"), ("dpkg-deb", "dpkg"),
+                      ("apt-get", "apt")):
+        if not shutil.which(tool):
+            missing.append(pkg)
+    if shutil.which("gcc") and not have_static_libc():
+        missing.append("libc6-dev")
+    if missing:
+        missing = sorted(set(missing))
+        if os.geteuid() != 0:
+            die("missing %s; as root: apt-get install %s"
+                % (", ".join(missing), " ".join(missing)))
+        log("installing " + " ".join(missing))
+        run(["apt-get", "install", "-y", "-q"] + missing,
+            env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"),
+            stdout=subprocess.DEVNULL)
+    if not os.path.exists(QBOOT):
+        if os.geteuid() != 0:
+            die("%s missing (Debian's qemu-system-data); as root run "
+                "scripts/install-deps.sh guest" % QBOOT)
+        log("installing firmware with scripts/install-deps.sh guest")
+        run([os.path.join(ROOT, "scripts", "install-deps.sh"), "guest"])
+        if not os.path.exists(QBOOT):
+            die("%s still missing after install-deps.sh" % QBOOT)
+    if not os.access(QEMU, os.X_OK):
+        die("%s not built (run make)" % QEMU)
+
+
+def newest_kernel_package():
+    out = run(["apt-cache", "search", "--names-only", KERNEL_RE],
+              capture_output=True, text=True).stdout
+    names = [line.split()[0] for line in out.splitlines() if line.strip()]
+    names = [n for n in names if re.match(KERNEL_RE, n)]
+    if not names:
+        die("no linux-image-6.1.0-*-cloud-amd64 package known to apt "
+            "(apt-get update?)")
+    return max(names, key=lambda n: int(n.split("-")[3]))
+
+
+def fetch_package(name, dest):
+    """apt-get download NAME and extract it into DEST (once)."""
+    stamp = os.path.join(dest, ".complete")
+    if os.path.exists(stamp):
+        return dest
+    os.makedirs(ASSETS, exist_ok=True)
+    for old in glob.glob(os.path.join(ASSETS, name + "_*.deb")):
+        os.unlink(old)
+    log("downloading " + name)
+    run(["apt-get", "download", "-q", name], cwd=ASSETS,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    debs = glob.glob(os.path.join(ASSETS, name + "_*.deb"))
+    if not debs:
+        die("apt-get download %s produced no .deb" % name)
+    shutil.rmtree(dest, ignore_errors=True)
+    run(["dpkg-deb", "-x", debs[0], dest])
+    open(stamp, "w").close()
+    return dest
+
+
+def fetch_assets():
+    kpkg = None
+    for d in sorted(glob.glob(os.path.join(ASSETS, "linux-image-*"))):
+        if os.path.exists(os.path.join(d, ".complete")):
+            kpkg = os.path.basename(d)
+    if kpkg is None:
+        kpkg = newest_kernel_package()
+    kdir = fetch_package(kpkg, os.path.join(ASSETS, kpkg))
+    bdir = fetch_package("busybox-static",
+                         os.path.join(ASSETS, "busybox-static"))
+    vmlinuz = glob.glob(os.path.join(kdir, "boot", "vmlinuz-*"))
+    if not vmlinuz:
+        die("no vmlinuz in " + kdir)
+    return {"kernel": vmlinuz[0], "modules": os.path.join(kdir, "lib"),
+            "busybox": os.path.join(bdir, "bin", "busybox"),
+            "kernel_package": kpkg}
+
+
+def build_parts(work, assets, rounds, downtime):
+    l2o = os.path.join(work, "l2guest.o")
+    l2 = os.path.join(work, "l2guest.bin")
+    run(["as", "--32", "-o", l2o, os.path.join(E2E, "l2guest.S")])
+    run(["ld", "-m", "elf_i386", "-Ttext=0", "--oformat", "binary",
+         "-o", l2, l2o])
+    qmp = os.path.join(work, "qmp")
+    run(["gcc", "-O2", "-static", "-o", qmp, os.path.join(E2E, "qmp.c")])
+    initrd = os.path.join(work, "initrd.cpio")
+    run([sys.executable, os.path.join(E2E, "build_initramfs.py"),
+         "--out", initrd, "--busybox", assets["busybox"],
+         "--modules", assets["modules"], "--qemu", QEMU, "--qmp", qmp,
+         "--l2", l2, "--rounds", str(rounds), "--downtime", str(downtime),
+         "--modes", "on off"])
+    return initrd
+
+
+# --- the L1 run -------------------------------------------------------------
+
+def run_l1(kernel, initrd, logpath, timeout, verbose):
+    cmd = [QEMU, "-M", "q35", "-accel", "tcg", "-cpu", L1_CPU, "-smp", "2",
+           "-m", "2G", "-bios", QBOOT]
+    for d in FIRMWARE_DIRS:
+        cmd += ["-L", d]
+    cmd += ["-kernel", kernel, "-initrd", initrd, "-append", L1_APPEND,
+            "-nodefaults", "-display", "none", "-serial", "stdio",
+            "-no-reboot"]
+    lines = []
+    start = time.monotonic()
+    with open(logpath, "w") as logf:
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                             text=True, errors="replace")
+        try:
+            deadline = start + timeout
+            for line in p.stdout:
+                line = line.rstrip("\r\n")
+                logf.write(line + "\n")
+                lines.append(line)
+                shown = line.startswith(("VHM-INFO", "VHM-FAIL", "VHM-DONE"))
+                if verbose or shown:
+                    print("  L1 %6.1fs| %s" % (time.monotonic() - start, line),
+                          flush=True)
+                if line.startswith("VHM-END"):
+                    break
+                if time.monotonic() > deadline:
+                    log("L1 timed out after %d s" % timeout)
+                    break
+        finally:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+    return lines, time.monotonic() - start
+
+
+def parse(lines):
+    results = {}        # (round, mode) -> {vcpu: fields}
+    queries = {}
+    for line in lines:
+        if line.startswith("VHM-RESULT "):
+            f = dict(kv.split("=", 1) for kv in line.split()[1:])
+            results.setdefault((int(f["round"]), f["mode"]), {})[
+                int(f["vcpu"])] = f
+        elif line.startswith("VHM-QUERY "):
+            m = re.match(r"VHM-QUERY round=(\d+) mode=(\S+) (.*)", line)
+            if m:
+                queries[(int(m.group(1)), m.group(2))] = m.group(3)
+    return results, queries
+
+
+def ms(ns):
+    return ns / 1e6
+
+
+def fmt_ms(v):
+    return "%+.6f ms" % v
+
+
+def report(results, queries, rounds):
+    on_err = {0: [], 1: []}
+    on_skew = []
+    off_err = {0: [], 1: []}
+    off_skew = []
+    downtimes = []
+    for r in range(1, rounds + 1):
+        parts = []
+        for mode, err, skews in (("on", on_err, on_skew),
+                                 ("off", off_err, off_skew)):
+            v = results.get((r, mode))
+            if not v or 0 not in v or 1 not in v:
+                parts.append("precise-tsc=%s: no result" % mode)
+                continue
+            e = [ms(int(v[i]["error_ns"])) for i in (0, 1)]
+            skew = int(v[0]["skew_cycles"])
+            down = ms(int(v[0]["downtime_ns"]))
+            downtimes.append(down)
+            for i in (0, 1):
+                err[i].append(e[i])
+            skews.append(skew)
+            extra = "downtime %.1f ms" % down
+            if mode == "on":
+                el = v[0]["elapsed_ns"]
+                extra += ", elapsed-ns %s, uncertainty-ns %s, mode %s" % (
+                    el, v[0]["uncertainty_ns"], v[0]["qmode"])
+            parts.append("precise-tsc=%s: error vcpu0 %s, vcpu1 %s, skew %d "
+                         "cycles (%s)" % (mode, fmt_ms(e[0]), fmt_ms(e[1]),
+                                          skew, extra))
+        print("round %d:\n  %s" % (r, "\n  ".join(parts)))
+
+    def med(xs):
+        return statistics.median(xs) if xs else float("nan")
+
+    ok = bool(on_err[0]) and bool(off_err[0])
+    if not ok:
+        return False
+    on_abs = [abs(x) for i in (0, 1) for x in on_err[i]]
+    print("medians over %d round(s), downtime median %.1f ms:"
+          % (len(on_skew) or len(off_skew), med(downtimes)))
+    print("precise-tsc=on: |error| median %.6f ms (per vCPU: vcpu0 %.6f ms, "
+          "vcpu1 %.6f ms), skew median %.0f cycles; "
+          "precise-tsc=off: error median %.3f ms (per vCPU: vcpu0 %.3f ms, "
+          "vcpu1 %.3f ms), skew %.0f cycles"
+          % (med(on_abs), med([abs(x) for x in on_err[0]]),
+             med([abs(x) for x in on_err[1]]), med(on_skew),
+             med(off_err[0] + off_err[1]), med(off_err[0]), med(off_err[1]),
+             med(off_skew)))
+    target_on = med(on_abs) <= 1.0 and med(on_skew) == 0
+    print("targets: precise-tsc=on |error| <= 1 ms and skew 0: %s; "
+          "precise-tsc=off error %.1f ms for a downtime of %.1f ms "
+          "(stock: error ~ -downtime)"
+          % ("met" if target_on else "NOT met",
+             med(off_err[0] + off_err[1]), med(downtimes)))
+    return True
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("rounds", nargs="?", type=int, default=3)
+    ap.add_argument("--downtime", type=float, default=2.0,
+                    help="seconds between stopping the source and migrating "
+                    "(>= 2, default 2)")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the work directory (initramfs, L1 log)")
+    ap.add_argument("-v", "--verbose", action="store_true",
+                    help="show L1's whole console, kvm_tsc_* traces included")
+    args = ap.parse_args()
+    if args.rounds < 1:
+        die("ROUNDS must be at least 1")
+    if args.downtime < 2:
+        log("warning: downtimes below 2 s let KVM's write matching hide "
+            "errors")
+
+    ensure_tools()
+    assets = fetch_assets()
+    work = tempfile.mkdtemp(prefix="vhm-bench-tsc-")
+    try:
+        t0 = time.monotonic()
+        initrd = build_parts(work, assets, args.rounds, args.downtime)
+        log("L1: %s, initramfs %.0f MB built in %.1f s; %d round(s), "
+            "downtime %g s" % (assets["kernel_package"],
+                               os.path.getsize(initrd) / 1e6,
+                               time.monotonic() - t0, args.rounds,
+                               args.downtime))
+        logpath = os.path.join(work, "l1.log")
+        lines, took = run_l1(assets["kernel"], initrd, logpath,
+                             90 + 60 * args.rounds, args.verbose)
+        log("L1 run took %.1f s" % took)
+        results, queries = parse(lines)
+        if not args.verbose:
+            # The kvm_tsc_* traces of the first measurement of each mode.
+            for line in lines:
+                if line.startswith("VHM-TRACE round=1 "):
+                    print("  " + line)
+        ok = report(results, queries, args.rounds)
+        if not ok:
+            for line in lines[-40:]:
+                print("  L1| " + line)
+            log("the measurement could not be done (L1 log: %s)" % logpath)
+            args.keep = True
+            return 1
+        return 0
+    finally:
+        if args.keep:
+            log("work directory kept: " + work)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -10,8 +10,11 @@
  * reply is followed by "TS <CLOCK_REALTIME ns>" taken when it arrived.
  * Exits 1 when a command got an error reply, 2 on connection problems.
  *
+ * Copyright (c) 2026 The virt-hotmem developers
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,13 +101,15 @@ int main(int argc, char **argv)
         }
     }
     if (i >= argc) {
-        fprintf(stderr, "usage: qmp [-w SECONDS] [-t] SOCKET COMMAND-JSON...\n");
+        fprintf(stderr,
+                "usage: qmp [-w SECONDS] [-t] SOCKET COMMAND-JSON...\n");
         return 2;
     }
     strncpy(addr.sun_path, argv[i++], sizeof(addr.sun_path) - 1);
     for (double waited = 0;; waited += 0.05) {
         fd = socket(AF_UNIX, SOCK_STREAM, 0);
-        if (fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
+        if (fd >= 0 &&
+            connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
             break;
         }
         if (fd >= 0) {

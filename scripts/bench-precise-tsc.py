@@ -4,7 +4,7 @@ really applies TSC offsets.
 
 This machine's /dev/kvm (PVM) ignores TSC offsets, so the measurement runs
 inside an emulated AMD-V host (L1): our qemu-system-x86_64 under TCG with
--cpu EPYC,+svm,+npt, booting Debian's 6.1 cloud kernel and an initramfs
+-cpu EPYC,+svm,+npt, booting Debian's cloud kernel and an initramfs
 that loads kvm-amd.  Inside L1, tests/e2e/precise-tsc/measure.sh starts
 two of our QEMUs per measurement (2 vCPUs, a real-mode L2 guest), stops
 the source, waits a deliberate downtime (>= 2 s: KVM's TSC write matching
@@ -41,7 +41,6 @@ QEMU = os.path.join(ROOT, "build", "qemu-system-x86_64")
 ASSETS = os.path.join(ROOT, "build", "assets", "amd64")
 QBOOT = "/usr/share/qemu/qboot.rom"
 FIRMWARE_DIRS = ("/usr/share/qemu", "/usr/share/seabios")
-KERNEL_RE = r"^linux-image-6\.1\.0-[0-9]+-cloud-amd64$"
 L1_CPU = "EPYC,+svm,+npt,+invtsc"
 L1_APPEND = "console=ttyS0 tsc=reliable no_timer_check quiet panic=-1"
 
@@ -98,14 +97,13 @@ def ensure_tools():
 
 
 def newest_kernel_package():
-    out = run(["apt-cache", "search", "--names-only", KERNEL_RE],
+    """The cloud kernel the distribution's metapackage points to."""
+    out = run(["apt-cache", "depends", "linux-image-cloud-amd64"],
               capture_output=True, text=True).stdout
-    names = [line.split()[0] for line in out.splitlines() if line.strip()]
-    names = [n for n in names if re.match(KERNEL_RE, n)]
+    names = re.findall(r"Depends: (linux-image-[0-9]\S*-cloud-amd64)\b", out)
     if not names:
-        die("no linux-image-6.1.0-*-cloud-amd64 package known to apt "
-            "(apt-get update?)")
-    return max(names, key=lambda n: int(n.split("-")[3]))
+        die("apt cannot resolve linux-image-cloud-amd64 (apt-get update?)")
+    return names[0]
 
 
 def fetch_package(name, dest):

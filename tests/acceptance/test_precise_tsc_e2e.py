@@ -33,20 +33,29 @@ _results = {}
 def measure():
     """One L1 boot, one round of each mode; cached for both tests."""
     if not _results:
-        bench.ensure_tools()
-        assets = bench.fetch_assets()
-        work = tempfile.mkdtemp(prefix="vhm-e2e-tsc-")
         try:
-            initrd = bench.build_parts(work, assets, 1, DOWNTIME_S)
-            lines, _ = bench.run_l1(assets["kernel"], initrd,
-                                    os.path.join(work, "l1.log"), 150, False)
-            results, _ = bench.parse(lines)
-            if not results:
-                print("\n".join("# L1| " + l for l in lines[-30:]))
-            _results.update(results)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+            _measure()
+        except SystemExit as e:
+            # bench's die() already said why on stderr
+            raise AssertionError("the measurement could not be done "
+                                 "(exit %s)" % e.code)
     return _results
+
+
+def _measure():
+    bench.ensure_tools()
+    assets = bench.fetch_assets()
+    work = tempfile.mkdtemp(prefix="vhm-e2e-tsc-")
+    try:
+        initrd = bench.build_parts(work, assets, 1, DOWNTIME_S)
+        lines, _ = bench.run_l1(assets["kernel"], initrd,
+                                os.path.join(work, "l1.log"), 150, False)
+        results, _ = bench.parse(lines)
+        if not results:
+            print("\n".join("# L1| " + l for l in lines[-30:]))
+        _results.update(results)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def vcpus(mode):

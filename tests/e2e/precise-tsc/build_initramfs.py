@@ -114,7 +114,9 @@ def build(args):
 
     with open(os.path.join(HERE, "init.in")) as f:
         init = f.read()
-    init = (init.replace("@ROUNDS@", str(args.rounds))
+    # Our QEMU keeps its build path in L1 (its libraries do too).
+    init = (init.replace("@QEMU@", os.path.abspath(args.qemu))
+                .replace("@ROUNDS@", str(args.rounds))
                 .replace("@DOWNTIME@", str(args.downtime))
                 .replace("@MODES@", args.modes))
     c.file("/init", init.encode(), 0o755)

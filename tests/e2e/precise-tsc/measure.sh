@@ -21,7 +21,7 @@
 rounds=${1:-3}
 downtime=${2:-2}
 modes=${3:-on off}
-QEMU=${QEMU:-/work/main/build/qemu-system-x86_64}
+QEMU=${QEMU:?QEMU must name our qemu-system-x86_64 (init sets it)}
 L2=${L2:-/l2/l2guest.bin}
 QMP=${QMP:-/bin/qmp}
 DBG=/sys/kernel/debug/kvm

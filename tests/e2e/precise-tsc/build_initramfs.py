@@ -24,6 +24,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 KVM_MODULES = ("irqbypass.ko", "kvm.ko", "kvm-amd.ko")
 L2_FIRMWARE = ("kvmvapic.bin", "linuxboot_dma.bin")
 FIRMWARE_DIR = "/usr/share/qemu"
+# A fixed place: the build tree may be anywhere, even under /tmp, which
+# L1's init covers with a tmpfs.  QEMU's libraries keep their system paths.
+QEMU_IN_L1 = "/opt/vhm/qemu-system-x86_64"
 
 
 class Cpio:
@@ -114,8 +117,7 @@ def build(args):
 
     with open(os.path.join(HERE, "init.in")) as f:
         init = f.read()
-    # Our QEMU keeps its build path in L1 (its libraries do too).
-    init = (init.replace("@QEMU@", os.path.abspath(args.qemu))
+    init = (init.replace("@QEMU@", QEMU_IN_L1)
                 .replace("@ROUNDS@", str(args.rounds))
                 .replace("@DOWNTIME@", str(args.downtime))
                 .replace("@MODES@", args.modes))
@@ -125,7 +127,7 @@ def build(args):
     c.copy(args.l2, "/l2/l2guest.bin", 0o644)
 
     qemu = os.path.abspath(args.qemu)
-    c.copy(qemu, qemu, 0o755)
+    c.copy(qemu, QEMU_IN_L1, 0o755)
     for lib in shared_libraries(qemu):
         c.copy(os.path.realpath(lib), lib, 0o755)
     for fw in L2_FIRMWARE:

@@ -309,6 +309,18 @@ static void kvm_tsc_do_get_offset(CPUState *cs, run_on_cpu_data arg)
     }
 }
 
+/* Every created vCPU, hotplugged ones included: each has an offset. */
+static uint32_t kvm_tsc_nr_vcpus(void)
+{
+    uint32_t n = 0;
+    CPUState *cs;
+
+    CPU_FOREACH(cs) {
+        n++;
+    }
+    return n;
+}
+
 static void kvm_tsc_mig_free(KvmTscMigrated *m)
 {
     g_free(m->offsets);
@@ -327,10 +339,7 @@ static bool kvm_tsc_snapshot(Error **errp)
     int i = 0;
 
     kvm_tsc_mig_free(m);
-    m->nr_vcpus = 0;
-    CPU_FOREACH(cs) {
-        m->nr_vcpus++;
-    }
+    m->nr_vcpus = kvm_tsc_nr_vcpus();
     m->offsets = g_new0(uint64_t, m->nr_vcpus);
     m->tsc_adjust = g_new0(uint64_t, m->nr_vcpus);
     /* Offsets do not change while the VM is stopped: read them first. */
@@ -517,12 +526,8 @@ static int kvm_tsc_pre_load(void *opaque)
 static int kvm_tsc_post_load(void *opaque, int version_id)
 {
     const KvmTscMigrated *m = &kvm_tsc.mig;
-    uint32_t nr_vcpus = 0;
-    CPUState *cs;
+    uint32_t nr_vcpus = kvm_tsc_nr_vcpus();
 
-    CPU_FOREACH(cs) {
-        nr_vcpus++;
-    }
     if (m->nr_vcpus != nr_vcpus) {
         error_report("precise-tsc: the migration stream has %u vCPUs, this "
                      "VM %u", m->nr_vcpus, nr_vcpus);

@@ -32,13 +32,6 @@ def vm(machine, name, incoming=False):
     return guest.VM(args, name=name)
 
 
-def migrate(src, dst):
-    sock = os.path.join(dst.tmp, "mig.sock")
-    dst.qmp.cmd("migrate-incoming", uri="unix:" + sock)
-    src.qmp.cmd("migrate", uri="unix:" + sock)
-    return guest.wait_migration(src)
-
-
 def error_lines(text):
     return [line for line in text.splitlines() if line.strip()]
 
@@ -49,7 +42,7 @@ def test_mismatch_refused_then_retry():
 
         # Destination with the default map: RAM at 1 GiB, not 2 GiB.
         with vm("virt-hotmem-10.0", "dst-wrong", incoming=True) as dst:
-            assert migrate(src, dst) == "failed"
+            assert guest.migrate(src, dst) == "failed"
             assert dst.wait_exit(30) not in (None, 0), "destination kept running"
             err = dst.stderr()
         # Our line names the field and the options; QEMU adds its generic
@@ -67,7 +60,7 @@ def test_mismatch_refused_then_retry():
 
         # Retry with exactly the options the message gave.
         with vm(m.group(1), "dst-right", incoming=True) as dst:
-            assert migrate(src, dst) == "completed"
+            assert guest.migrate(src, dst) == "completed"
             assert dst.qmp.cmd("query-memory-layout") == planned
 
 

@@ -65,10 +65,7 @@ def return_path(*vms):
 
 def migrate_direct(src, dst):
     return_path(src, dst)
-    sock = os.path.join(dst.tmp, "mig.sock")
-    dst.qmp.cmd("migrate-incoming", uri="unix:" + sock)
-    src.qmp.cmd("migrate", uri="unix:" + sock)
-    return guest.wait_migration(src)
+    return guest.migrate(src, dst)
 
 
 def test_on_to_on():

@@ -271,6 +271,15 @@ def wait_migration(vm, timeout=60):
     raise GuestError("migration did not finish in %d s" % timeout)
 
 
+def migrate(src, dst, timeout=60):
+    """Migrate @src into @dst (started with -incoming defer) over a unix
+    socket; return the source's final migration status."""
+    sock = os.path.join(dst.tmp, "mig.sock")
+    dst.qmp.cmd("migrate-incoming", uri="unix:" + sock)
+    src.qmp.cmd("migrate", uri="unix:" + sock)
+    return wait_migration(src, timeout)
+
+
 def arm64_guest(machine_opts="", mem="1G", extra=(), cmdline="",
                 modules=(), name="arm64"):
     """A VM booting the Debian arm64 cloud kernel by direct kernel boot on

@@ -385,6 +385,45 @@ static const Obstacle *find_obstacle(const Planner *p, const AddrSpan *span,
     return best;
 }
 
+/*
+ * First fit: the lowest @align aligned span of @size bytes from @from up
+ * that ends at or below @limit and overlaps no obstacle of @kinds.  Each
+ * obstacle in the way moves the candidate past it, never back, so each is
+ * met at most once.  On failure @found is the first candidate that crossed
+ * @limit, or has last == UINT64_MAX when the search ran off the top of the
+ * 64-bit space.
+ */
+static bool first_fit(const Planner *p, uint64_t from, uint64_t size,
+                      uint64_t align, uint64_t limit, unsigned int kinds,
+                      AddrSpan *found)
+{
+    uint64_t cand, next;
+    AddrSpan wide;
+
+    found->first = from;
+    found->last = UINT64_MAX;
+    if (!align_up(from, align, &cand)) {
+        return false;
+    }
+    for (;;) {
+        if (!span_of(cand, size, found)) {
+            found->first = cand;
+            found->last = UINT64_MAX;
+            return false;
+        }
+        if (found->last > limit) {
+            return false;
+        }
+        if (!find_obstacle(p, found, kinds, 1, &wide)) {
+            return true;
+        }
+        if (!span_next(&wide, &next) || !align_up(next, align, &cand)) {
+            found->last = UINT64_MAX;
+            return false;
+        }
+    }
+}
+
 static void add_ram_bank(Planner *p, uint64_t base, uint64_t size)
 {
     VirtHotmemRamBank bank = { .base = base, .size = size };
@@ -673,23 +712,13 @@ static bool contiguous_auto_ram(Planner *p, char **errp)
         uint64_t next, dm_base, want;
         const Obstacle *o;
 
-        if (!span_of(cand, ram_size, &ram)) {
-            report_memory_beyond_limit(p, NULL, errp);
+        if (!first_fit(p, cand, ram_size, VIRT_HOTMEM_RAM_BASE_ALIGN,
+                       p->pa_last, kinds, &ram)) {
+            report_memory_beyond_limit(p, ram.last == UINT64_MAX ? NULL : &ram,
+                                       errp);
             return false;
         }
-        if (ram.last > p->pa_last) {
-            report_memory_beyond_limit(p, &ram, errp);
-            return false;
-        }
-        o = find_obstacle(p, &ram, kinds, 1, &wide);
-        if (o) {
-            if (!span_next(&wide, &next) ||
-                !align_up(next, VIRT_HOTMEM_RAM_BASE_ALIGN, &cand)) {
-                report_memory_beyond_limit(p, NULL, errp);
-                return false;
-            }
-            continue;
-        }
+        cand = ram.first;
         if (!with_dm) {
             break;
         }
@@ -780,28 +809,15 @@ static bool contiguous_float_device_memory(Planner *p, char **errp)
         &g_array_index(p->banks, VirtHotmemRamBank, 0);
     const unsigned int kinds = OBSTACLE_MMIO | OBSTACLE_RESERVED |
                                OBSTACLE_RAM;
-    uint64_t cand, next;
-    AddrSpan ram = { 0 }, dm, wide;
+    uint64_t next;
+    AddrSpan ram = { 0 }, dm;
 
     span_of(bank->base, bank->size, &ram);
     if (!span_next(&ram, &next) ||
-        !align_up(next, VIRT_HOTMEM_DEVICE_MEMORY_ALIGN, &cand)) {
+        !first_fit(p, next, p->dm_footprint, VIRT_HOTMEM_DEVICE_MEMORY_ALIGN,
+                   p->pa_last, kinds, &dm)) {
         report_device_memory_beyond_limit(p, errp);
         return false;
-    }
-    for (;;) {
-        if (!span_of(cand, p->dm_footprint, &dm) || dm.last > p->pa_last) {
-            report_device_memory_beyond_limit(p, errp);
-            return false;
-        }
-        if (!find_obstacle(p, &dm, kinds, 1, &wide)) {
-            break;
-        }
-        if (!span_next(&wide, &next) ||
-            !align_up(next, VIRT_HOTMEM_DEVICE_MEMORY_ALIGN, &cand)) {
-            report_device_memory_beyond_limit(p, errp);
-            return false;
-        }
     }
     set_device_memory(p, &dm);
     return true;
@@ -930,8 +946,8 @@ static bool den0001_auto_device_memory(Planner *p, char **errp)
                                OBSTACLE_RAM;
     g_autofree char *size = NULL;
     g_autofree char *maxram = NULL;
-    uint64_t start = 0, cand = 0, next;
-    AddrSpan win, dm, wide;
+    uint64_t start = 0;
+    AddrSpan win, dm;
     size_t w;
 
     /* Banks end below 256 TiB: neither this sum nor the rounding wraps. */
@@ -944,20 +960,10 @@ static bool den0001_auto_device_memory(Planner *p, char **errp)
         if (win.last < start) {
             continue;
         }
-        align_up(MAX(start, win.first), VIRT_HOTMEM_DEVICE_MEMORY_ALIGN,
-                 &cand);
-        for (;;) {
-            if (!span_of(cand, p->dm_footprint, &dm) || dm.last > win.last) {
-                break;
-            }
-            if (!find_obstacle(p, &dm, kinds, 1, &wide)) {
-                set_device_memory(p, &dm);
-                return true;
-            }
-            if (!span_next(&wide, &next) ||
-                !align_up(next, VIRT_HOTMEM_DEVICE_MEMORY_ALIGN, &cand)) {
-                break;
-            }
+        if (first_fit(p, MAX(start, win.first), p->dm_footprint,
+                      VIRT_HOTMEM_DEVICE_MEMORY_ALIGN, win.last, kinds, &dm)) {
+            set_device_memory(p, &dm);
+            return true;
         }
     }
     size = size_prose_str(p->dm_size);
@@ -997,29 +1003,16 @@ static void place_high_regions(Planner *p)
     for (i = 0; i < p->req->n_high; i++) {
         const VirtHotmemHighRegion *h = &p->req->high[i];
         VirtHotmemHighPlacement *placed = &p->high[i];
-        uint64_t cand, next;
-        AddrSpan span, wide;
+        AddrSpan span;
 
         placed->name = g_strdup(safe_name(h->name));
         placed->size = h->size;
-        if (!h->enabled ||
-            !align_up(VIRT_HOTMEM_HIGH_IO_FLOOR, h->size, &cand)) {
-            continue;
-        }
-        for (;;) {
-            if (!span_of(cand, h->size, &span) || span.last > p->pa_last) {
-                break;
-            }
-            if (!find_obstacle(p, &span, kinds, 1, &wide)) {
-                placed->base = cand;
-                placed->enabled = true;
-                add_obstacle(p, &span, OBSTACLE_HIGH_IO, h->name);
-                break;
-            }
-            if (!span_next(&wide, &next) ||
-                !align_up(next, h->size, &cand)) {
-                break;
-            }
+        if (h->enabled &&
+            first_fit(p, VIRT_HOTMEM_HIGH_IO_FLOOR, h->size, h->size,
+                      p->pa_last, kinds, &span)) {
+            placed->base = span.first;
+            placed->enabled = true;
+            add_obstacle(p, &span, OBSTACLE_HIGH_IO, h->name);
         }
     }
 }

@@ -23,7 +23,7 @@ mkdir -p "$out/$name-corpus"
 if ! clang -g -O1 -std=gnu11 -Wall -Wextra -Werror \
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
         -I "$src/include" $(pkg-config --cflags glib-2.0) \
-        "$src/tests/fuzz/$name-fuzz.c" "$src/hw/arm/$name.c" \
+        "$src/tests/fuzz/$name-fuzz.c" "$src/hw/arm/$name.c" "$src/hw/arm/virt-hotmem-reserved.c" \
         $(pkg-config --libs glib-2.0) -o "$out/$name-fuzz" 2>"$out/build.log"; then
     sed 's/^/# /' "$out/build.log"
     echo "not ok 1 fuzz/$name: building with clang -fsanitize=fuzzer failed"

@@ -1,0 +1,383 @@
+/*
+ * virt-hotmem reserved regions: parse the host's IOMMU reserved_regions
+ * files and merge them into one sorted list for the memory-map planner.
+ *
+ * Like the planner, this file includes no QEMU header, only glib and libc:
+ * it is built into QEMU and, on its own, into tests/unit and the fuzzer.
+ *
+ * Copyright (c) 2026 The virt-hotmem developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <glib.h>
+
+#include "hw/arm/virt-hotmem-reserved.h"
+#include "virt-hotmem-span.h"
+
+/* How much of an offending line a message quotes. */
+#define QUOTE_MAX 64
+
+/*
+ * @len bytes of @s, quoted safely in a one-line message: anything but
+ * printable ASCII becomes \xNN, and a long text is cut with "...".
+ */
+static char *quote_for_message(const char *s, size_t len)
+{
+    GString *out = g_string_new(NULL);
+    size_t i;
+
+    for (i = 0; i < len && i < QUOTE_MAX; i++) {
+        unsigned char c = s[i];
+
+        if (c >= 0x20 && c < 0x7f && c != '\\') {
+            g_string_append_c(out, c);
+        } else {
+            g_string_append_printf(out, "\\x%02x", c);
+        }
+    }
+    if (len > QUOTE_MAX) {
+        g_string_append(out, "...");
+    }
+    return g_string_free(out, FALSE);
+}
+
+/* Free a GArray of VirtHotmemReservedRegion and the types it owns. */
+static void free_region_array(GArray *array)
+{
+    size_t i;
+
+    for (i = 0; i < array->len; i++) {
+        g_free(g_array_index(array, VirtHotmemReservedRegion, i).type);
+    }
+    g_array_free(array, TRUE);
+}
+
+typedef struct Field {
+    const char *s;
+    size_t len;
+} Field;
+
+/* "0x" then 1 to 16 significant hex digits; strtoull would take more. */
+static bool parse_hex(const Field *f, uint64_t *value, bool *too_big)
+{
+    uint64_t v = 0;
+    size_t i;
+
+    *too_big = false;
+    if (f->len < 3 || f->s[0] != '0' || (f->s[1] != 'x' && f->s[1] != 'X')) {
+        return false;
+    }
+    for (i = 2; i < f->len; i++) {
+        int digit = g_ascii_xdigit_value(f->s[i]);
+
+        if (digit < 0) {
+            return false;
+        }
+        if (v > (UINT64_MAX >> 4)) {
+            *too_big = true;
+            return false;
+        }
+        v = (v << 4) | (uint64_t)digit;
+    }
+    *value = v;
+    return true;
+}
+
+/* Linux's types are words like "direct-relaxable": no need for more. */
+static bool valid_type(const Field *f)
+{
+    size_t i;
+
+    for (i = 0; i < f->len; i++) {
+        char c = f->s[i];
+
+        if (!g_ascii_isalnum(c) && c != '-' && c != '_' && c != '.') {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool parse_bound(const char *which, const Field *f, uint64_t *value,
+                        char **reason)
+{
+    g_autofree char *quoted = NULL;
+    bool too_big;
+
+    if (parse_hex(f, value, &too_big)) {
+        return true;
+    }
+    quoted = quote_for_message(f->s, f->len);
+    if (too_big) {
+        *reason = g_strdup_printf("%s does not fit in 64 bits ('%s')", which,
+                                  quoted);
+    } else {
+        *reason = g_strdup_printf("%s is not a hex number ('%s')", which,
+                                  quoted);
+    }
+    return false;
+}
+
+/*
+ * One line of a reserved_regions file, without its '\n'.  Returns false
+ * with *@reason set if the line is bad; true with *@blank set if it holds
+ * no region.
+ */
+static bool parse_reserved_line(const char *line, size_t len,
+                                VirtHotmemReservedRegion *region,
+                                bool *blank, char **reason)
+{
+    g_autofree char *quoted = NULL;
+    Field fields[4];
+    size_t n = 0, i = 0;
+    uint64_t start, end;
+
+    if (len > 0 && line[len - 1] == '\r') {
+        len--;
+    }
+    while (i < len) {
+        size_t begin;
+
+        while (i < len && (line[i] == ' ' || line[i] == '\t')) {
+            i++;
+        }
+        if (i == len) {
+            break;
+        }
+        begin = i;
+        while (i < len && line[i] != ' ' && line[i] != '\t') {
+            i++;
+        }
+        if (n < G_N_ELEMENTS(fields)) {
+            fields[n].s = line + begin;
+            fields[n].len = i - begin;
+        }
+        n++;
+    }
+    *blank = n == 0;
+    if (n == 0) {
+        return true;
+    }
+    if (n != 3) {
+        quoted = quote_for_message(line, len);
+        *reason = g_strdup_printf("malformed line '%s': %s", quoted,
+                                  n < 3 ? "expected '0x<start> 0x<end> "
+                                  "<type>'" : "text after the type");
+        return false;
+    }
+    if (!parse_bound("start", &fields[0], &start, reason) ||
+        !parse_bound("end", &fields[1], &end, reason)) {
+        return false;
+    }
+    if (end < start) {
+        *reason = g_strdup_printf("end 0x%" PRIx64 " below start 0x%" PRIx64,
+                                  end, start);
+        return false;
+    }
+    if (start == 0 && end == UINT64_MAX) {
+        *reason = g_strdup("the region covers the whole 64-bit address "
+                           "space");
+        return false;
+    }
+    if (!valid_type(&fields[2])) {
+        quoted = quote_for_message(fields[2].s, fields[2].len);
+        *reason = g_strdup_printf("type is not a region type ('%s')",
+                                  quoted);
+        return false;
+    }
+    region->base = start;
+    region->size = end - start + 1;
+    region->type = g_strndup(fields[2].s, fields[2].len);
+    return true;
+}
+
+bool virt_hotmem_parse_reserved_regions(const char *text, gssize len,
+                                        const char *source,
+                                        VirtHotmemReservedRegion **regions,
+                                        size_t *n_regions, char **errp)
+{
+    GArray *parsed;
+    size_t total, pos = 0, line_no = 0;
+
+    if (!regions || !n_regions || (*n_regions && !*regions)) {
+        set_error(errp, "reserved-regions=%s: no region list to append to",
+                  source ? source : "?");
+        return false;
+    }
+    if (!text) {
+        text = "";
+        len = 0;
+    }
+    total = len < 0 ? strlen(text) : (size_t)len;
+    parsed = g_array_new(FALSE, FALSE, sizeof(VirtHotmemReservedRegion));
+
+    while (pos < total) {
+        const char *line = text + pos;
+        const char *eol = memchr(line, '\n', total - pos);
+        size_t line_len = eol ? (size_t)(eol - line) : total - pos;
+        VirtHotmemReservedRegion region;
+        char *reason = NULL;
+        bool blank;
+
+        line_no++;
+        if (!parse_reserved_line(line, line_len, &region, &blank, &reason)) {
+            set_error(errp, "reserved-regions=%s:%zu: %s", source ? source : "?",
+                      line_no, reason);
+            g_free(reason);
+            free_region_array(parsed);
+            return false;
+        }
+        if (!blank) {
+            g_array_append_val(parsed, region);
+        }
+        pos += line_len + 1;
+    }
+
+    *regions = g_renew(VirtHotmemReservedRegion, *regions,
+                       *n_regions + parsed->len);
+    if (parsed->len) {
+        memcpy(*regions + *n_regions, parsed->data,
+               parsed->len * sizeof(VirtHotmemReservedRegion));
+    }
+    *n_regions += parsed->len;
+    g_array_free(parsed, TRUE);
+    return true;
+}
+
+typedef struct MergeItem {
+    AddrSpan span;
+    const char *type;
+} MergeItem;
+
+static int merge_item_cmp(const void *pa, const void *pb)
+{
+    const MergeItem *a = pa;
+    const MergeItem *b = pb;
+
+    if (a->span.first != b->span.first) {
+        return a->span.first < b->span.first ? -1 : 1;
+    }
+    if (a->span.last != b->span.last) {
+        return a->span.last < b->span.last ? -1 : 1;
+    }
+    return 0;
+}
+
+/* Append each comma-separated type of @type that @types lacks. */
+static void add_types(GPtrArray *types, const char *type)
+{
+    g_auto(GStrv) parts = NULL;
+    size_t i, j;
+
+    if (!type) {
+        return;
+    }
+    parts = g_strsplit(type, ",", -1);
+    for (i = 0; parts[i]; i++) {
+        bool known = parts[i][0] == '\0';
+
+        for (j = 0; j < types->len && !known; j++) {
+            known = strcmp(g_ptr_array_index(types, j), parts[i]) == 0;
+        }
+        if (!known) {
+            g_ptr_array_add(types, g_strdup(parts[i]));
+        }
+    }
+}
+
+static char *join_types(GPtrArray *types)
+{
+    GString *out;
+    size_t i;
+
+    if (types->len == 0) {
+        return NULL;
+    }
+    out = g_string_new(NULL);
+    for (i = 0; i < types->len; i++) {
+        if (i) {
+            g_string_append_c(out, ',');
+        }
+        g_string_append(out, g_ptr_array_index(types, i));
+    }
+    return g_string_free(out, FALSE);
+}
+
+bool virt_hotmem_reserved_regions_union(
+    const VirtHotmemReservedRegion *regions, size_t n_regions,
+    VirtHotmemReservedRegion **out, size_t *n_out, char **errp)
+{
+    g_autofree MergeItem *items = NULL;
+    GArray *merged;
+    size_t i, n = 0;
+
+    if (!out || !n_out || (n_regions && !regions)) {
+        set_error(errp, "reserved-regions: no region list");
+        return false;
+    }
+    items = g_new(MergeItem, n_regions ? n_regions : 1);
+    for (i = 0; i < n_regions; i++) {
+        if (regions[i].size == 0) {
+            continue;
+        }
+        if (!span_of(regions[i].base, regions[i].size, &items[n].span)) {
+            set_error(errp, "reserved-regions: the region at 0x%" PRIx64
+                      " of size 0x%" PRIx64 " wraps around the 64-bit "
+                      "address space", regions[i].base, regions[i].size);
+            return false;
+        }
+        items[n].type = regions[i].type;
+        n++;
+    }
+    qsort(items, n, sizeof(MergeItem), merge_item_cmp);
+
+    merged = g_array_new(FALSE, FALSE, sizeof(VirtHotmemReservedRegion));
+    for (i = 0; i < n;) {
+        g_autoptr(GPtrArray) types = g_ptr_array_new_with_free_func(g_free);
+        AddrSpan span = items[i].span;
+        VirtHotmemReservedRegion r;
+        uint64_t next;
+
+        add_types(types, items[i].type);
+        /* Swallow every item that overlaps or touches the span so far. */
+        for (i++; i < n; i++) {
+            if (span_next(&span, &next) && items[i].span.first > next) {
+                break;
+            }
+            span.last = MAX(span.last, items[i].span.last);
+            add_types(types, items[i].type);
+        }
+        if (span.first == 0 && span.last == UINT64_MAX) {
+            set_error(errp, "reserved-regions: the regions cover the whole "
+                      "64-bit address space");
+            free_region_array(merged);
+            return false;
+        }
+        r.base = span.first;
+        r.size = span.last - span.first + 1;
+        r.type = join_types(types);
+        g_array_append_val(merged, r);
+    }
+    *n_out = merged->len;
+    *out = (VirtHotmemReservedRegion *)g_array_free(merged, FALSE);
+    return true;
+}
+
+void virt_hotmem_reserved_regions_free(VirtHotmemReservedRegion *regions,
+                                       size_t n_regions)
+{
+    size_t i;
+
+    if (!regions) {
+        return;
+    }
+    for (i = 0; i < n_regions; i++) {
+        g_free(regions[i].type);
+    }
+    g_free(regions);
+}
+

@@ -23,6 +23,8 @@ MEM = ["-m", "512M,slots=2,maxmem=2G"]
 # The qtest accelerator: no guest code runs, RAM and devices migrate as usual
 COMMON = ["-accel", "qtest"] + MEM
 SECTION = b"virt-hotmem/memory-layout"
+GiB = guest.GiB
+MiB = 1 << 20
 
 
 def vm(machine, name, incoming=False):
@@ -61,7 +63,16 @@ def test_mismatch_refused_then_retry():
         # Retry with exactly the options the message gave.
         with vm(m.group(1), "dst-right", incoming=True) as dst:
             assert guest.migrate(src, dst) == "completed"
-            assert dst.qmp.cmd("query-memory-layout") == planned
+            got = dst.qmp.cmd("query-memory-layout")
+            assert got == planned, (got, planned)
+            # Worked out here, not taken from QEMU: 512 MiB of RAM at
+            # 2 GiB; device memory 1.5 GiB + 2 slots at the next GiB.
+            placed = [(r["kind"], r["base"], r["size"])
+                      for r in got["regions"]
+                      if r["kind"] in ("ram", "device-memory")]
+            assert placed == [("ram", 2 * GiB, 512 * MiB),
+                              ("device-memory", 3 * GiB,
+                               3 * GiB + 512 * MiB)], placed
 
 
 def test_corrupt_section_refused():

@@ -225,7 +225,8 @@ bool virt_hotmem_parse_reserved_regions(const char *text, gssize len,
 
         line_no++;
         if (!parse_reserved_line(line, line_len, &region, &blank, &reason)) {
-            set_error(errp, "reserved-regions=%s:%zu: %s", source ? source : "?",
+            set_error(errp, "reserved-regions=%s:%zu: %s",
+                      source ? source : "?",
                       line_no, reason);
             g_free(reason);
             free_region_array(parsed);

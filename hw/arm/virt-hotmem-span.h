@@ -24,7 +24,8 @@ typedef struct AddrSpan {
     uint64_t last;
 } AddrSpan;
 
-static inline void G_GNUC_PRINTF(2, 3) set_error(char **errp, const char *fmt, ...)
+static inline void G_GNUC_PRINTF(2, 3)
+set_error(char **errp, const char *fmt, ...)
 {
     va_list ap;
 

@@ -34,7 +34,7 @@ MemoryLayout *qmp_query_memory_layout(Error **errp)
     return mlpc->get_layout(MEMORY_LAYOUT_PROVIDER(machine), errp);
 }
 
-void hmp_info_memory_layout(Monitor *mon, const QDict *qdict)
+static void hmp_info_memory_layout(Monitor *mon, const QDict *qdict)
 {
     Error *err = NULL;
     g_autoptr(MemoryLayout) layout = qmp_query_memory_layout(&err);
@@ -67,5 +67,7 @@ static const TypeInfo memory_layout_provider_info = {
 static void memory_layout_register_types(void)
 {
     type_register_static(&memory_layout_provider_info);
+    /* The entry is in hmp-commands-info.hx without a handler (patch 0004) */
+    monitor_register_hmp("memory-layout", true, hmp_info_memory_layout);
 }
 type_init(memory_layout_register_types)

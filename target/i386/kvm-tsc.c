@@ -613,7 +613,7 @@ static void kvm_tsc_set_precise(Object *obj, bool value, Error **errp)
     kvm_tsc.enabled = value;
 }
 
-void kvm_tsc_accel_class_init(ObjectClass *oc)
+static void kvm_tsc_accel_class_init(ObjectClass *oc)
 {
     object_class_property_add_bool(oc, "precise-tsc", kvm_tsc_get_precise,
                                    kvm_tsc_set_precise);
@@ -643,6 +643,7 @@ static Notifier kvm_tsc_init_notifier = {
 static void kvm_tsc_register(void)
 {
     precise_tsc_register_query(kvm_tsc_query);
+    kvm_i386_add_accel_class_init(kvm_tsc_accel_class_init);
     qemu_add_machine_init_done_notifier(&kvm_tsc_machine_done_notifier);
     qemu_add_machine_init_done_notifier(&kvm_tsc_init_notifier);
 }

@@ -48,12 +48,12 @@ typedef struct LayoutCase {
     uint64_t ipa_bits;
 } LayoutCase;
 
-/* The three high IO regions where nothing is in their way */
-#define HIGH_AT(mmio_high_base) \
-    { "high-mmio", "gic-redist2", 256 * GiB, REDIST2_SIZE }, \
-    { "high-mmio", "pcie-ecam-high", 256 * GiB + ECAM_HIGH_SIZE, \
-      ECAM_HIGH_SIZE }, \
-    { "high-mmio", "pcie-mmio-high", mmio_high_base, MMIO_HIGH_SIZE }
+/* The high IO regions: GIC and ECAM always at 256 GiB here */
+#define REDIST2 { "high-mmio", "gic-redist2", 256 * GiB, REDIST2_SIZE }
+#define ECAM_HIGH { "high-mmio", "pcie-ecam-high", \
+                    256 * GiB + ECAM_HIGH_SIZE, ECAM_HIGH_SIZE }
+#define MMIO_HIGH_AT(base) { "high-mmio", "pcie-mmio-high", base, \
+                             MMIO_HIGH_SIZE }
 
 /*
  * Device memory is maxmem - mem + slots * 1 GiB (upstream virt's size),
@@ -63,7 +63,8 @@ static const LayoutCase layout_cases[] = {
     {
         /* RAM at upstream's 1 GiB; mmio-high at 512 GiB, ends at 1 TiB */
         .name = "contiguous-legacy", .machine_opts = "", .mem = "1G",
-        .expect = { { "ram", NULL, GiB, GiB }, HIGH_AT(512 * GiB) },
+        .expect = { { "ram", NULL, GiB, GiB }, REDIST2, ECAM_HIGH,
+                    MMIO_HIGH_AT(512 * GiB) },
         .ipa_bits = 40,
     }, {
         /* The seed thread's example: 100 GiB + 4 slots at 21 GiB */
@@ -71,7 +72,7 @@ static const LayoutCase layout_cases[] = {
         .mem = "20G,slots=4,maxmem=120G",
         .expect = { { "ram", NULL, GiB, 20 * GiB },
                     { "device-memory", NULL, 21 * GiB, 104 * GiB },
-                    HIGH_AT(512 * GiB) },
+                    REDIST2, ECAM_HIGH, MMIO_HIGH_AT(512 * GiB) },
         .ipa_bits = 40,
     }, {
         /*
@@ -80,18 +81,17 @@ static const LayoutCase layout_cases[] = {
          */
         .name = "ram-base-512G", .machine_opts = ",ram-base=0x8000000000",
         .mem = "1G,slots=2,maxmem=3G",
-        .expect = { { "high-mmio", "gic-redist2", 256 * GiB, REDIST2_SIZE },
-                    { "high-mmio", "pcie-ecam-high",
-                      256 * GiB + ECAM_HIGH_SIZE, ECAM_HIGH_SIZE },
+        .expect = { REDIST2, ECAM_HIGH,
                     { "ram", NULL, 512 * GiB, GiB },
                     { "device-memory", NULL, 513 * GiB, 4 * GiB },
-                    { "high-mmio", "pcie-mmio-high", TiB, MMIO_HIGH_SIZE } },
+                    MMIO_HIGH_AT(TiB) },
         .ipa_bits = 41,
     }, {
         /* 62 GiB + 4 slots at 2 TiB, above everything else */
         .name = "device-memory-2T", .machine_opts = ",device-memory-base=2T",
         .mem = "2G,slots=4,maxmem=64G",
-        .expect = { { "ram", NULL, GiB, 2 * GiB }, HIGH_AT(512 * GiB),
+        .expect = { { "ram", NULL, GiB, 2 * GiB }, REDIST2, ECAM_HIGH,
+                    MMIO_HIGH_AT(512 * GiB),
                     { "device-memory", NULL, 2 * TiB, 66 * GiB } },
         .ipa_bits = 42,
     }, {
@@ -105,17 +105,16 @@ static const LayoutCase layout_cases[] = {
         .mem = "6G,slots=2,maxmem=100G",
         .expect = { { "ram", NULL, 2 * GiB, 2 * GiB },
                     { "ram", NULL, 34 * GiB, 4 * GiB },
-                    { "high-mmio", "gic-redist2", 256 * GiB, REDIST2_SIZE },
-                    { "high-mmio", "pcie-ecam-high",
-                      256 * GiB + ECAM_HIGH_SIZE, ECAM_HIGH_SIZE },
+                    REDIST2, ECAM_HIGH,
                     { "device-memory", NULL, 544 * GiB, 96 * GiB },
-                    { "high-mmio", "pcie-mmio-high", TiB, MMIO_HIGH_SIZE } },
+                    MMIO_HIGH_AT(TiB) },
         .ipa_bits = 41,
     }, {
         /* A host MSI window over virt's GIC changes nothing */
         .name = "reserved-msi-window", .mem = "1G",
         .reserved_text = "0x0000000008000000 0x00000000080fffff msi\n",
-        .expect = { { "ram", NULL, GiB, GiB }, HIGH_AT(512 * GiB) },
+        .expect = { { "ram", NULL, GiB, GiB }, REDIST2, ECAM_HIGH,
+                    MMIO_HIGH_AT(512 * GiB) },
         .ipa_bits = 40,
     }, {
         /* Reserved 1 GiB..2 GiB: RAM at 2 GiB, device memory after it */
@@ -124,7 +123,7 @@ static const LayoutCase layout_cases[] = {
                          "0x0000000008000000 0x00000000080fffff msi\n",
         .expect = { { "ram", NULL, 2 * GiB, GiB },
                     { "device-memory", NULL, 3 * GiB, 2 * GiB },
-                    HIGH_AT(512 * GiB) },
+                    REDIST2, ECAM_HIGH, MMIO_HIGH_AT(512 * GiB) },
         .ipa_bits = 40,
     },
 };

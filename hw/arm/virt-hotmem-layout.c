@@ -221,34 +221,35 @@ static uint64_t pa_last_of(unsigned int pa_bits)
     return pa_bits >= 64 ? UINT64_MAX : (UINT64_C(1) << pa_bits) - 1;
 }
 
+/*
+ * @size in the largest of GiB, MiB, KiB that divides it, else in bytes,
+ * followed by the matching suffix of @suffix.
+ */
+static char *size_in_unit_str(uint64_t size, const char *const suffix[4])
+{
+    static const uint64_t unit[] = { GiB, MiB, KiB, 1 };
+    size_t i;
+
+    for (i = 0; i < 3 && !(size && is_aligned(size, unit[i])); i++) {
+        continue;
+    }
+    return g_strdup_printf("%" PRIu64 "%s", size / unit[i], suffix[i]);
+}
+
 /* How a user writes @size in -m: "20G", "512M", "4K" or plain bytes. */
 static char *size_option_str(uint64_t size)
 {
-    if (size && is_aligned(size, GiB)) {
-        return g_strdup_printf("%" PRIu64 "G", size / GiB);
-    }
-    if (size && is_aligned(size, MiB)) {
-        return g_strdup_printf("%" PRIu64 "M", size / MiB);
-    }
-    if (size && is_aligned(size, KiB)) {
-        return g_strdup_printf("%" PRIu64 "K", size / KiB);
-    }
-    return g_strdup_printf("%" PRIu64, size);
+    static const char *const suffix[] = { "G", "M", "K", "" };
+
+    return size_in_unit_str(size, suffix);
 }
 
 /* @size for a sentence: "600 GiB", "2 MiB", "123 bytes". */
 static char *size_prose_str(uint64_t size)
 {
-    if (size && is_aligned(size, GiB)) {
-        return g_strdup_printf("%" PRIu64 " GiB", size / GiB);
-    }
-    if (size && is_aligned(size, MiB)) {
-        return g_strdup_printf("%" PRIu64 " MiB", size / MiB);
-    }
-    if (size && is_aligned(size, KiB)) {
-        return g_strdup_printf("%" PRIu64 " KiB", size / KiB);
-    }
-    return g_strdup_printf("%" PRIu64 " bytes", size);
+    static const char *const suffix[] = { " GiB", " MiB", " KiB", " bytes" };
+
+    return size_in_unit_str(size, suffix);
 }
 
 /* "-m 4G" or "-m 4G,maxmem=8G,slots=2": the options that size memory. */

@@ -1426,25 +1426,3 @@ bool virt_hotmem_layout_check(const VirtHotmemRequest *req,
     }
     return true;
 }
-
-int virt_hotmem_kvm_type(uint64_t highest_gpa, int host_max_ipa_bits,
-                         bool fixed_ipa, char **errp)
-{
-    unsigned int requested = virt_hotmem_ipa_bits(highest_gpa);
-    int limit = fixed_ipa ? KVM_FIXED_IPA_BITS : host_max_ipa_bits;
-
-    if (limit < 32 || limit > 64) {
-        set_error(errp, "KVM reports an IPA limit of %d bits, outside "
-                  "32..64 bits", limit);
-        return -1;
-    }
-    if (requested > (unsigned int)limit) {
-        set_error(errp, "-m/maxmem/ram-base/device-memory-base: the memory "
-                  "map needs a %u-bit IPA space, larger than the %d bits "
-                  "the host's KVM supports%s", requested, limit,
-                  fixed_ipa ? " (fixed IPA size)" : "");
-        return -1;
-    }
-    /* KVM's type 0 means its legacy fixed 40-bit IPA space. */
-    return fixed_ipa ? 0 : (int)requested;
-}

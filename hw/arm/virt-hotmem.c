@@ -34,7 +34,6 @@
 #include "migration/vmstate.h"
 #include "system/device_tree.h"
 #include "system/numa.h"
-#include "kvm_arm.h"
 #include "trace.h"
 
 #include <glob.h>
@@ -279,33 +278,6 @@ static void virt_hotmem_plan_memmap(VirtMachineState *vms, int pa_bits)
     }
     virt_hotmem_layout_free(vhms->layout);
     vhms->layout = layout;
-}
-
-/*
- * The kvm_type callback: virt's own plans the map (through plan_memmap)
- * with the host's largest IPA size as the limit; the IPA size the VM is
- * created with is then the planner's decision.
- */
-static int virt_hotmem_machine_kvm_type(MachineState *ms,
-                                        const char *type_str)
-{
-    VirtHotmemMachineClass *vhmc = VIRT_HOTMEM_MACHINE_GET_CLASS(ms);
-    VirtMachineState *vms = VIRT_MACHINE(ms);
-    g_autofree char *msg = NULL;
-    bool fixed_ipa;
-    int max_ipa, ret;
-
-    ret = vhmc->parent_kvm_type(ms, type_str);
-    if (ret < 0) {
-        return ret;
-    }
-    max_ipa = kvm_arm_get_max_vm_ipa_size(ms, &fixed_ipa);
-    ret = virt_hotmem_kvm_type(vms->highest_gpa, max_ipa, fixed_ipa, &msg);
-    if (ret < 0) {
-        error_report("%s", msg);
-    }
-    trace_virt_hotmem_kvm_type(max_ipa, fixed_ipa, ret);
-    return ret;
 }
 
 /* --- query-memory-layout ------------------------------------------------- */
@@ -759,8 +731,6 @@ static void virt_hotmem_class_init(ObjectClass *oc, bool latest,
 
     vhmc->parent_init = mc->init;
     mc->init = virt_hotmem_init;
-    vhmc->parent_kvm_type = mc->kvm_type;
-    mc->kvm_type = virt_hotmem_machine_kvm_type;
     vmc->plan_memmap = virt_hotmem_plan_memmap;
     mlpc->get_layout = virt_hotmem_get_layout;
 

@@ -3,8 +3,8 @@
  *
  * Turns each input into a planner request (sizes, bases, limits, board
  * tables, reserved regions given both as structs and as reserved_regions
- * text) and aborts when the planner, the parser, the union or kvm_type
- * breaks a promise.  The checks here are written independently of the
+ * text) and aborts when the planner, the parser or the union breaks a
+ * promise.  The checks here are written independently of the
  * module's own virt_hotmem_layout_check(), which is called as well: a
  * bug shared by the planner and its checker would slip past one of them,
  * not past both.  Like the module, this includes no QEMU header.
@@ -246,26 +246,6 @@ static void check_layout(const VirtHotmemRequest *req,
     }
 }
 
-static void check_kvm_type(const VirtHotmemLayout *l, uint8_t kvm)
-{
-    int host = kvm % 70;
-    bool fixed = kvm & 0x80;
-    char *err = NULL;
-    int type = virt_hotmem_kvm_type(l->highest_gpa, host, fixed, &err);
-
-    if (type < 0) {
-        FUZZ_CHECK(type == -1, NULL);
-        check_message(err);
-        g_free(err);
-        return;
-    }
-    FUZZ_CHECK(err == NULL, err);
-    if (fixed) {
-        FUZZ_CHECK(type == 0 && l->ipa_bits <= 40, NULL);
-    } else {
-        FUZZ_CHECK(type == (int)l->ipa_bits && type <= host, NULL);
-    }
-}
 
 /* libFuzzer's entry point; libFuzzer declares it, so no prototype here. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -279,7 +259,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     VirtHotmemLayout *layout;
     GString *text;
     char *err = NULL;
-    uint8_t kvm;
     uint8_t flags = take_u8(&in);
 
     req.ram_size = take_value(&in);
@@ -293,7 +272,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     req.policy = (flags & 0x04) ? VIRT_HOTMEM_POLICY_ARM_DEN0001
                                 : VIRT_HOTMEM_POLICY_CONTIGUOUS;
     req.pa_bits = 28 + take_u8(&in) % 40;
-    kvm = take_u8(&in);
 
     n = 0;
     if (flags & 0x08) {
@@ -364,7 +342,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                    req.ram_slots <= VIRT_HOTMEM_MAX_RAM_SLOTS &&
                    req.pa_bits >= 32 && req.pa_bits <= 64, NULL);
         check_layout(&req, layout);
-        check_kvm_type(layout, kvm);
         virt_hotmem_layout_free(layout);
     } else {
         check_message(err);

@@ -1279,74 +1279,6 @@ static void test_parse_union_plan(void)
     virt_hotmem_reserved_regions_free(merged, n_merged);
 }
 
-/*
- * kvm_type
- */
-
-static void kvm_type_fails(uint64_t highest, int host, bool fixed,
-                           const char *needle)
-{
-    g_autofree char *err = NULL;
-
-    g_assert_cmpint(virt_hotmem_kvm_type(highest, host, fixed, &err), ==,
-                    -1);
-    assert_contains(err, needle);
-}
-
-static void test_kvm_type_host40(void)
-{
-    g_assert_cmpint(virt_hotmem_kvm_type(TiB - 1, 40, false, NULL), ==, 40);
-    g_assert_cmpint(virt_hotmem_kvm_type(3 * GiB - 1, 40, false, NULL), ==,
-                    32);
-    kvm_type_fails(TiB, 40, false, "-m/maxmem/ram-base/device-memory-base: "
-                   "the memory map needs a 41-bit IPA space, larger than the "
-                   "40 bits the host's KVM supports");
-}
-
-static void test_kvm_type_host44(void)
-{
-    g_assert_cmpint(virt_hotmem_kvm_type(TiB - 1, 44, false, NULL), ==, 40);
-    g_assert_cmpint(virt_hotmem_kvm_type(2 * TiB + 64 * GiB - 1, 44, false,
-                                         NULL), ==, 42);
-    g_assert_cmpint(virt_hotmem_kvm_type(16 * TiB - 1, 44, false, NULL), ==,
-                    44);
-    kvm_type_fails(16 * TiB, 44, false, "45-bit IPA space");
-}
-
-static void test_kvm_type_host48_52(void)
-{
-    g_assert_cmpint(virt_hotmem_kvm_type(200 * TiB, 48, false, NULL), ==,
-                    48);
-    kvm_type_fails(256 * TiB, 48, false, "49-bit IPA space, larger than the "
-                   "48 bits");
-    g_assert_cmpint(virt_hotmem_kvm_type(UINT64_C(1) << 50, 52, false,
-                                         NULL), ==, 51);
-    kvm_type_fails(UINT64_C(1) << 52, 52, false, "53-bit");
-}
-
-static void test_kvm_type_fixed(void)
-{
-    g_assert_cmpint(virt_hotmem_kvm_type(TiB - 1, 40, true, NULL), ==, 0);
-    g_assert_cmpint(virt_hotmem_kvm_type(GiB, 0, true, NULL), ==, 0);
-    kvm_type_fails(TiB, 40, true, "41-bit IPA space, larger than the 40 "
-                   "bits the host's KVM supports (fixed IPA size)");
-    kvm_type_fails(GiB, 0, false, "KVM reports an IPA limit of 0 bits");
-}
-
-/* A layout's highest_gpa drives kvm_type end to end. */
-static void test_kvm_type_from_layout(void)
-{
-    VirtHotmemRequest req = make_req(4 * GiB, 68 * GiB, 0, 44);
-    g_autoptr(VirtHotmemLayout) l = NULL;
-
-    req.device_memory_base_auto = false;
-    req.device_memory_base = 2 * TiB;
-    l = plan_ok(&req);
-    g_assert_cmpint(virt_hotmem_kvm_type(l->highest_gpa, 44, false, NULL),
-                    ==, (int)l->ipa_bits);
-    kvm_type_fails(l->highest_gpa, 40, false, "42-bit");
-}
-
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1461,16 +1393,6 @@ int main(int argc, char **argv)
     g_test_add_func("/virt-hotmem-layout/ipa-bits", test_ipa_bits);
     g_test_add_func("/virt-hotmem-layout/reserved/parse-union-plan",
                     test_parse_union_plan);
-    g_test_add_func("/virt-hotmem-layout/kvm-type/host40",
-                    test_kvm_type_host40);
-    g_test_add_func("/virt-hotmem-layout/kvm-type/host44",
-                    test_kvm_type_host44);
-    g_test_add_func("/virt-hotmem-layout/kvm-type/host48-52",
-                    test_kvm_type_host48_52);
-    g_test_add_func("/virt-hotmem-layout/kvm-type/fixed",
-                    test_kvm_type_fixed);
-    g_test_add_func("/virt-hotmem-layout/kvm-type/from-layout",
-                    test_kvm_type_from_layout);
 
     return g_test_run();
 }

@@ -348,25 +348,6 @@ void virt_hotmem_layout_free(VirtHotmemLayout *layout);
  */
 const char *virt_hotmem_region_kind_str(VirtHotmemRegionKind kind);
 
-/**
- * virt_hotmem_kvm_type:
- * @highest_gpa: the layout's highest_gpa.
- * @host_max_ipa_bits: the largest IPA size the host's KVM offers
- *   (KVM_CAP_ARM_VM_IPA_SIZE), 32 to 64.
- * @fixed_ipa: true if KVM has no IPA size capability and only offers the
- *   legacy fixed 40-bit IPA space; @host_max_ipa_bits is then ignored.
- * @errp: where to store an error message, or NULL.
- *
- * Decides the machine's kvm_type: the IPA size the VM is created with.
- *
- * Returns: max(32, bits needed for @highest_gpa) if it fits the host; 0
- * (KVM's "default 40 bits") if @fixed_ipa and the map fits 40 bits; -1
- * with a message naming -m/maxmem/ram-base/device-memory-base and both bit
- * counts if the map needs more than the host offers.
- */
-int virt_hotmem_kvm_type(uint64_t highest_gpa, int host_max_ipa_bits,
-                         bool fixed_ipa, char **errp);
-
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VirtHotmemLayout, virt_hotmem_layout_free)
 
 #endif /* HW_ARM_VIRT_HOTMEM_LAYOUT_H */

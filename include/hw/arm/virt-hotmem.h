@@ -65,7 +65,6 @@ typedef struct VirtHotmemMachineClass {
 
     /* virt's callbacks that ours wrap */
     void (*parent_init)(MachineState *ms);
-    int (*parent_kvm_type)(MachineState *ms, const char *type_str);
 } VirtHotmemMachineClass;
 
 /*

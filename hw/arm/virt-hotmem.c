@@ -74,10 +74,12 @@ static const char *const virt_hotmem_high_names[VIRT_HOTMEM_NR_HIGH] = {
     [VIRT_HIGH_PCIE_MMIO - VIRT_LOWMEMMAP_LAST] = "pcie-mmio-high",
 };
 
-static const char *const virt_hotmem_policy_names[] = {
-    [VIRT_HOTMEM_POLICY_CONTIGUOUS] = "contiguous",
-    [VIRT_HOTMEM_POLICY_ARM_DEN0001] = "arm-den0001",
-};
+/* The memory-layout property's QAPI enum names the planner's policies. */
+QEMU_BUILD_BUG_ON(VIRT_HOTMEM_MEMORY_LAYOUT_CONTIGUOUS !=
+                  VIRT_HOTMEM_POLICY_CONTIGUOUS);
+QEMU_BUILD_BUG_ON(VIRT_HOTMEM_MEMORY_LAYOUT_ARM_DEN0001 !=
+                  VIRT_HOTMEM_POLICY_ARM_DEN0001);
+#define virt_hotmem_policy_name(policy) VirtHotmemMemoryLayout_str(policy)
 
 bool virt_hotmem_is_machine(MachineState *ms)
 {
@@ -238,7 +240,7 @@ static void virt_hotmem_plan_memmap(VirtMachineState *vms, int pa_bits)
     if (layout->n_ram_banks > VIRT_HOTMEM_MIGRATION_MAX_BANKS) {
         error_report("memory-layout=%s: RAM would be split into %zu banks, "
                      "more than the %d this machine can migrate",
-                     virt_hotmem_policy_names[vhms->policy],
+                     virt_hotmem_policy_name(vhms->policy),
                      layout->n_ram_banks, VIRT_HOTMEM_MIGRATION_MAX_BANKS);
         exit(EXIT_FAILURE);
     }
@@ -247,7 +249,7 @@ static void virt_hotmem_plan_memmap(VirtMachineState *vms, int pa_bits)
         ms->numa_state->num_nodes > 1) {
         error_report("memory-layout=%s: RAM split into %zu banks cannot be "
                      "combined with several NUMA nodes yet",
-                     virt_hotmem_policy_names[vhms->policy],
+                     virt_hotmem_policy_name(vhms->policy),
                      layout->n_ram_banks);
         exit(EXIT_FAILURE);
     }
@@ -266,7 +268,7 @@ static void virt_hotmem_plan_memmap(VirtMachineState *vms, int pa_bits)
                                     layout->device_memory_size);
     }
 
-    trace_virt_hotmem_plan(virt_hotmem_policy_names[vhms->policy],
+    trace_virt_hotmem_plan(virt_hotmem_policy_name(vhms->policy),
                            req.pa_bits, layout->n_ram_banks,
                            layout->ram_banks[0].base,
                            layout->device_memory_base,
@@ -376,8 +378,8 @@ static char *virt_hotmem_layout_diff(const VirtHotmemMigratedLayout *src,
 
     if (src->policy != dst->policy) {
         return g_strdup_printf("memory-layout differs (source %s, here %s)",
-                               virt_hotmem_policy_names[src->policy],
-                               virt_hotmem_policy_names[dst->policy]);
+                               virt_hotmem_policy_name(src->policy),
+                               virt_hotmem_policy_name(dst->policy));
     }
     if (src->n_ram_banks != dst->n_ram_banks) {
         return g_strdup_printf("number of RAM banks differs (source %u, "
@@ -432,7 +434,7 @@ static int virt_hotmem_layout_post_load(void *opaque, int version_id)
     const VirtHotmemMigratedLayout *src = &vhms->migrated;
     g_autofree char *diff = NULL;
 
-    if (src->policy >= ARRAY_SIZE(virt_hotmem_policy_names) ||
+    if (src->policy >= VIRT_HOTMEM_MEMORY_LAYOUT__MAX ||
         src->n_ram_banks == 0 ||
         src->n_ram_banks > VIRT_HOTMEM_MIGRATION_MAX_BANKS) {
         error_report("virt-hotmem: migration stream has an invalid memory "
@@ -454,7 +456,7 @@ static int virt_hotmem_layout_post_load(void *opaque, int version_id)
                      "memory-layout=%s,ram-base=0x%" PRIx64
                      ",device-memory-base=%s", diff,
                      MACHINE_GET_CLASS(vhms)->name,
-                     virt_hotmem_policy_names[src->policy],
+                     virt_hotmem_policy_name(src->policy),
                      src->ram_bank_base[0], dm_base);
         return -EINVAL;
     }
@@ -548,7 +550,7 @@ static void virt_hotmem_init(MachineState *ms)
         error_report("memory-layout=%s: RAM in %zu banks needs device tree "
                      "boot (virt's ACPI SRAT describes one range); use "
                      "acpi=off or at most %" PRIu64 " MiB of RAM",
-                     virt_hotmem_policy_names[vhms->policy],
+                     virt_hotmem_policy_name(vhms->policy),
                      layout->n_ram_banks, layout->ram_banks[0].size / MiB);
         exit(EXIT_FAILURE);
     }
@@ -648,27 +650,15 @@ static void virt_hotmem_set_device_memory_base(Object *obj, const char *value,
                            &vhms->device_memory_base, errp);
 }
 
-static char *virt_hotmem_get_memory_layout(Object *obj, Error **errp)
+static int virt_hotmem_get_memory_layout(Object *obj, Error **errp)
 {
-    VirtHotmemMachineState *vhms = VIRT_HOTMEM_MACHINE(obj);
-
-    return g_strdup(virt_hotmem_policy_names[vhms->policy]);
+    return VIRT_HOTMEM_MACHINE(obj)->policy;
 }
 
-static void virt_hotmem_set_memory_layout(Object *obj, const char *value,
+static void virt_hotmem_set_memory_layout(Object *obj, int value,
                                           Error **errp)
 {
-    VirtHotmemMachineState *vhms = VIRT_HOTMEM_MACHINE(obj);
-    size_t i;
-
-    for (i = 0; i < ARRAY_SIZE(virt_hotmem_policy_names); i++) {
-        if (g_str_equal(value, virt_hotmem_policy_names[i])) {
-            vhms->policy = i;
-            return;
-        }
-    }
-    error_setg(errp, "memory-layout=%s: expected 'contiguous' or "
-               "'arm-den0001'", value);
+    VIRT_HOTMEM_MACHINE(obj)->policy = value;
 }
 
 static char *virt_hotmem_get_reserved_regions(Object *obj, Error **errp)
@@ -745,9 +735,11 @@ static void virt_hotmem_class_init(ObjectClass *oc, bool latest,
     object_class_property_set_description(oc, "device-memory-base",
         "Guest physical address of hotpluggable memory: 'auto' (default: "
         "after RAM) or an address aligned to 1 GiB");
-    object_class_property_add_str(oc, "memory-layout",
-                                  virt_hotmem_get_memory_layout,
-                                  virt_hotmem_set_memory_layout);
+    object_class_property_add_enum(oc, "memory-layout",
+                                   "VirtHotmemMemoryLayout",
+                                   &VirtHotmemMemoryLayout_lookup,
+                                   virt_hotmem_get_memory_layout,
+                                   virt_hotmem_set_memory_layout);
     object_class_property_set_description(oc, "memory-layout",
         "Placement policy: 'contiguous' (default) or 'arm-den0001' (the DRAM "
         "windows of Arm's Principles of Arm Memory Maps)");

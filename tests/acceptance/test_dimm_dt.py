@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+#
+# Acceptance: cold-plugged pc-dimm and nvdimm seen by the unmodified Debian
+# arm64 cloud kernel booted with a device tree (no firmware, no ACPI).
+# Expected ranges are worked out here from the command line: RAM at
+# ram-base, device memory from the next GiB after RAM, DIMMs at addr=.
+#
+# Copyright (c) 2026 The virt-hotmem developers
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+import os
+import re
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from vhm import guest, tap  # noqa: E402
+
+GiB = guest.GiB
+MiB = guest.MiB
+
+RAM_BASE = 512 * GiB
+DEVICE_MEMORY = RAM_BASE + 1 * GiB      # -m 1G: the next GiB after RAM
+
+
+def node_memtotal_kib(vm, node):
+    out = vm.check("cat /sys/devices/system/node/node%d/meminfo" % node)
+    m = re.search(r"Node %d MemTotal:\s+(\d+) kB" % node, out)
+    assert m, out
+    return int(m.group(1))
+
+
+def test_dimms_two_nodes():
+    """512 MiB of RAM on each of two NUMA nodes, a 256 MiB DIMM on node 1
+    and a 512 MiB one on node 0: /proc/iomem has the three ranges, and
+    each node's MemTotal is its RAM plus its DIMM, less what the kernel
+    reserved (its image, page structs: well under 64 MiB here)."""
+    dimm0, dimm1 = DEVICE_MEMORY, DEVICE_MEMORY + 1 * GiB
+    extra = ["-object", "memory-backend-ram,id=r0,size=512M",
+             "-object", "memory-backend-ram,id=r1,size=512M",
+             "-numa", "node,nodeid=0,memdev=r0",
+             "-numa", "node,nodeid=1,memdev=r1",
+             "-object", "memory-backend-ram,id=d0,size=256M",
+             "-object", "memory-backend-ram,id=d1,size=512M",
+             "-device", "pc-dimm,id=dimm0,memdev=d0,node=1,addr=%#x" % dimm0,
+             "-device", "pc-dimm,id=dimm1,memdev=d1,node=0,addr=%#x" % dimm1]
+    with guest.arm64_guest(machine_opts="ram-base=512G",
+                           mem="1G,slots=4,maxmem=8G", extra=extra,
+                           name="dimm-dt") as vm:
+        vm.wait_shell()
+        iomem = guest.parse_iomem(vm.check("cat /proc/iomem"))
+        node0 = node_memtotal_kib(vm, 0)
+        node1 = node_memtotal_kib(vm, 1)
+    expect = [(RAM_BASE, RAM_BASE + GiB - 1),
+              (dimm0, dimm0 + 256 * MiB - 1),
+              (dimm1, dimm1 + 512 * MiB - 1)]
+    assert iomem == expect, "guest sees %s, expected %s" % (
+        [(hex(s), hex(e)) for s, e in iomem],
+        [(hex(s), hex(e)) for s, e in expect])
+    for node, kib, full in ((0, node0, 1024 * MiB), (1, node1, 768 * MiB)):
+        assert full - 64 * MiB < kib * 1024 <= full, \
+            "node %d MemTotal %d KiB, expected just under %d MiB" % (
+                node, kib, full // MiB)
+
+
+NVDIMM_MODULES = ["kernel/drivers/dax/dax.ko",
+                  "kernel/drivers/nvdimm/libnvdimm.ko",
+                  "kernel/drivers/nvdimm/nd_btt.ko",
+                  "kernel/drivers/nvdimm/nd_pmem.ko",
+                  "kernel/drivers/nvdimm/of_pmem.ko"]
+
+
+def test_nvdimm_pmem():
+    """A file-backed 128 MiB nvdimm becomes /dev/pmem0 of 128 MiB through
+    of_pmem, and what the guest writes there is in the file."""
+    mark = b"VHM-PMEM-WRITE-REACHES-FILE"
+    with tempfile.NamedTemporaryFile(prefix="vhm-nvdimm-") as backing:
+        backing.truncate(128 * MiB)
+        extra = ["-object", "memory-backend-file,id=n0,share=on,"
+                 "mem-path=%s,size=128M" % backing.name,
+                 "-device", "nvdimm,id=nv0,memdev=n0"]
+        with guest.arm64_guest(machine_opts="ram-base=512G,nvdimm=on",
+                               mem="1G,slots=2,maxmem=4G", extra=extra,
+                               modules=NVDIMM_MODULES,
+                               name="nvdimm-dt") as vm:
+            vm.wait_shell()
+            for m in NVDIMM_MODULES:
+                vm.check("insmod /modules/" + os.path.basename(m))
+            vm.check("for i in $(seq 50); do [ -b /dev/pmem0 ] && break; "
+                     "sleep 0.1; done; [ -b /dev/pmem0 ]")
+            size = int(vm.check("cat /sys/block/pmem0/size").strip()) * 512
+            vm.check("printf %s > /tmp/mark && "
+                     "dd if=/tmp/mark of=/dev/pmem0 bs=4096 seek=1 "
+                     "conv=notrunc 2>/dev/null && sync" % mark.decode())
+            backing.seek(4096)
+            got = backing.read(len(mark))
+    assert size == 128 * MiB, "/dev/pmem0 has %d bytes" % size
+    assert got == mark, "file has %r at 4096" % got
+
+
+if __name__ == "__main__":
+    tap.main([("dimm/dt-two-dimms-two-numa-nodes-ram-at-512GiB",
+               test_dimms_two_nodes),
+              ("dimm/dt-nvdimm-is-dev-pmem0", test_nvdimm_pmem)])

@@ -1,0 +1,361 @@
+/*
+ * qtest: RAM banks, DIMMs and NVDIMMs in the device tree of virt-hotmem
+ *
+ * Each case starts QEMU with -machine dumpdtb=FILE (QEMU writes the tree
+ * the guest would get and exits) and walks the tree with libfdt.  The
+ * expected addresses are worked out here from the command line and from
+ * the documents the layouts follow, never asked of QEMU.
+ *
+ * Copyright (c) 2026 The virt-hotmem developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/units.h"
+#include "qemu/bswap.h"
+#include "libqtest.h"
+#include "qobject/qdict.h"
+#include "qobject/qlist.h"
+#include <libfdt.h>
+
+/* virt puts RAM at 1 GiB and device memory at the next 1 GiB after RAM */
+#define LEGACY_RAM_BASE (1 * GiB)
+
+typedef struct QemuRun {
+    int status;
+    char *err;
+    void *fdt;
+} QemuRun;
+
+/* Run QEMU with @args until it has dumped its device tree, or failed. */
+static QemuRun run_qemu(const char *args)
+{
+    QemuRun r = { 0 };
+    g_autofree char *dtb = NULL;
+    g_autofree char *cmd = NULL;
+    g_auto(GStrv) argv = NULL;
+    g_autofree char *out = NULL;
+    g_autoptr(GError) gerr = NULL;
+    gsize len;
+    int fd;
+
+    fd = g_file_open_tmp("vhm-dt-XXXXXX.dtb", &dtb, &gerr);
+    g_assert_no_error(gerr);
+    close(fd);
+    cmd = g_strdup_printf("%s -display none -nic none -accel tcg -cpu max "
+                          "-machine dumpdtb=%s %s",
+                          g_getenv("QTEST_QEMU_BINARY"), dtb, args);
+    g_assert_true(g_shell_parse_argv(cmd, NULL, &argv, &gerr));
+    g_assert_true(g_spawn_sync(NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                               &out, &r.err, &r.status, &gerr));
+    if (WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) {
+        g_assert_true(g_file_get_contents(dtb, (char **)&r.fdt, &len, &gerr));
+        g_assert_cmpint(fdt_check_header(r.fdt), ==, 0);
+        g_assert_cmpint(fdt_totalsize(r.fdt), ==, len);
+    }
+    unlink(dtb);
+    return r;
+}
+
+static void qemu_run_free(QemuRun *r)
+{
+    g_free(r->err);
+    g_free(r->fdt);
+}
+
+static QemuRun run_ok(const char *args)
+{
+    QemuRun r = run_qemu(args);
+
+    if (!r.fdt) {
+        g_printerr("QEMU %s failed: %s\n", args, r.err);
+    }
+    g_assert_nonnull(r.fdt);
+    return r;
+}
+
+/* QEMU must refuse @args with exit status 1 and one line naming @what */
+static void run_refused(const char *args, const char *what)
+{
+    QemuRun r = run_qemu(args);
+
+    g_assert_true(WIFEXITED(r.status));
+    g_assert_cmpint(WEXITSTATUS(r.status), ==, 1);
+    if (!strstr(r.err, what)) {
+        g_printerr("expected '%s' in: %s\n", what, r.err);
+    }
+    g_assert_nonnull(strstr(r.err, what));
+    /* one line */
+    g_assert_cmpint(strchr(r.err, '\n') - r.err + 1, ==, strlen(r.err));
+    qemu_run_free(&r);
+}
+
+static uint64_t fdt_u64(const void *p)
+{
+    return ((uint64_t)fdt32_to_cpu(((const fdt32_t *)p)[0]) << 32) |
+           fdt32_to_cpu(((const fdt32_t *)p)[1]);
+}
+
+/*
+ * The node at @path has reg = <@base @size> (virt's root has 2 address
+ * and 2 size cells), @compatible or device_type "memory" if NULL, and
+ * numa-node-id @node, or none if @node < 0.
+ */
+static void check_range(const void *fdt, const char *path, uint64_t base,
+                        uint64_t size, const char *compatible, int node)
+{
+    int off = fdt_path_offset(fdt, path);
+    const void *p;
+    int len;
+
+    if (off < 0) {
+        g_printerr("no node %s\n", path);
+    }
+    g_assert_cmpint(off, >=, 0);
+    p = fdt_getprop(fdt, off, "reg", &len);
+    g_assert_cmpint(len, ==, 16);
+    g_assert_cmphex(fdt_u64(p), ==, base);
+    g_assert_cmphex(fdt_u64((const char *)p + 8), ==, size);
+    if (compatible) {
+        g_assert_cmpstr(fdt_getprop(fdt, off, "compatible", NULL), ==,
+                        compatible);
+        g_assert_null(fdt_getprop(fdt, off, "device_type", NULL));
+    } else {
+        g_assert_cmpstr(fdt_getprop(fdt, off, "device_type", NULL), ==,
+                        "memory");
+    }
+    p = fdt_getprop(fdt, off, "numa-node-id", &len);
+    if (node < 0) {
+        g_assert_null(p);
+    } else {
+        g_assert_cmpint(len, ==, 4);
+        g_assert_cmpint(fdt32_to_cpu(*(const fdt32_t *)p), ==, node);
+    }
+}
+
+/* Number of nodes with device_type = "memory", and of pmem-region nodes */
+static int count_nodes(const void *fdt, const char *device_type,
+                       const char *compatible)
+{
+    int off, n = 0;
+
+    if (compatible) {
+        for (off = fdt_node_offset_by_compatible(fdt, -1, compatible);
+             off >= 0;
+             off = fdt_node_offset_by_compatible(fdt, off, compatible)) {
+            n++;
+        }
+        return n;
+    }
+    for (off = fdt_node_offset_by_prop_value(fdt, -1, "device_type",
+                                             device_type,
+                                             strlen(device_type) + 1);
+         off >= 0;
+         off = fdt_node_offset_by_prop_value(fdt, off, "device_type",
+                                             device_type,
+                                             strlen(device_type) + 1)) {
+        n++;
+    }
+    return n;
+}
+
+/*
+ * memory-layout=arm-den0001 follows the DRAM windows of Arm's
+ * "Principles of ARM Memory Maps" (DEN0001C, 40-bit map): 2 GiB at
+ * 0x8000_0000 up to 4 GiB, then 30 GiB at 0x8_8000_0000.  RAM starting
+ * 16 MiB below 4 GiB fills those 16 MiB, the rest goes to the second
+ * window.
+ */
+static void test_ram_banks(void)
+{
+    const uint64_t ram = 1 * GiB, first = 16 * MiB;
+    const uint64_t window1_end = 4 * GiB, window2 = 0x880000000ULL;
+    QemuRun r = run_ok("-m 1G -M virt-hotmem,memory-layout=arm-den0001,"
+                       "ram-base=0xff000000");
+    g_autofree char *n0 = g_strdup_printf("/memory@%" PRIx64,
+                                          window1_end - first);
+    g_autofree char *n1 = g_strdup_printf("/memory@%" PRIx64, window2);
+
+    check_range(r.fdt, n0, window1_end - first, first, NULL, -1);
+    check_range(r.fdt, n1, window2, ram - first, NULL, -1);
+    g_assert_cmpint(count_nodes(r.fdt, "memory", NULL), ==, 2);
+    qemu_run_free(&r);
+}
+
+/*
+ * RAM at 512 GiB on two NUMA nodes, a pc-dimm on each: boot.c describes
+ * the nodes' RAM back to back from the RAM base, device memory starts at
+ * the next GiB after RAM, and the DIMMs are where addr= put them.
+ */
+static void test_dimms_numa(void)
+{
+    const uint64_t base = 512 * GiB, node_ram = 512 * MiB;
+    const uint64_t dm = base + 1 * GiB;
+    g_autofree char *args = g_strdup_printf(
+        "-m 1G,slots=4,maxmem=8G -M virt-hotmem,ram-base=512G "
+        "-object memory-backend-ram,id=r0,size=512M "
+        "-object memory-backend-ram,id=r1,size=512M "
+        "-numa node,nodeid=0,memdev=r0 -numa node,nodeid=1,memdev=r1 "
+        "-object memory-backend-ram,id=d0,size=256M "
+        "-object memory-backend-ram,id=d1,size=512M "
+        "-device pc-dimm,id=dimm0,memdev=d0,node=1,addr=0x%" PRIx64 " "
+        "-device pc-dimm,id=dimm1,memdev=d1,node=0,addr=0x%" PRIx64,
+        dm, dm + 1 * GiB);
+    QemuRun r = run_ok(args);
+    g_autofree char *ram0 = g_strdup_printf("/memory@%" PRIx64, base);
+    g_autofree char *ram1 = g_strdup_printf("/memory@%" PRIx64,
+                                            base + node_ram);
+    g_autofree char *dimm0 = g_strdup_printf("/memory@%" PRIx64, dm);
+    g_autofree char *dimm1 = g_strdup_printf("/memory@%" PRIx64,
+                                             dm + 1 * GiB);
+
+    check_range(r.fdt, ram0, base, node_ram, NULL, 0);
+    check_range(r.fdt, ram1, base + node_ram, node_ram, NULL, 1);
+    check_range(r.fdt, dimm0, dm, 256 * MiB, NULL, 1);
+    check_range(r.fdt, dimm1, dm + 1 * GiB, 512 * MiB, NULL, 0);
+    g_assert_cmpint(count_nodes(r.fdt, "memory", NULL), ==, 4);
+    qemu_run_free(&r);
+}
+
+/*
+ * An nvdimm is a pmem-region node over what the guest can map: the
+ * backend less its label area.  virt makes one NUMA node as soon as
+ * memory devices are possible, so numa-node-id is 0.
+ */
+static void test_nvdimm(void)
+{
+    const uint64_t dm = ROUND_UP(LEGACY_RAM_BASE + 1 * GiB, 1 * GiB);
+    QemuRun r = run_ok("-m 1G,slots=2,maxmem=4G -M virt-hotmem,nvdimm=on "
+                       "-object memory-backend-ram,id=n0,size=130M "
+                       "-device nvdimm,memdev=n0,label-size=2M");
+    g_autofree char *pmem = g_strdup_printf("/pmem@%" PRIx64, dm);
+
+    check_range(r.fdt, pmem, dm, 128 * MiB, "pmem-region", 0);
+    g_assert_cmpint(count_nodes(r.fdt, NULL, "pmem-region"), ==, 1);
+    /* RAM only: the nvdimm is not memory the kernel may allocate from */
+    g_assert_cmpint(count_nodes(r.fdt, "memory", NULL), ==, 1);
+    qemu_run_free(&r);
+}
+
+/*
+ * A first bank of 2 MiB cannot hold a kernel whose arm64 Image header
+ * says it needs 16 MiB: refused at start-up, naming both sizes.
+ */
+static void test_first_bank_too_small(void)
+{
+    g_autofree char *kernel = NULL;
+    g_autofree char *args = NULL;
+    uint8_t hdr[64] = { 0 };
+    g_autoptr(GError) gerr = NULL;
+    int fd;
+
+    stq_le_p(hdr + 16, 16 * MiB);       /* image_size */
+    memcpy(hdr + 56, "ARM\x64", 4);     /* magic */
+    fd = g_file_open_tmp("vhm-Image-XXXXXX", &kernel, &gerr);
+    g_assert_no_error(gerr);
+    g_assert_cmpint(write(fd, hdr, sizeof(hdr)), ==, sizeof(hdr));
+    close(fd);
+
+    args = g_strdup_printf("-m 1G -M virt-hotmem,memory-layout=arm-den0001,"
+                           "ram-base=0xffe00000 -kernel %s", kernel);
+    run_refused(args, "first RAM bank (0xffe00000, 2048 KiB) is too small "
+                "to boot from: kernel (16384 KiB)");
+    unlink(kernel);
+}
+
+/*
+ * Bad DIMMs on a device-tree machine: QEMU's own memory-device checks
+ * still run, one line each, exit status 1.
+ */
+static void test_bad_input(void)
+{
+    run_refused("-m 1G,slots=2,maxmem=4G -M virt-hotmem "
+                "-object memory-backend-ram,id=n0,size=128M "
+                "-device nvdimm,memdev=n0", "add 'nvdimm=on' to '-M'");
+    run_refused("-m 1G,slots=1,maxmem=4G -M virt-hotmem "
+                "-object memory-backend-ram,id=d0,size=128M "
+                "-object memory-backend-ram,id=d1,size=128M "
+                "-device pc-dimm,memdev=d0 -device pc-dimm,memdev=d1",
+                "no free slots");
+    run_refused("-m 1G,slots=2,maxmem=2G -M virt-hotmem "
+                "-object memory-backend-ram,id=d0,size=2G "
+                "-device pc-dimm,memdev=d0", "not enough space");
+    run_refused("-m 1G,slots=2,maxmem=4G -M virt-hotmem "
+                "-object memory-backend-ram,id=r0,size=1G "
+                "-numa node,nodeid=0,memdev=r0 "
+                "-object memory-backend-ram,id=d0,size=128M "
+                "-device pc-dimm,memdev=d0,node=3",
+                "exceeds the number of numa nodes");
+    run_refused("-m 1G,slots=2,maxmem=4G -M virt-hotmem,nvdimm=on "
+                "-object memory-backend-ram,id=n0,size=1M "
+                "-device nvdimm,memdev=n0,label-size=2M",
+                "too small to contain nvdimm label");
+    run_refused("-m 1G,slots=2,maxmem=4G -M virt-hotmem "
+                "-object memory-backend-ram,id=d0,size=128M "
+                "-device pc-dimm,memdev=d0,addr=0x80001000",
+                "address must be aligned");
+    run_refused("-m 1G,slots=2,maxmem=4G -M virt-hotmem "
+                "-object memory-backend-ram,id=d0,size=1000K "
+                "-device pc-dimm,memdev=d0", "size must be multiple");
+    run_refused("-m 1G,slots=2,maxmem=4G -M virt-hotmem "
+                "-object memory-backend-ram,id=d0,size=128M "
+                "-device pc-dimm,memdev=d0 -device pc-dimm,memdev=d0",
+                "already busy memdev: d0");
+}
+
+/*
+ * A device-tree guest cannot be told about memory after boot: device_add
+ * of a pc-dimm fails and names the ways that work, the VM keeps running,
+ * and a virtio-mem device (which needs no ACPI) is plugged and sized.
+ */
+static void test_hotadd_refused(void)
+{
+    QTestState *qts = qtest_init("-nic none -M virt-hotmem -cpu max "
+        "-m 1G,slots=2,maxmem=4G "
+        "-object memory-backend-ram,id=d0,size=128M "
+        "-object memory-backend-ram,id=v0,size=1G "
+        "-device virtio-mem-pci,id=vmem0,memdev=v0,requested-size=256M");
+    QDict *rsp = qtest_qmp(qts, "{ 'execute': 'device_add', 'arguments': "
+                           "{ 'driver': 'pc-dimm', 'id': 'dimm0', "
+                           "'memdev': 'd0' } }");
+    const char *desc;
+    QList *devs;
+    QDict *vm;
+
+    g_assert_true(qdict_haskey(rsp, "error"));
+    desc = qdict_get_str(qdict_get_qdict(rsp, "error"), "desc");
+    g_assert_nonnull(strstr(desc, "device tree"));
+    g_assert_nonnull(strstr(desc, "ACPI"));
+    g_assert_nonnull(strstr(desc, "virtio-mem-pci"));
+    qobject_unref(rsp);
+
+    rsp = qtest_qmp(qts, "{ 'execute': 'query-status' }");
+    g_assert_true(qdict_get_bool(qdict_get_qdict(rsp, "return"), "running"));
+    qobject_unref(rsp);
+
+    rsp = qtest_qmp(qts, "{ 'execute': 'query-memory-devices' }");
+    devs = qdict_get_qlist(rsp, "return");
+    g_assert_cmpint(qlist_size(devs), ==, 1);
+    vm = qdict_get_qdict(qobject_to(QDict, qlist_peek(devs)), "data");
+    g_assert_cmpstr(qdict_get_str(vm, "id"), ==, "vmem0");
+    /* device memory starts at the first GiB boundary after RAM */
+    g_assert_cmphex(qdict_get_int(vm, "memaddr"), ==,
+                    ROUND_UP(LEGACY_RAM_BASE + 1 * GiB, 1 * GiB));
+    g_assert_cmpint(qdict_get_int(vm, "requested-size"), ==, 256 * MiB);
+    qobject_unref(rsp);
+    qtest_quit(qts);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    qtest_add_func("/virt-hotmem/dt/ram-banks", test_ram_banks);
+    qtest_add_func("/virt-hotmem/dt/dimms-numa", test_dimms_numa);
+    qtest_add_func("/virt-hotmem/dt/nvdimm", test_nvdimm);
+    qtest_add_func("/virt-hotmem/dt/first-bank-too-small",
+                   test_first_bank_too_small);
+    qtest_add_func("/virt-hotmem/dt/bad-input", test_bad_input);
+    qtest_add_func("/virt-hotmem/dt/hotadd-refused", test_hotadd_refused);
+    return g_test_run();
+}

@@ -36,7 +36,8 @@ def test_dimms_two_nodes():
     and a 512 MiB one on node 0: /proc/iomem has the three ranges, and
     each node's MemTotal is its RAM plus its DIMM, less what the kernel
     reserved (its image, page structs: well under 64 MiB here)."""
-    dimm0, dimm1 = DEVICE_MEMORY, DEVICE_MEMORY + 1 * GiB
+    # Apart from RAM and each other, so that /proc/iomem shows three ranges
+    dimm0, dimm1 = DEVICE_MEMORY + 512 * MiB, DEVICE_MEMORY + 1 * GiB
     extra = ["-object", "memory-backend-ram,id=r0,size=512M",
              "-object", "memory-backend-ram,id=r1,size=512M",
              "-numa", "node,nodeid=0,memdev=r0",
@@ -62,6 +63,24 @@ def test_dimms_two_nodes():
         assert full - 64 * MiB < kib * 1024 <= full, \
             "node %d MemTotal %d KiB, expected just under %d MiB" % (
                 node, kib, full // MiB)
+
+
+def test_boot_from_small_first_bank():
+    """arm-den0001 with RAM from 64 MiB below 4 GiB: bank 0 is those
+    64 MiB (the DRAM window ends at 4 GiB), the rest of the 1 GiB goes to
+    the window at 34 GiB.  The kernel, initrd and DTB must all be in bank
+    0: with the whole RAM size as the limit, the initrd would go 128 MiB
+    in, into the hole after bank 0, and the kernel would find no init."""
+    first = 64 * MiB
+    with guest.arm64_guest(machine_opts="memory-layout=arm-den0001,"
+                           "ram-base=%#x" % (4 * GiB - first), mem="1G",
+                           name="bank0") as vm:
+        vm.wait_shell()
+        iomem = guest.parse_iomem(vm.check("cat /proc/iomem"))
+    expect = [(4 * GiB - first, 4 * GiB - 1),
+              (34 * GiB, 34 * GiB + GiB - first - 1)]
+    assert iomem == expect, "guest sees %s" % [(hex(s), hex(e))
+                                               for s, e in iomem]
 
 
 NVDIMM_MODULES = ["kernel/drivers/dax/dax.ko",
@@ -100,6 +119,8 @@ def test_nvdimm_pmem():
 
 
 if __name__ == "__main__":
-    tap.main([("dimm/dt-two-dimms-two-numa-nodes-ram-at-512GiB",
+    tap.main([("banks/dt-boot-from-64MiB-first-bank",
+               test_boot_from_small_first_bank),
+              ("dimm/dt-two-dimms-two-numa-nodes-ram-at-512GiB",
                test_dimms_two_nodes),
               ("dimm/dt-nvdimm-is-dev-pmem0", test_nvdimm_pmem)])

@@ -629,21 +629,6 @@ static void virt_hotmem_init(MachineState *ms)
     layout = vhms->layout;
 
     /*
-     * virt's SRAT describes RAM as one range from the first bank; a guest
-     * booted by UEFI with ACPI would believe the holes between banks are
-     * RAM.  Device tree boot (a kernel without firmware) is unaffected.
-     */
-    if (layout->n_ram_banks > 1 && vms->bootinfo.firmware_loaded &&
-        virt_is_acpi_enabled(vms)) {
-        error_report("memory-layout=%s: RAM in %zu banks needs device tree "
-                     "boot (virt's ACPI SRAT describes one range); use "
-                     "acpi=off or at most %" PRIu64 " MiB of RAM",
-                     virt_hotmem_policy_names[vhms->policy],
-                     layout->n_ram_banks, layout->ram_banks[0].size / MiB);
-        exit(EXIT_FAILURE);
-    }
-
-    /*
      * ArmVirtQemu (Debian's AAVMF) is built for RAM at 1 GiB and finds
      * nothing to boot elsewhere; other firmware may read the device tree.
      */

@@ -313,10 +313,6 @@ static const BadCase bad_cases[] = {
     { "slots-beyond-acpi", "-M virt-hotmem -m 1G,slots=300,maxmem=400G",
       NULL, "unsupported number of memory slots: 300" },
     { "maxmem-below-mem", "-M virt-hotmem -m 2G,maxmem=1G", NULL, "maxmem" },
-    { "den0001-banks-with-uefi-acpi",
-      "-cpu max -M virt-hotmem,memory-layout=arm-den0001 -m 4G "
-      "-bios /usr/share/AAVMF/AAVMF_CODE.fd", NULL,
-      "memory-layout=arm-den0001: RAM in 2 banks needs device tree boot" },
     { "den0001-does-not-fit",
       "-cpu cortex-a15 -M virt-hotmem,memory-layout=arm-den0001 "
       "-m 4G,slots=2,maxmem=600G", NULL,

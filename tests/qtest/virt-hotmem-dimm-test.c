@@ -1,10 +1,11 @@
 /*
- * qtest: RAM banks, DIMMs and NVDIMMs in the device tree of virt-hotmem
+ * qtest: RAM banks, DIMMs and NVDIMMs as virt-hotmem describes them
  *
- * Each case starts QEMU with -machine dumpdtb=FILE (QEMU writes the tree
- * the guest would get and exits) and walks the tree with libfdt.  The
- * expected addresses are worked out here from the command line and from
- * the documents the layouts follow, never asked of QEMU.
+ * Device tree cases start QEMU with -machine dumpdtb=FILE (QEMU writes
+ * the tree the guest would get and exits) and walk the tree with libfdt;
+ * ACPI cases read the SRAT from fw_cfg's etc/acpi/tables, firmware never
+ * running.  The expected addresses are worked out here from the command
+ * line and from the documents the layouts follow, never asked of QEMU.
  *
  * Copyright (c) 2026 The virt-hotmem developers
  *
@@ -347,6 +348,188 @@ static void test_hotadd_refused(void)
     qtest_quit(qts);
 }
 
+/*
+ * virt's fw_cfg, in its fixed low memory map: data register at +0,
+ * big-endian selector at +8 (docs/specs/fw_cfg.rst).  libqos' mm_fw_cfg
+ * has the other boards' layout, so read it here, a byte at a time.
+ */
+#define VIRT_FW_CFG_BASE 0x09020000
+#define FW_CFG_FILE_DIR  0x19
+
+static void fw_cfg_read(QTestState *qts, uint16_t key, void *buf,
+                        size_t len)
+{
+    uint8_t *p = buf;
+
+    qtest_writew(qts, VIRT_FW_CFG_BASE + 8, bswap16(key));
+    while (len--) {
+        *p++ = qtest_readb(qts, VIRT_FW_CFG_BASE);
+    }
+}
+
+/* Read fw_cfg file @name into a new buffer; its size in *@len */
+static uint8_t *fw_cfg_file(QTestState *qts, const char *name, size_t *len)
+{
+    uint32_t count, i;
+    uint8_t *data;
+
+    fw_cfg_read(qts, FW_CFG_FILE_DIR, &count, 4);
+    count = be32_to_cpu(count);
+    for (i = 0; i < count; i++) {
+        struct {
+            uint32_t size;
+            uint16_t select;
+            uint16_t reserved;
+            char name[56];
+        } QEMU_PACKED f;
+        uint32_t j;
+
+        /* The directory again, up to entry i */
+        qtest_writew(qts, VIRT_FW_CFG_BASE + 8, bswap16(FW_CFG_FILE_DIR));
+        for (j = 0; j < 4 + i * sizeof(f); j++) {
+            qtest_readb(qts, VIRT_FW_CFG_BASE);
+        }
+        for (j = 0; j < sizeof(f); j++) {
+            ((uint8_t *)&f)[j] = qtest_readb(qts, VIRT_FW_CFG_BASE);
+        }
+        if (!strncmp(f.name, name, sizeof(f.name))) {
+            *len = be32_to_cpu(f.size);
+            data = g_malloc(*len);
+            fw_cfg_read(qts, be16_to_cpu(f.select), data, *len);
+            return data;
+        }
+    }
+    *len = 0;
+    return NULL;
+}
+
+typedef struct SratMem {
+    uint32_t node;
+    uint64_t base, len;
+    uint32_t flags;
+} SratMem;
+
+#define SRAT_ENABLED        1
+#define SRAT_HOTPLUGGABLE   2
+
+/*
+ * The memory affinity structures (ACPI 6.5, 5.2.16.2: type 1, 40 bytes)
+ * of the SRAT that QEMU hands the firmware, in table order.
+ */
+static GArray *read_srat_memory(const char *args)
+{
+    QTestState *qts = qtest_init(args);
+    GArray *mem = g_array_new(false, true, sizeof(SratMem));
+    size_t len, off, end = 0;
+    g_autofree uint8_t *blob = fw_cfg_file(qts, "etc/acpi/tables", &len);
+
+    g_assert_nonnull(blob);
+    for (off = 0; off + 36 <= len; off++) {
+        if (!memcmp(blob + off, "SRAT", 4) && blob[off + 8] == 3) {
+            end = off + ldl_le_p(blob + off + 4);
+            break;
+        }
+    }
+    g_assert_cmpuint(end, >, 0);
+    g_assert_cmpuint(end, <=, len);
+    /* 36-byte header, 12 reserved bytes, then the structures */
+    for (off += 48; off < end; off += blob[off + 1]) {
+        g_assert_cmpuint(blob[off + 1], >, 0);
+        if (blob[off] == 1) {
+            SratMem m = {
+                .node = ldl_le_p(blob + off + 2),
+                .base = ldq_le_p(blob + off + 8),
+                .len = ldq_le_p(blob + off + 16),
+                .flags = ldl_le_p(blob + off + 28),
+            };
+
+            g_assert_cmpuint(blob[off + 1], ==, 40);
+            g_array_append_val(mem, m);
+        }
+    }
+    g_assert_cmpuint(off, ==, end);
+    qtest_quit(qts);
+    return mem;
+}
+
+/* virt builds ACPI tables only when it loads firmware */
+#define AAVMF "/usr/share/AAVMF/AAVMF_CODE.fd"
+
+static bool have_firmware(void)
+{
+    if (access(AAVMF, R_OK) != 0) {
+        g_test_skip("no " AAVMF " (Debian's qemu-efi-aarch64): virt builds "
+                    "ACPI tables only when it loads firmware");
+        return false;
+    }
+    return true;
+}
+
+static void check_srat(GArray *mem, const SratMem *expect, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < mem->len; i++) {
+        SratMem *m = &g_array_index(mem, SratMem, i);
+
+        g_test_message("SRAT memory %zu: node %u 0x%" PRIx64 "+0x%" PRIx64
+                       " flags %u", i, m->node, m->base, m->len, m->flags);
+    }
+    g_assert_cmpuint(mem->len, ==, n);
+    for (i = 0; i < n; i++) {
+        SratMem *m = &g_array_index(mem, SratMem, i);
+
+        g_assert_cmpuint(m->node, ==, expect[i].node);
+        g_assert_cmphex(m->base, ==, expect[i].base);
+        g_assert_cmphex(m->len, ==, expect[i].len);
+        g_assert_cmpuint(m->flags, ==, expect[i].flags);
+    }
+    g_array_free(mem, true);
+}
+
+/*
+ * arm-den0001 with 4 GiB: 2 GiB fill the window at 2 GiB, 2 GiB go to the
+ * one at 34 GiB, and device memory, (maxmem - mem) + 1 GiB per slot, is
+ * after RAM in that window.  Each bank gets its own SRAT entry (one NUMA
+ * node: virt's for memory hotplug), the holes none.
+ */
+static void test_srat_banks(void)
+{
+    const SratMem expect[] = {
+        { 0, 2 * GiB, 2 * GiB, SRAT_ENABLED },
+        { 0, 34 * GiB, 2 * GiB, SRAT_ENABLED },
+        { 0, 36 * GiB, (8 - 4 + 2) * GiB, SRAT_ENABLED | SRAT_HOTPLUGGABLE },
+    };
+
+    if (!have_firmware()) {
+        return;
+    }
+    check_srat(read_srat_memory("-nic none -cpu max "
+                                "-M virt-hotmem,memory-layout=arm-den0001 "
+                                "-m 4G,slots=2,maxmem=8G "
+                                "-bios " AAVMF),
+               expect, ARRAY_SIZE(expect));
+}
+
+/* Device memory at 2 TiB: the hotpluggable entry is there. */
+static void test_srat_device_memory_2t(void)
+{
+    const SratMem expect[] = {
+        { 0, LEGACY_RAM_BASE, 1 * GiB, SRAT_ENABLED },
+        { 0, 2048 * GiB, (4 - 1 + 2) * GiB,
+          SRAT_ENABLED | SRAT_HOTPLUGGABLE },
+    };
+
+    if (!have_firmware()) {
+        return;
+    }
+    check_srat(read_srat_memory("-nic none -cpu max "
+                                "-M virt-hotmem,device-memory-base=2T "
+                                "-m 1G,slots=2,maxmem=4G "
+                                "-bios " AAVMF),
+               expect, ARRAY_SIZE(expect));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -357,5 +540,8 @@ int main(int argc, char **argv)
                    test_first_bank_too_small);
     qtest_add_func("/virt-hotmem/dt/bad-input", test_bad_input);
     qtest_add_func("/virt-hotmem/dt/hotadd-refused", test_hotadd_refused);
+    qtest_add_func("/virt-hotmem/acpi/srat-banks", test_srat_banks);
+    qtest_add_func("/virt-hotmem/acpi/srat-device-memory-2T",
+                   test_srat_device_memory_2t);
     return g_test_run();
 }

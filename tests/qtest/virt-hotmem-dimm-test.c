@@ -416,22 +416,38 @@ typedef struct SratMem {
  * The memory affinity structures (ACPI 6.5, 5.2.16.2: type 1, 40 bytes)
  * of the SRAT that QEMU hands the firmware, in table order.
  */
+/*
+ * Find table @sig (revision @rev) in the etc/acpi/tables blob; return
+ * its offset, its end in *@end.  The blob is the tables back to back; a
+ * table header is recognised by signature, revision and QEMU's default
+ * OEM ID "BOCHS ", which AML inside another table does not carry.
+ */
+static size_t find_table(const uint8_t *blob, size_t len, const char *sig,
+                         uint8_t rev, size_t *end)
+{
+    size_t off;
+
+    for (off = 0; off + 36 <= len; off++) {
+        if (!memcmp(blob + off, sig, 4) && blob[off + 8] == rev &&
+            !memcmp(blob + off + 10, "BOCHS ", 6)) {
+            *end = off + ldl_le_p(blob + off + 4);
+            g_assert_cmpuint(*end, <=, len);
+            return off;
+        }
+    }
+    g_test_message("no %s table", sig);
+    g_assert_not_reached();
+}
+
 static GArray *read_srat_memory(const char *args)
 {
     QTestState *qts = qtest_init(args);
     GArray *mem = g_array_new(false, true, sizeof(SratMem));
-    size_t len, off, end = 0;
+    size_t len, off, end;
     g_autofree uint8_t *blob = fw_cfg_file(qts, "etc/acpi/tables", &len);
 
     g_assert_nonnull(blob);
-    for (off = 0; off + 36 <= len; off++) {
-        if (!memcmp(blob + off, "SRAT", 4) && blob[off + 8] == 3) {
-            end = off + ldl_le_p(blob + off + 4);
-            break;
-        }
-    }
-    g_assert_cmpuint(end, >, 0);
-    g_assert_cmpuint(end, <=, len);
+    off = find_table(blob, len, "SRAT", 3, &end);
     /* 36-byte header, 12 reserved bytes, then the structures */
     for (off += 48; off < end; off += blob[off + 1]) {
         g_assert_cmpuint(blob[off + 1], >, 0);
@@ -530,6 +546,45 @@ static void test_srat_device_memory_2t(void)
                expect, ARRAY_SIZE(expect));
 }
 
+/*
+ * Each NVDIMM has an NFIT System Physical Address Range structure (ACPI
+ * 6.5, 5.2.26.2: type 0, 56 bytes, base at 32, length at 40) over what
+ * the guest maps, here at the start of device memory (the next GiB after
+ * RAM at 1 GiB), and a 2 MiB label area is not part of it.
+ */
+static void test_nfit(void)
+{
+    const uint64_t dm = ROUND_UP(LEGACY_RAM_BASE + 1 * GiB, 1 * GiB);
+    QTestState *qts;
+    g_autofree uint8_t *blob = NULL;
+    size_t len, off, end;
+    int n_spa = 0;
+
+    if (!have_firmware()) {
+        return;
+    }
+    qts = qtest_init("-nic none -cpu max -M virt-hotmem,nvdimm=on "
+                     "-m 1G,slots=2,maxmem=4G -bios " AAVMF " "
+                     "-object memory-backend-ram,id=n0,size=130M "
+                     "-device nvdimm,memdev=n0,label-size=2M");
+    blob = fw_cfg_file(qts, "etc/acpi/tables", &len);
+    g_assert_nonnull(blob);
+    off = find_table(blob, len, "NFIT", 1, &end);
+    /* 36-byte header, 4 reserved bytes, then the structures */
+    for (off += 40; off < end; off += lduw_le_p(blob + off + 2)) {
+        g_assert_cmpuint(lduw_le_p(blob + off + 2), >, 0);
+        if (lduw_le_p(blob + off) == 0) {
+            g_assert_cmpuint(lduw_le_p(blob + off + 2), ==, 56);
+            g_assert_cmphex(ldq_le_p(blob + off + 32), ==, dm);
+            g_assert_cmphex(ldq_le_p(blob + off + 40), ==, 128 * MiB);
+            n_spa++;
+        }
+    }
+    g_assert_cmpuint(off, ==, end);
+    g_assert_cmpint(n_spa, ==, 1);
+    qtest_quit(qts);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -543,5 +598,6 @@ int main(int argc, char **argv)
     qtest_add_func("/virt-hotmem/acpi/srat-banks", test_srat_banks);
     qtest_add_func("/virt-hotmem/acpi/srat-device-memory-2T",
                    test_srat_device_memory_2t);
+    qtest_add_func("/virt-hotmem/acpi/nfit", test_nfit);
     return g_test_run();
 }

@@ -585,6 +585,81 @@ static void test_nfit(void)
     qtest_quit(qts);
 }
 
+/*
+ * SMBIOS type 19 (Memory Array Mapped Address, DSP0134 7.20): one per RAM
+ * range, start and end in KiB (end inclusive).  With arm-den0001 and
+ * 4 GiB: one for each bank, none for the hole.
+ */
+static void test_smbios_type19_per_bank(void)
+{
+    QTestState *qts = qtest_init("-nic none -cpu max "
+                                 "-M virt-hotmem,memory-layout=arm-den0001 "
+                                 "-m 4G");
+    size_t len, off = 0;
+    g_autofree uint8_t *t = fw_cfg_file(qts, "etc/smbios/smbios-tables",
+                                        &len);
+    const uint64_t expect[][2] = {
+        { 2 * GiB, 2 * GiB }, { 34 * GiB, 2 * GiB },
+    };
+    size_t n = 0;
+
+    g_assert_nonnull(t);
+    while (off + 4 <= len) {
+        uint8_t type = t[off], hlen = t[off + 1];
+
+        g_assert_cmpuint(off + hlen, <=, len);
+        if (type == 19) {
+            g_assert_cmpuint(n, <, ARRAY_SIZE(expect));
+            g_assert_cmphex(ldl_le_p(t + off + 4), ==, expect[n][0] / KiB);
+            g_assert_cmphex(ldl_le_p(t + off + 8), ==,
+                            (expect[n][0] + expect[n][1] - 1) / KiB);
+            n++;
+        }
+        if (type == 127) {
+            break;
+        }
+        /* the formatted area, then strings up to a double NUL */
+        for (off += hlen; off + 1 < len && (t[off] || t[off + 1]); off++) {
+            ;
+        }
+        off += 2;
+    }
+    g_assert_cmpuint(n, ==, ARRAY_SIZE(expect));
+    qtest_quit(qts);
+}
+
+/*
+ * MTE keeps 4 bits of tag per 16 bytes: tag memory for RAM at B of size S
+ * is at B / 32, S / 32 long in the tag address space.  With arm-den0001
+ * and 4 GiB, each of the two banks (2 GiB at 2 GiB, 2 GiB at 34 GiB) has
+ * its own, and nothing covers the hole between them.
+ */
+static void test_mte_tag_memory_per_bank(void)
+{
+    QTestState *qts = qtest_init("-nic none -accel tcg -cpu max "
+                                 "-M virt-hotmem,mte=on,"
+                                 "memory-layout=arm-den0001 -m 4G");
+    g_autofree char *mtree = qtest_hmp(qts, "info mtree");
+    const uint64_t banks[][2] = {
+        { 2 * GiB, 2 * GiB }, { 34 * GiB, 2 * GiB },
+    };
+    size_t i;
+
+    for (i = 0; i < ARRAY_SIZE(banks); i++) {
+        g_autofree char *line = g_strdup_printf(
+            "%016" PRIx64 "-%016" PRIx64 " (prio 0, ram): mach-virt.tag%zu\r",
+            banks[i][0] / 32, (banks[i][0] + banks[i][1]) / 32 - 1, i);
+
+        if (!strstr(mtree, line)) {
+            g_printerr("no '%s' in:\n%s\n", line, mtree);
+        }
+        g_assert_nonnull(strstr(mtree, line));
+    }
+    g_assert_null(strstr(mtree, "mach-virt.tag2"));
+    g_assert_null(strstr(mtree, "mach-virt.tag\r"));
+    qtest_quit(qts);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -599,5 +674,9 @@ int main(int argc, char **argv)
     qtest_add_func("/virt-hotmem/acpi/srat-device-memory-2T",
                    test_srat_device_memory_2t);
     qtest_add_func("/virt-hotmem/acpi/nfit", test_nfit);
+    qtest_add_func("/virt-hotmem/smbios/type19-per-bank",
+                   test_smbios_type19_per_bank);
+    qtest_add_func("/virt-hotmem/mte/tag-memory-per-bank",
+                   test_mte_tag_memory_per_bank);
     return g_test_run();
 }

@@ -12,8 +12,9 @@
  * The memory map itself is computed by the pure planner of
  * virt-hotmem-layout.c; this file turns the machine's options into a
  * request, hands the result to virt (through virt's plan_memmap hook), and
- * is the only reader of the planned layout besides the ACPI and DT code
- * of virt, which read vms->memmap[] and ms->device_memory as always.
+ * is the only reader of the planned layout besides the ACPI, SMBIOS and
+ * DT code of virt, which read vms->memmap[], vms->ram_banks and
+ * ms->device_memory, and virt-hotmem-dt.c.
  *
  * Copyright (c) 2026 The virt-hotmem developers
  *
@@ -211,9 +212,10 @@ static int64_t virt_hotmem_loaded_size(const char *filename)
  * the first RAM bank, the kernel at a 2 MiB boundary above it, the initrd
  * after the kernel (at least 128 MiB or half the bank in), and the DTB at
  * the next 2 MiB boundary, which the kernel maps as a whole 2 MiB block.
- * A first bank that cannot hold that is refused here, naming the sizes,
- * rather than failing later with a message about "RAM" that the user
- * sized differently.  The loader checks again with the exact sizes.
+ * With several banks, a first bank that cannot hold that is refused
+ * here, naming the sizes, rather than failing later with a message about
+ * "RAM" that the user sized differently (or, for the DTB, not at all).
+ * The loader checks again with the exact sizes.
  */
 static bool virt_hotmem_check_boot_bank(VirtHotmemMachineState *vhms,
                                         const VirtHotmemLayout *layout,
@@ -224,7 +226,9 @@ static bool virt_hotmem_check_boot_bank(VirtHotmemMachineState *vhms,
     int64_t kernel_size, initrd_size = 0;
     uint64_t initrd_start, need;
 
-    if (!ms->kernel_filename || ms->firmware || drive_get(IF_PFLASH, 0, 0)) {
+    /* One bank is all of RAM, as on virt: boot.c's own checks apply. */
+    if (layout->n_ram_banks < 2 || !ms->kernel_filename || ms->firmware ||
+        drive_get(IF_PFLASH, 0, 0)) {
         return true;
     }
     kernel_size = virt_hotmem_loaded_size(ms->kernel_filename);

@@ -9,8 +9,10 @@
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
+import base64
 import os
 import re
+import subprocess
 import sys
 import tempfile
 
@@ -83,6 +85,74 @@ def test_boot_from_small_first_bank():
                                                for s, e in iomem]
 
 
+def test_dumpdtb_is_guest_tree():
+    """-M ...,dumpdtb=FILE writes byte for byte the tree the guest got
+    (/sys/firmware/fdt), DIMM nodes included.  dtb-randomness=off: the
+    seeds in /chosen would differ from run to run."""
+    opts = "ram-base=512G,dtb-randomness=off"
+    mem = "1G,slots=2,maxmem=4G"
+    extra = ["-object", "memory-backend-ram,id=d0,size=256M",
+             "-device", "pc-dimm,id=dimm0,memdev=d0"]
+    vm = guest.arm64_guest(machine_opts=opts, mem=mem, extra=extra,
+                           name="dumpdtb")
+    with vm:
+        vm.wait_shell()
+        seen = base64.b64decode("".join(
+            vm.check("base64 /sys/firmware/fdt").split()))
+    # The same command line (less its QMP socket, gone with the VM),
+    # stopped where QEMU writes the tree
+    dump = os.path.join(vm.initrd_dir, "dump.dtb")
+    qmp = vm.argv.index("-qmp")
+    argv = [a if not a.startswith("virt-hotmem,") else
+            a + ",dumpdtb=" + dump
+            for a in vm.argv[:qmp] + vm.argv[qmp + 2:]]
+    subprocess.run(argv, check=True, timeout=60, stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL)
+    with open(dump, "rb") as f:
+        dumped = f.read()
+    assert b"memory@8040000000" in dumped, "no DIMM node in the dump"
+    assert seen == dumped, "guest tree and dumpdtb differ (%d, %d bytes)" % (
+        len(seen), len(dumped))
+
+
+VIRTIO_MEM_MODULES = ["kernel/drivers/virtio/virtio_ring.ko",
+                      "kernel/drivers/virtio/virtio.ko",
+                      "kernel/drivers/virtio/virtio_pci_legacy_dev.ko",
+                      "kernel/drivers/virtio/virtio_pci_modern_dev.ko",
+                      "kernel/drivers/virtio/virtio_pci.ko",
+                      "kernel/drivers/virtio/virtio_mem.ko"]
+
+
+def test_virtio_mem():
+    """What a device-tree guest uses instead of DIMM hotplug: a
+    virtio-mem-pci device with 256 MiB requested grows MemTotal by
+    256 MiB, with RAM at 512 GiB."""
+    extra = ["-object", "memory-backend-ram,id=v0,size=1G",
+             "-device", "virtio-mem-pci,id=vmem0,memdev=v0,"
+             "requested-size=256M"]
+    with guest.arm64_guest(machine_opts="ram-base=512G",
+                           mem="1G,maxmem=4G", extra=extra,
+                           modules=VIRTIO_MEM_MODULES,
+                           cmdline="memhp_default_state=online",
+                           name="virtio-mem") as vm:
+        vm.wait_shell()
+        before = guest.meminfo_kib(vm.check("cat /proc/meminfo"),
+                                   "MemTotal")
+        for m in VIRTIO_MEM_MODULES:
+            vm.check("insmod /modules/" + os.path.basename(m))
+        grown = 0
+        for _ in range(100):
+            grown = guest.meminfo_kib(vm.check("cat /proc/meminfo"),
+                                      "MemTotal") - before
+            if grown >= 256 * 1024:
+                break
+            vm.check("sleep 0.1")
+        size = vm.qmp.cmd("qom-get", path="/machine/peripheral/vmem0",
+                          property="size")
+    assert grown == 256 * 1024, "MemTotal grew by %d KiB" % grown
+    assert size == 256 * MiB, "virtio-mem plugged %d bytes" % size
+
+
 NVDIMM_MODULES = ["kernel/drivers/dax/dax.ko",
                   "kernel/drivers/nvdimm/libnvdimm.ko",
                   "kernel/drivers/nvdimm/nd_btt.ko",
@@ -123,4 +193,7 @@ if __name__ == "__main__":
                test_boot_from_small_first_bank),
               ("dimm/dt-two-dimms-two-numa-nodes-ram-at-512GiB",
                test_dimms_two_nodes),
-              ("dimm/dt-nvdimm-is-dev-pmem0", test_nvdimm_pmem)])
+              ("dimm/dt-nvdimm-is-dev-pmem0", test_nvdimm_pmem),
+              ("dimm/dt-dumpdtb-is-the-guest-tree",
+               test_dumpdtb_is_guest_tree),
+              ("dimm/dt-virtio-mem-instead-of-hotplug", test_virtio_mem)])

@@ -55,28 +55,72 @@ static void virt_hotmem_dt_add_range(void *fdt, const char *prefix,
 }
 
 /*
- * boot.c described RAM as one range from the first bank's base (per NUMA
- * node, and virt has one node as soon as memory hotplug is possible):
- * with several banks, replace that node by one per bank.
+ * Describe RAM at offsets [@offset, @offset + @len) of machine->ram: one
+ * memory node for its piece in each bank it falls into.
+ */
+static void virt_hotmem_dt_add_ram(const VirtHotmemLayout *layout, void *fdt,
+                                   uint64_t offset, uint64_t len, int node)
+{
+    uint64_t bank_offset = 0;
+    size_t i;
+
+    for (i = 0; i < layout->n_ram_banks && len; i++) {
+        const VirtHotmemRamBank *bank = &layout->ram_banks[i];
+
+        if (offset < bank_offset + bank->size) {
+            uint64_t piece = MIN(len, bank_offset + bank->size - offset);
+
+            virt_hotmem_dt_add_range(fdt, "memory", NULL,
+                                     bank->base + (offset - bank_offset),
+                                     piece, node);
+            offset += piece;
+            len -= piece;
+        }
+        bank_offset += bank->size;
+    }
+}
+
+/*
+ * boot.c described RAM from the first bank's base as if it were one range:
+ * one node per NUMA node with memory, laid end to end, or one node of
+ * bootinfo's size (the first bank's) without NUMA.  With several banks,
+ * replace those by each node's share of RAM in each bank, in the order
+ * the SRAT lays them out (patches/0006).
  */
 static void virt_hotmem_dt_add_ram_banks(VirtHotmemMachineState *vhms,
                                          void *fdt)
 {
     MachineState *ms = MACHINE(vhms);
     const VirtHotmemLayout *layout = vhms->layout;
-    g_autofree char *boot_node = g_strdup_printf("/memory@%" PRIx64,
-                                                 layout->ram_banks[0].base);
-    size_t i;
+    uint64_t base = layout->ram_banks[0].base, offset = 0;
+    int node;
 
     if (layout->n_ram_banks < 2) {
         return;
     }
-    qemu_fdt_nop_node(fdt, boot_node);
-    for (i = 0; i < layout->n_ram_banks; i++) {
-        virt_hotmem_dt_add_range(fdt, "memory", NULL,
-                                 layout->ram_banks[i].base,
-                                 layout->ram_banks[i].size,
-                                 virt_hotmem_dt_numa(ms) ? 0 : -1);
+    if (!virt_hotmem_dt_numa(ms)) {
+        g_autofree char *name = g_strdup_printf("/memory@%" PRIx64, base);
+
+        qemu_fdt_nop_node(fdt, name);
+        virt_hotmem_dt_add_ram(layout, fdt, 0, ms->ram_size, -1);
+        return;
+    }
+    /* All of boot.c's nodes go first: a new one may take a name of theirs */
+    for (node = 0; node < ms->numa_state->num_nodes; node++) {
+        uint64_t mem = ms->numa_state->nodes[node].node_mem;
+        g_autofree char *name = g_strdup_printf("/memory@%" PRIx64,
+                                                base + offset);
+
+        if (mem) {
+            qemu_fdt_nop_node(fdt, name);
+            offset += mem;
+        }
+    }
+    for (node = 0, offset = 0; node < ms->numa_state->num_nodes; node++) {
+        uint64_t mem = ms->numa_state->nodes[node].node_mem;
+
+        virt_hotmem_dt_add_ram(layout, fdt, offset, mem, node);
+        offset += mem;
     }
 }
 

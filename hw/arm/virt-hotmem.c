@@ -328,15 +328,6 @@ static bool virt_hotmem_plan_memmap(VirtMachineState *vms, int pa_bits,
                    layout->n_ram_banks, VIRT_HOTMEM_MIGRATION_MAX_BANKS);
         goto fail;
     }
-    /* One node (virt makes it for memory hotplug) is fine: see -dt.c */
-    if (layout->n_ram_banks > 1 && ms->numa_state &&
-        ms->numa_state->num_nodes > 1) {
-        error_setg(errp, "memory-layout=%s: RAM split into %zu banks cannot "
-                   "be combined with several NUMA nodes yet",
-                   virt_hotmem_policy_names[vhms->policy],
-                   layout->n_ram_banks);
-        goto fail;
-    }
     if (!virt_hotmem_check_boot_bank(vhms, layout, errp)) {
         goto fail;
     }

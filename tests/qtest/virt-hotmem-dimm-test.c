@@ -185,6 +185,26 @@ static void test_ram_banks(void)
 }
 
 /*
+ * Two NUMA nodes (3 GiB and 1 GiB) over arm-den0001's two banks (2 GiB at
+ * 2 GiB, 2 GiB at 34 GiB): node 0 has all of the first bank and the first
+ * GiB of the second, node 1 the rest, in the order of -numa.
+ */
+static void test_ram_banks_numa(void)
+{
+    QemuRun r = run_ok("-m 4G -M virt-hotmem,memory-layout=arm-den0001 "
+                       "-object memory-backend-ram,id=r0,size=3G "
+                       "-object memory-backend-ram,id=r1,size=1G "
+                       "-numa node,nodeid=0,memdev=r0 "
+                       "-numa node,nodeid=1,memdev=r1");
+
+    check_range(r.fdt, "/memory@80000000", 2 * GiB, 2 * GiB, NULL, 0);
+    check_range(r.fdt, "/memory@880000000", 34 * GiB, 1 * GiB, NULL, 0);
+    check_range(r.fdt, "/memory@8c0000000", 35 * GiB, 1 * GiB, NULL, 1);
+    g_assert_cmpint(count_nodes(r.fdt, "memory", NULL), ==, 3);
+    qemu_run_free(&r);
+}
+
+/*
  * RAM at 512 GiB on two NUMA nodes, a pc-dimm on each: boot.c describes
  * the nodes' RAM back to back from the RAM base, device memory starts at
  * the next GiB after RAM, and the DIMMs are where addr= put them.
@@ -527,6 +547,28 @@ static void test_srat_banks(void)
                expect, ARRAY_SIZE(expect));
 }
 
+/* The same two nodes over two banks as test_ram_banks_numa */
+static void test_srat_banks_numa(void)
+{
+    const SratMem expect[] = {
+        { 0, 2 * GiB, 2 * GiB, SRAT_ENABLED },
+        { 0, 34 * GiB, 1 * GiB, SRAT_ENABLED },
+        { 1, 35 * GiB, 1 * GiB, SRAT_ENABLED },
+    };
+
+    if (!have_firmware()) {
+        return;
+    }
+    check_srat(read_srat_memory("-nic none -cpu max -m 4G "
+                                "-M virt-hotmem,memory-layout=arm-den0001 "
+                                "-object memory-backend-ram,id=r0,size=3G "
+                                "-object memory-backend-ram,id=r1,size=1G "
+                                "-numa node,nodeid=0,memdev=r0 "
+                                "-numa node,nodeid=1,memdev=r1 "
+                                "-bios " AAVMF),
+               expect, ARRAY_SIZE(expect));
+}
+
 /* Device memory at 2 TiB: the hotpluggable entry is there. */
 static void test_srat_device_memory_2t(void)
 {
@@ -664,6 +706,7 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     qtest_add_func("/virt-hotmem/dt/ram-banks", test_ram_banks);
+    qtest_add_func("/virt-hotmem/dt/ram-banks-numa", test_ram_banks_numa);
     qtest_add_func("/virt-hotmem/dt/dimms-numa", test_dimms_numa);
     qtest_add_func("/virt-hotmem/dt/nvdimm", test_nvdimm);
     qtest_add_func("/virt-hotmem/dt/first-bank-too-small",
@@ -671,6 +714,8 @@ int main(int argc, char **argv)
     qtest_add_func("/virt-hotmem/dt/bad-input", test_bad_input);
     qtest_add_func("/virt-hotmem/dt/hotadd-refused", test_hotadd_refused);
     qtest_add_func("/virt-hotmem/acpi/srat-banks", test_srat_banks);
+    qtest_add_func("/virt-hotmem/acpi/srat-banks-numa",
+                   test_srat_banks_numa);
     qtest_add_func("/virt-hotmem/acpi/srat-device-memory-2T",
                    test_srat_device_memory_2t);
     qtest_add_func("/virt-hotmem/acpi/nfit", test_nfit);

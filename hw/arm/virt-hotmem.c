@@ -12,8 +12,9 @@
  * The memory map itself is computed by the pure planner of
  * virt-hotmem-layout.c; this file turns the machine's options into a
  * request, hands the result to virt (through virt's plan_memmap hook), and
- * is the only reader of the planned layout besides the ACPI and DT code
- * of virt, which read vms->memmap[] and ms->device_memory as always.
+ * is the only reader of the planned layout besides the ACPI, SMBIOS and
+ * DT code of virt, which read vms->memmap[], vms->ram_banks and
+ * ms->device_memory, and virt-hotmem-dt.c.
  *
  * Copyright (c) 2026 The virt-hotmem developers
  *
@@ -34,6 +35,9 @@
 #include "migration/vmstate.h"
 #include "system/device_tree.h"
 #include "system/numa.h"
+#include "system/blockdev.h"
+#include "hw/loader.h"
+#include "qemu/bswap.h"
 #include "trace.h"
 
 #include <glob.h>
@@ -170,7 +174,89 @@ static bool virt_hotmem_load_reserved(VirtHotmemMachineState *vhms,
 
 /* --- planning ------------------------------------------------------------ */
 
-static void virt_hotmem_plan_memmap(VirtMachineState *vms, int pa_bits)
+/*
+ * How many bytes a file will take once loaded: an arm64 Image says so in
+ * its header (image_size, which counts the BSS too), a gzip file in its
+ * trailer (ISIZE, the uncompressed size modulo 4 GiB); anything else is
+ * loaded as it is.  See Linux's Documentation/arch/arm64/booting.rst and
+ * RFC 1952.  -1 if the file cannot be read (the loader reports that).
+ */
+static int64_t virt_hotmem_loaded_size(const char *filename)
+{
+    g_autofree uint8_t *head = NULL;
+    int64_t size = get_image_size(filename);
+    uint8_t tail[4];
+    int fd;
+
+    if (size < 64) {
+        return size;
+    }
+    fd = qemu_open_old(filename, O_RDONLY);
+    if (fd < 0) {
+        return -1;
+    }
+    head = g_malloc(64);
+    if (pread(fd, head, 64, 0) != 64) {
+        size = -1;
+    } else if (!memcmp(head + 56, "ARM\x64", 4) && ldq_le_p(head + 16)) {
+        size = ldq_le_p(head + 16);
+    } else if (head[0] == 0x1f && head[1] == 0x8b &&
+               pread(fd, tail, 4, size - 4) == 4) {
+        size = ldl_le_p(tail);
+    }
+    close(fd);
+    return size;
+}
+
+/*
+ * Without firmware, virt's boot code puts its boot loader at the start of
+ * the first RAM bank, the kernel at a 2 MiB boundary above it, the initrd
+ * after the kernel (at least 128 MiB or half the bank in), and the DTB at
+ * the next 2 MiB boundary, which the kernel maps as a whole 2 MiB block.
+ * With several banks, a first bank that cannot hold that is refused
+ * here, naming the sizes, rather than failing later with a message about
+ * "RAM" that the user sized differently (or, for the DTB, not at all).
+ * The loader checks again with the exact sizes.
+ */
+static bool virt_hotmem_check_boot_bank(VirtHotmemMachineState *vhms,
+                                        const VirtHotmemLayout *layout,
+                                        Error **errp)
+{
+    MachineState *ms = MACHINE(vhms);
+    const VirtHotmemRamBank *bank = &layout->ram_banks[0];
+    int64_t kernel_size, initrd_size = 0;
+    uint64_t initrd_start, need;
+
+    /* One bank is all of RAM, as on virt: boot.c's own checks apply. */
+    if (layout->n_ram_banks < 2 || !ms->kernel_filename || ms->firmware ||
+        drive_get(IF_PFLASH, 0, 0)) {
+        return true;
+    }
+    kernel_size = virt_hotmem_loaded_size(ms->kernel_filename);
+    if (ms->initrd_filename) {
+        initrd_size = get_image_size(ms->initrd_filename);
+    }
+    if (kernel_size < 0 || initrd_size < 0) {
+        return true;
+    }
+    initrd_start = MAX(MIN(bank->size / 2, 128 * MiB),
+                       2 * MiB + kernel_size);
+    need = QEMU_ALIGN_UP(initrd_start + initrd_size, 2 * MiB) + 2 * MiB;
+    if (need > bank->size) {
+        error_setg(errp, "memory-layout=%s: the first RAM bank (0x%" PRIx64
+                   ", %" PRIu64 " KiB) is too small to boot from: kernel "
+                   "(%" PRIu64 " KiB), initrd (%" PRIu64 " KiB) and device "
+                   "tree need %" PRIu64 " KiB there; move it with ram-base=",
+                   virt_hotmem_policy_name(vhms->policy), bank->base,
+                   bank->size / KiB, (uint64_t)kernel_size / KiB,
+                   (uint64_t)initrd_size / KiB, need / KiB);
+        return false;
+    }
+    return true;
+}
+
+static bool virt_hotmem_plan_memmap(VirtMachineState *vms, int pa_bits,
+                                    Error **errp)
 {
     VirtHotmemMachineState *vhms = VIRT_HOTMEM_MACHINE(vms);
     MachineState *ms = MACHINE(vms);
@@ -188,12 +274,11 @@ static void virt_hotmem_plan_memmap(VirtMachineState *vms, int pa_bits)
         .mmio = mmio,
         .high = high,
         .n_high = VIRT_HOTMEM_NR_HIGH,
-        /* highmem=off is virt's way of saying "32-bit physical addresses" */
-        .pa_bits = vms->highmem ? pa_bits : 32,
+        /* virt has already made highmem=off mean 32 bits */
+        .pa_bits = pa_bits,
     };
     VirtHotmemLayout *layout;
     g_autofree char *msg = NULL;
-    Error *err = NULL;
     size_t i;
 
     for (i = 0; i < VIRT_LOWMEMMAP_LAST; i++) {
@@ -220,38 +305,32 @@ static void virt_hotmem_plan_memmap(VirtMachineState *vms, int pa_bits)
         };
     }
 
-    if (!vhms->reserved && !virt_hotmem_load_reserved(vhms, &err)) {
-        error_report_err(err);
-        exit(EXIT_FAILURE);
+    if (!vhms->reserved && !virt_hotmem_load_reserved(vhms, errp)) {
+        return false;
     }
     req.reserved = vhms->reserved;
     req.n_reserved = vhms->n_reserved;
 
     layout = virt_hotmem_layout_plan(&req, &msg);
     if (!layout) {
-        error_report("%s", msg);
-        exit(EXIT_FAILURE);
+        error_setg(errp, "%s", msg);
+        return false;
     }
     /* Cheap, and turns a planner bug into a message, not a broken guest. */
     if (!virt_hotmem_layout_check(&req, layout, &msg)) {
-        error_report("virt-hotmem: planned memory map is invalid: %s", msg);
-        exit(EXIT_FAILURE);
+        error_setg(errp, "virt-hotmem: planned memory map is invalid: %s",
+                   msg);
+        goto fail;
     }
     if (layout->n_ram_banks > VIRT_HOTMEM_MIGRATION_MAX_BANKS) {
-        error_report("memory-layout=%s: RAM would be split into %zu banks, "
-                     "more than the %d this machine can migrate",
-                     virt_hotmem_policy_name(vhms->policy),
-                     layout->n_ram_banks, VIRT_HOTMEM_MIGRATION_MAX_BANKS);
-        exit(EXIT_FAILURE);
+        error_setg(errp, "memory-layout=%s: RAM would be split into %zu "
+                   "banks, more than the %d this machine can migrate",
+                   virt_hotmem_policy_name(vhms->policy),
+                   layout->n_ram_banks, VIRT_HOTMEM_MIGRATION_MAX_BANKS);
+        goto fail;
     }
-    /* One node (virt makes it for memory hotplug) is fine, see modify_dtb */
-    if (layout->n_ram_banks > 1 && ms->numa_state &&
-        ms->numa_state->num_nodes > 1) {
-        error_report("memory-layout=%s: RAM split into %zu banks cannot be "
-                     "combined with several NUMA nodes yet",
-                     virt_hotmem_policy_name(vhms->policy),
-                     layout->n_ram_banks);
-        exit(EXIT_FAILURE);
+    if (!virt_hotmem_check_boot_bank(vhms, layout, errp)) {
+        goto fail;
     }
 
     /* Hand the plan to virt: everything else reads it from here. */
@@ -263,6 +342,15 @@ static void virt_hotmem_plan_memmap(VirtMachineState *vms, int pa_bits)
             layout->high[i].enabled;
     }
     vms->highest_gpa = layout->highest_gpa;
+    if (layout->n_ram_banks > 1) {
+        vhms->ram_banks = g_new(MemMapEntry, layout->n_ram_banks);
+        for (i = 0; i < layout->n_ram_banks; i++) {
+            vhms->ram_banks[i].base = layout->ram_banks[i].base;
+            vhms->ram_banks[i].size = layout->ram_banks[i].size;
+        }
+        vms->ram_banks = vhms->ram_banks;
+        vms->n_ram_banks = layout->n_ram_banks;
+    }
     if (layout->device_memory_size) {
         machine_memory_devices_init(ms, layout->device_memory_base,
                                     layout->device_memory_size);
@@ -280,6 +368,11 @@ static void virt_hotmem_plan_memmap(VirtMachineState *vms, int pa_bits)
     }
     virt_hotmem_layout_free(vhms->layout);
     vhms->layout = layout;
+    return true;
+
+fail:
+    virt_hotmem_layout_free(layout);
+    return false;
 }
 
 /* --- query-memory-layout ------------------------------------------------- */
@@ -490,70 +583,19 @@ static const VMStateDescription vmstate_virt_hotmem_layout = {
     },
 };
 
-/* --- RAM banks ----------------------------------------------------------- */
-
-/*
- * boot.c described RAM as one range from the first bank's base (per NUMA
- * node, and virt has one node as soon as memory hotplug is possible):
- * replace that node by one per bank.
- */
-static void virt_hotmem_modify_dtb(const struct arm_boot_info *binfo,
-                                   void *fdt)
-{
-    MachineState *ms = MACHINE(qdev_get_machine());
-    VirtHotmemMachineState *vhms = VIRT_HOTMEM_MACHINE(ms);
-    const VirtHotmemLayout *layout = vhms->layout;
-    bool numa = ms->numa_state && ms->numa_state->num_nodes > 0;
-    g_autofree char *boot_node = g_strdup_printf("/memory@%" PRIx64,
-                                                 layout->ram_banks[0].base);
-    size_t i;
-
-    qemu_fdt_nop_node(fdt, boot_node);
-    for (i = 0; i < layout->n_ram_banks; i++) {
-        const VirtHotmemRamBank *bank = &layout->ram_banks[i];
-        g_autofree char *node = g_strdup_printf("/memory@%" PRIx64,
-                                                bank->base);
-
-        qemu_fdt_add_subnode(fdt, node);
-        qemu_fdt_setprop_string(fdt, node, "device_type", "memory");
-        qemu_fdt_setprop_sized_cells(fdt, node, "reg", 2, bank->base,
-                                     2, bank->size);
-        if (numa) {
-            qemu_fdt_setprop_cell(fdt, node, "numa-node-id", 0);
-        }
-    }
-}
-
 static void virt_hotmem_init(MachineState *ms)
 {
     VirtHotmemMachineState *vhms = VIRT_HOTMEM_MACHINE(ms);
     VirtHotmemMachineClass *vhmc = VIRT_HOTMEM_MACHINE_GET_CLASS(ms);
     VirtMachineState *vms = VIRT_MACHINE(ms);
-    MemoryRegion *sysmem = get_system_memory();
     VirtHotmemLayout *layout;
-    uint64_t offset;
-    size_t i;
 
     vmstate_register(NULL, 0, &vmstate_virt_hotmem_layout, vhms);
+    vms->bootinfo.modify_dtb = virt_hotmem_dt_modify;
 
-    /* virt maps all of RAM at the first bank's base. */
+    /* virt maps RAM into the planned banks and boots from the first. */
     vhmc->parent_init(ms);
     layout = vhms->layout;
-
-    /*
-     * virt's SRAT describes RAM as one range from the first bank; a guest
-     * booted by UEFI with ACPI would believe the holes between banks are
-     * RAM.  Device tree boot (a kernel without firmware) is unaffected.
-     */
-    if (layout->n_ram_banks > 1 && vms->bootinfo.firmware_loaded &&
-        virt_is_acpi_enabled(vms)) {
-        error_report("memory-layout=%s: RAM in %zu banks needs device tree "
-                     "boot (virt's ACPI SRAT describes one range); use "
-                     "acpi=off or at most %" PRIu64 " MiB of RAM",
-                     virt_hotmem_policy_name(vhms->policy),
-                     layout->n_ram_banks, layout->ram_banks[0].size / MiB);
-        exit(EXIT_FAILURE);
-    }
 
     /*
      * ArmVirtQemu (Debian's AAVMF) is built for RAM at 1 GiB and finds
@@ -566,29 +608,6 @@ static void virt_hotmem_init(MachineState *ms)
                     "AAVMF) will not boot", layout->ram_banks[0].base,
                     (uint64_t)VIRT_HOTMEM_LEGACY_RAM_BASE);
     }
-    if (layout->n_ram_banks == 1) {
-        return;
-    }
-
-    /*
-     * Split it: bank 0 keeps the start of machine->ram, the others are
-     * aliases of the following pieces.  The boot code sees only bank 0
-     * (kernel, initrd and DT go there) and describes it; the DT hook adds
-     * the others.
-     */
-    memory_region_del_subregion(sysmem, ms->ram);
-    vhms->bank_aliases = g_new0(MemoryRegion, layout->n_ram_banks);
-    for (i = 0, offset = 0; i < layout->n_ram_banks; i++) {
-        g_autofree char *name = g_strdup_printf("ram-bank%zu", i);
-
-        memory_region_init_alias(&vhms->bank_aliases[i], OBJECT(ms), name,
-                                 ms->ram, offset, layout->ram_banks[i].size);
-        memory_region_add_subregion(sysmem, layout->ram_banks[i].base,
-                                    &vhms->bank_aliases[i]);
-        offset += layout->ram_banks[i].size;
-    }
-    vms->bootinfo.ram_size = layout->ram_banks[0].size;
-    vms->bootinfo.modify_dtb = virt_hotmem_modify_dtb;
 }
 
 /* --- properties ---------------------------------------------------------- */
@@ -699,6 +718,7 @@ static void virt_hotmem_instance_finalize(Object *obj)
     VirtHotmemMachineState *vhms = VIRT_HOTMEM_MACHINE(obj);
 
     virt_hotmem_layout_free(vhms->layout);
+    g_free(vhms->ram_banks);
     virt_hotmem_reserved_regions_free(vhms->reserved, vhms->n_reserved);
     g_free(vhms->reserved_regions);
 }
@@ -722,6 +742,7 @@ static void virt_hotmem_class_init(ObjectClass *oc, bool latest,
     vhmc->parent_init = mc->init;
     mc->init = virt_hotmem_init;
     vmc->plan_memmap = virt_hotmem_plan_memmap;
+    virt_hotmem_dt_class_init(oc);
     mlpc->get_layout = virt_hotmem_get_layout;
 
     object_class_property_add_str(oc, "ram-base", virt_hotmem_get_ram_base,

@@ -12,6 +12,7 @@
 #include "hw/arm/virt.h"
 #include "hw/arm/virt-hotmem-layout.h"
 #include "qom/object.h"
+#include "hw/hotplug.h"
 
 /*
  * Every versioned virt-hotmem-X.Y type implements this interface, so code
@@ -53,8 +54,8 @@ typedef struct VirtHotmemMachineState {
     VirtHotmemLayout *layout;
     VirtHotmemReservedRegion *reserved;
     size_t n_reserved;
-    /* RAM banks after the first, as aliases into machine->ram */
-    MemoryRegion *bank_aliases;
+    /* The RAM banks as virt reads them (vms->ram_banks), if more than one */
+    MemMapEntry *ram_banks;
 
     /* Migration: this machine's layout, or the source's on load */
     VirtHotmemMigratedLayout migrated;
@@ -65,6 +66,9 @@ typedef struct VirtHotmemMachineClass {
 
     /* virt's callbacks that ours wrap */
     void (*parent_init)(MachineState *ms);
+    /* The hotplug callbacks virt-hotmem-dt.c wraps */
+    hotplug_fn dt_parent_pre_plug;
+    hotplug_fn dt_parent_plug;
 } VirtHotmemMachineClass;
 
 /*
@@ -79,5 +83,13 @@ typedef struct VirtHotmemMachineClass {
 
 /* True if @ms is a virt-hotmem machine of any version. */
 bool virt_hotmem_is_machine(MachineState *ms);
+
+/*
+ * virt-hotmem-dt.c: the bootinfo.modify_dtb callback (RAM banks, DIMMs
+ * and NVDIMMs in the device tree), and the hotplug callbacks that let a
+ * device-tree guest have cold-plugged DIMMs.
+ */
+void virt_hotmem_dt_modify(const struct arm_boot_info *binfo, void *fdt);
+void virt_hotmem_dt_class_init(ObjectClass *oc);
 
 #endif /* HW_ARM_VIRT_HOTMEM_H */

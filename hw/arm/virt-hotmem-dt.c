@@ -1,0 +1,260 @@
+/*
+ * virt-hotmem: memory as a guest booted with a device tree sees it
+ *
+ * virt tells a device-tree guest about RAM only through the memory nodes
+ * boot.c writes from bootinfo (one range from the first bank's base, or
+ * one per NUMA node), and has no way to describe a DIMM: without ACPI
+ * (GED) it refuses every pc-dimm and nvdimm, even cold-plugged ones.
+ *
+ * Here a device-tree guest gets one memory node per RAM bank, one memory
+ * node per cold-plugged pc-dimm and one pmem-region node per nvdimm, and
+ * cold-plugged DIMMs are accepted without ACPI.  A device tree is read
+ * once, at boot: hot-adding a DIMM to such a guest is refused with the
+ * ways that do work (ACPI boot, or virtio-mem-pci, which needs no ACPI).
+ *
+ * Copyright (c) 2026 The virt-hotmem developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qapi/qapi-commands-machine.h"
+#include "hw/boards.h"
+#include "hw/hotplug.h"
+#include "hw/mem/memory-device.h"
+#include "hw/mem/nvdimm.h"
+#include "hw/mem/pc-dimm.h"
+#include "hw/qdev-core.h"
+#include "hw/arm/virt-hotmem.h"
+#include "system/device_tree.h"
+#include "system/numa.h"
+#include "trace.h"
+
+static bool virt_hotmem_dt_numa(MachineState *ms)
+{
+    return ms->numa_state && ms->numa_state->num_nodes > 0;
+}
+
+static void virt_hotmem_dt_add_range(void *fdt, const char *prefix,
+                                     const char *compatible, uint64_t base,
+                                     uint64_t size, int64_t node)
+{
+    g_autofree char *name = g_strdup_printf("/%s@%" PRIx64, prefix, base);
+
+    qemu_fdt_add_subnode(fdt, name);
+    if (compatible) {
+        qemu_fdt_setprop_string(fdt, name, "compatible", compatible);
+    } else {
+        qemu_fdt_setprop_string(fdt, name, "device_type", "memory");
+    }
+    qemu_fdt_setprop_sized_cells(fdt, name, "reg", 2, base, 2, size);
+    if (node >= 0) {
+        qemu_fdt_setprop_cell(fdt, name, "numa-node-id", node);
+    }
+}
+
+/*
+ * Describe RAM at offsets [@offset, @offset + @len) of machine->ram: one
+ * memory node for its piece in each bank it falls into.
+ */
+static void virt_hotmem_dt_add_ram(const VirtHotmemLayout *layout, void *fdt,
+                                   uint64_t offset, uint64_t len, int node)
+{
+    uint64_t bank_offset = 0;
+    size_t i;
+
+    for (i = 0; i < layout->n_ram_banks && len; i++) {
+        const VirtHotmemRamBank *bank = &layout->ram_banks[i];
+
+        if (offset < bank_offset + bank->size) {
+            uint64_t piece = MIN(len, bank_offset + bank->size - offset);
+
+            virt_hotmem_dt_add_range(fdt, "memory", NULL,
+                                     bank->base + (offset - bank_offset),
+                                     piece, node);
+            offset += piece;
+            len -= piece;
+        }
+        bank_offset += bank->size;
+    }
+}
+
+/*
+ * boot.c described RAM from the first bank's base as if it were one range:
+ * one node per NUMA node with memory, laid end to end, or one node of
+ * bootinfo's size (the first bank's) without NUMA.  With several banks,
+ * replace those by each node's share of RAM in each bank, in the order
+ * the SRAT lays them out (patches/0006).
+ */
+static void virt_hotmem_dt_add_ram_banks(VirtHotmemMachineState *vhms,
+                                         void *fdt)
+{
+    MachineState *ms = MACHINE(vhms);
+    const VirtHotmemLayout *layout = vhms->layout;
+    uint64_t base = layout->ram_banks[0].base, offset = 0;
+    int node;
+
+    if (layout->n_ram_banks < 2) {
+        return;
+    }
+    if (!virt_hotmem_dt_numa(ms)) {
+        g_autofree char *name = g_strdup_printf("/memory@%" PRIx64, base);
+
+        qemu_fdt_nop_node(fdt, name);
+        virt_hotmem_dt_add_ram(layout, fdt, 0, ms->ram_size, -1);
+        return;
+    }
+    /* All of boot.c's nodes go first: a new one may take a name of theirs */
+    for (node = 0; node < ms->numa_state->num_nodes; node++) {
+        uint64_t mem = ms->numa_state->nodes[node].node_mem;
+        g_autofree char *name = g_strdup_printf("/memory@%" PRIx64,
+                                                base + offset);
+
+        if (mem) {
+            qemu_fdt_nop_node(fdt, name);
+            offset += mem;
+        }
+    }
+    for (node = 0, offset = 0; node < ms->numa_state->num_nodes; node++) {
+        uint64_t mem = ms->numa_state->nodes[node].node_mem;
+
+        virt_hotmem_dt_add_ram(layout, fdt, offset, mem, node);
+        offset += mem;
+    }
+}
+
+/*
+ * A pc-dimm is RAM like any other: a memory node (Devicetree
+ * Specification, "/memory node"), with numa-node-id (Linux's
+ * Documentation/devicetree/bindings/numa.txt) when the machine has NUMA
+ * nodes.  An nvdimm is a persistent memory region: Linux's binding
+ * Documentation/devicetree/bindings/pmem/pmem-region.yaml asks for a node
+ * with compatible = "pmem-region" and one reg range, which its of_pmem
+ * driver turns into /dev/pmemN.  The node is /pmem@<address>, with
+ * numa-node-id under -numa, the shape of the "hw/arm/boot: Expose the pmem
+ * nodes in the DT" patch posted for virt to qemu-devel in October 2019.
+ * reg is the nvdimm's guest-visible region: its label area, if any, is
+ * not mapped.
+ */
+static void virt_hotmem_dt_add_dimms(MachineState *ms, void *fdt)
+{
+    MemoryDeviceInfoList *list = qmp_memory_device_list();
+    MemoryDeviceInfoList *e;
+
+    for (e = list; e; e = e->next) {
+        PCDIMMDeviceInfo *di;
+        bool pmem;
+
+        switch (e->value->type) {
+        case MEMORY_DEVICE_INFO_KIND_DIMM:
+            di = e->value->u.dimm.data;
+            pmem = false;
+            break;
+        case MEMORY_DEVICE_INFO_KIND_NVDIMM:
+            di = e->value->u.nvdimm.data;
+            pmem = true;
+            break;
+        default:
+            /* virtio-mem and others describe themselves to the guest */
+            continue;
+        }
+        virt_hotmem_dt_add_range(fdt, pmem ? "pmem" : "memory",
+                                 pmem ? "pmem-region" : NULL,
+                                 di->addr, di->size,
+                                 virt_hotmem_dt_numa(ms) ? di->node : -1);
+        trace_virt_hotmem_dt_dimm(di->id ?: "", pmem, di->addr, di->size,
+                                  di->node);
+    }
+    qapi_free_MemoryDeviceInfoList(list);
+}
+
+void virt_hotmem_dt_modify(const struct arm_boot_info *binfo, void *fdt)
+{
+    MachineState *ms = MACHINE(qdev_get_machine());
+
+    virt_hotmem_dt_add_ram_banks(VIRT_HOTMEM_MACHINE(ms), fdt);
+    /*
+     * With ACPI, DIMMs are virt's (GED, SRAT); UEFI firmware would take
+     * memory nodes for boot RAM.
+     */
+    if (!VIRT_MACHINE(ms)->acpi_dev) {
+        virt_hotmem_dt_add_dimms(ms, fdt);
+    }
+}
+
+/* --- DIMMs without ACPI --------------------------------------------------- */
+
+/*
+ * Without virt's ACPI GED there is nothing that could tell the guest about
+ * a DIMM after boot, so virt refuses them all.  A cold-plugged one is
+ * described in the device tree instead (above): plug it into device
+ * memory as virt would, without the GED.
+ */
+static bool virt_hotmem_dt_owns_dimm(HotplugHandler *hotplug_dev,
+                                     DeviceState *dev)
+{
+    VirtMachineState *vms = VIRT_MACHINE(hotplug_dev);
+
+    return !vms->acpi_dev && object_dynamic_cast(OBJECT(dev), TYPE_PC_DIMM);
+}
+
+static void virt_hotmem_dt_pre_plug(HotplugHandler *hotplug_dev,
+                                    DeviceState *dev, Error **errp)
+{
+    VirtHotmemMachineClass *vhmc = VIRT_HOTMEM_MACHINE_GET_CLASS(hotplug_dev);
+    VirtMachineState *vms = VIRT_MACHINE(hotplug_dev);
+    MachineState *ms = MACHINE(hotplug_dev);
+    const char *type = object_get_typename(OBJECT(dev));
+
+    if (!virt_hotmem_dt_owns_dimm(hotplug_dev, dev)) {
+        vhmc->dt_parent_pre_plug(hotplug_dev, dev, errp);
+        return;
+    }
+    if (dev->hotplugged) {
+        error_setg(errp, "%s cannot be hot-added: this guest booted with a "
+                   "device tree, which has no memory hotplug; boot it with "
+                   "UEFI firmware and ACPI, or hot-add memory with "
+                   "virtio-mem-pci", type);
+        return;
+    }
+    if (vms->mte) {
+        error_setg(errp, "%s: memory devices cannot be used with mte=on",
+                   type);
+        return;
+    }
+    if (object_dynamic_cast(OBJECT(dev), TYPE_NVDIMM) &&
+        !ms->nvdimms_state->is_enabled) {
+        error_setg(errp, "nvdimm is not enabled: add 'nvdimm=on' to '-M'");
+        return;
+    }
+    pc_dimm_pre_plug(PC_DIMM(dev), ms, errp);
+}
+
+static void virt_hotmem_dt_plug(HotplugHandler *hotplug_dev,
+                                DeviceState *dev, Error **errp)
+{
+    VirtHotmemMachineClass *vhmc = VIRT_HOTMEM_MACHINE_GET_CLASS(hotplug_dev);
+    MachineState *ms = MACHINE(hotplug_dev);
+
+    if (!virt_hotmem_dt_owns_dimm(hotplug_dev, dev)) {
+        vhmc->dt_parent_plug(hotplug_dev, dev, errp);
+        return;
+    }
+    pc_dimm_plug(PC_DIMM(dev), ms);
+    if (object_dynamic_cast(OBJECT(dev), TYPE_NVDIMM)) {
+        nvdimm_plug(ms->nvdimms_state);
+    }
+}
+
+void virt_hotmem_dt_class_init(ObjectClass *oc)
+{
+    VirtHotmemMachineClass *vhmc = (VirtHotmemMachineClass *)oc;
+    HotplugHandlerClass *hc = HOTPLUG_HANDLER_CLASS(oc);
+
+    /* Wrap whatever is there, so other wrappers of ours compose */
+    vhmc->dt_parent_pre_plug = hc->pre_plug;
+    hc->pre_plug = virt_hotmem_dt_pre_plug;
+    vhmc->dt_parent_plug = hc->plug;
+    hc->plug = virt_hotmem_dt_plug;
+}

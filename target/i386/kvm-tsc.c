@@ -58,6 +58,9 @@
 #define KVM_TSC_PAIR_SAMPLES 32
 /* Run after kvmclock's handler on start, so our KVM_SET_CLOCK wins */
 #define KVM_TSC_VM_STATE_PRIORITY 1
+/* Setting the VM clock: tries, and how close to aim */
+#define KVM_TSC_CLOCK_ATTEMPTS 8
+#define KVM_TSC_CLOCK_LANDING_NS 1000
 #define KVM_TSC_TOLERANCE_PARAM "/sys/module/kvm/parameters/tsc_tolerance_ppm"
 
 /*
@@ -90,6 +93,8 @@ typedef struct KvmTscMigrated {
 typedef struct KvmTscApplied {
     struct kvm_clock_data clock;
     bool clock_realtime;        /* clock carries KVM_CLOCK_REALTIME */
+    uint64_t source_kvmclock_ns; /* and aims at these two */
+    uint64_t source_realtime_ns;
     uint64_t pair_realtime_ns;  /* else clock.clock was for this instant */
     uint32_t nr_vcpus;
     uint64_t *offsets;          /* in CPU_FOREACH order */
@@ -598,6 +603,57 @@ static bool kvm_tsc_match_vcpus(const KvmTscMigrated *m, uint32_t *order,
 }
 
 /*
+ * KVM_SET_CLOCK with KVM_CLOCK_REALTIME, so that kvmclock reads
+ * source_kvmclock_ns plus the realtime elapsed since source_realtime_ns.
+ *
+ * KVM adds the realtime elapsed up to a moment a little after the one its
+ * new kvmclock counts from, so the clock lands a few microseconds ahead
+ * (tens under emulation), by an amount that varies.  Its own pair tells by
+ * how much: hand it a source instant that much later and try again, a few
+ * times, until it lands within KVM_TSC_CLOCK_LANDING_NS.  @clock keeps the
+ * last request, @data KVM_GET_CLOCK's answer to it.  Without the kernel's
+ * pair there is nothing to measure: one try.
+ */
+static bool kvm_tsc_land_clock(uint64_t source_kvmclock_ns,
+                               uint64_t source_realtime_ns,
+                               struct kvm_clock_data *clock,
+                               struct kvm_clock_data *data, Error **errp)
+{
+    int64_t ahead;
+    int attempt, ret;
+
+    for (attempt = 0; attempt < KVM_TSC_CLOCK_ATTEMPTS; attempt++) {
+        ret = kvm_vm_ioctl(kvm_state, KVM_SET_CLOCK, clock);
+        if (ret < 0) {
+            error_setg_errno(errp, -ret, "precise-tsc: KVM_SET_CLOCK failed");
+            return false;
+        }
+        memset(data, 0, sizeof(*data));
+        ret = kvm_vm_ioctl(kvm_state, KVM_GET_CLOCK, data);
+        if (ret < 0) {
+            error_setg_errno(errp, -ret, "precise-tsc: KVM_GET_CLOCK failed");
+            return false;
+        }
+        if ((data->flags & (KVM_CLOCK_REALTIME | KVM_CLOCK_HOST_TSC)) !=
+            (KVM_CLOCK_REALTIME | KVM_CLOCK_HOST_TSC)) {
+            return true;
+        }
+        ahead = (int64_t)(data->clock - source_kvmclock_ns) -
+                (int64_t)(data->realtime - source_realtime_ns);
+        trace_kvm_tsc_clock_ahead(attempt, ahead);
+        if ((ahead >= -KVM_TSC_CLOCK_LANDING_NS &&
+             ahead <= KVM_TSC_CLOCK_LANDING_NS) ||
+            ahead < -NANOSECONDS_PER_SECOND ||
+            ahead > NANOSECONDS_PER_SECOND) {
+            /* landed, or not KVM's gap (a clamp): nothing to correct */
+            return true;
+        }
+        clock->realtime += ahead;
+    }
+    return true;
+}
+
+/*
  * Clock first: set the VM clock from the source's triple, then read back
  * KVM's (kvmclock, host TSC) pair.  The pairs handed to the arithmetic
  * are then on the kvmclock time scale, so that the TSCs advance by what
@@ -611,7 +667,7 @@ static bool kvm_tsc_set_clock_first(const KvmTscMigrated *m,
 {
     KvmTscApplied *applied = &kvm_tsc.applied;
     struct kvm_clock_data data = { 0 };
-    int ret;
+    uint64_t source_realtime;
 
     /* The source's instant on this host's UTC: TAI, not UTC, elapses. */
     applied->clock.clock = m->kvmclock_ns;
@@ -620,14 +676,12 @@ static bool kvm_tsc_set_clock_first(const KvmTscMigrated *m,
         NANOSECONDS_PER_SECOND;
     applied->clock.flags = KVM_CLOCK_REALTIME;
     applied->clock_realtime = true;
-    ret = kvm_vm_ioctl(kvm_state, KVM_SET_CLOCK, &applied->clock);
-    if (ret < 0) {
-        error_setg_errno(errp, -ret, "precise-tsc: KVM_SET_CLOCK failed");
-        return false;
-    }
-    ret = kvm_vm_ioctl(kvm_state, KVM_GET_CLOCK, &data);
-    if (ret < 0) {
-        error_setg_errno(errp, -ret, "precise-tsc: KVM_GET_CLOCK failed");
+    source_realtime = applied->clock.realtime;
+    applied->source_kvmclock_ns = m->kvmclock_ns;
+    applied->source_realtime_ns = source_realtime;
+
+    if (!kvm_tsc_land_clock(m->kvmclock_ns, source_realtime,
+                            &applied->clock, &data, errp)) {
         return false;
     }
     if ((data.flags & (KVM_CLOCK_REALTIME | KVM_CLOCK_HOST_TSC)) !=
@@ -646,14 +700,14 @@ static bool kvm_tsc_set_clock_first(const KvmTscMigrated *m,
  * Compute and write every vCPU's offset and the VM clock.  Any failure
  * fails the incoming migration; the report says what happened.
  */
-static bool kvm_tsc_restore(PreciseTscMigration *report, Error **errp)
+static bool kvm_tsc_restore(const uint32_t *order,
+                            PreciseTscMigration *report, Error **errp)
 {
     ERRP_GUARD();
     const KvmTscMigrated *m = &kvm_tsc.mig;
     KvmTscApplied *applied = &kvm_tsc.applied;
     g_autofree TscRestoreVcpuSnapshot *vcpus =
         g_new0(TscRestoreVcpuSnapshot, m->nr_vcpus);
-    g_autofree uint32_t *order = g_new0(uint32_t, m->nr_vcpus);
     TscRestoreSnapshot src = {
         .pair = { .realtime_ns = m->realtime_ns, .host_tsc = m->host_tsc,
                   .tai_offset_s = m->tai_offset_s },
@@ -675,9 +729,6 @@ static bool kvm_tsc_restore(PreciseTscMigration *report, Error **errp)
     CPUState *cs;
     int ret;
 
-    if (!kvm_tsc_match_vcpus(m, order, errp)) {
-        return false;
-    }
     for (i = 0; i < m->nr_vcpus; i++) {
         vcpus[i].offset = m->offsets[order[i]];
     }
@@ -743,6 +794,8 @@ static bool kvm_tsc_restore(PreciseTscMigration *report, Error **errp)
             applied->clock.realtime = res.source_realtime_ns;
             applied->clock.flags = KVM_CLOCK_REALTIME;
             applied->clock_realtime = true;
+            applied->source_kvmclock_ns = m->kvmclock_ns;
+            applied->source_realtime_ns = res.source_realtime_ns;
         } else {
             applied->clock.clock = res.kvmclock_ns;
             applied->pair_realtime_ns = dst.pair.realtime_ns;
@@ -801,10 +854,20 @@ static bool kvm_tsc_reapply(Error **errp)
             clock.clock += now - applied->pair_realtime_ns;
         }
     }
-    ret = kvm_vm_ioctl(kvm_state, KVM_SET_CLOCK, &clock);
-    if (ret < 0) {
-        error_setg_errno(errp, -ret, "precise-tsc: KVM_SET_CLOCK failed");
-        return false;
+    if (applied->clock_realtime) {
+        struct kvm_clock_data data;
+
+        if (!kvm_tsc_land_clock(applied->source_kvmclock_ns,
+                                applied->source_realtime_ns, &clock, &data,
+                                errp)) {
+            return false;
+        }
+    } else {
+        ret = kvm_vm_ioctl(kvm_state, KVM_SET_CLOCK, &clock);
+        if (ret < 0) {
+            error_setg_errno(errp, -ret, "precise-tsc: KVM_SET_CLOCK failed");
+            return false;
+        }
     }
     CPU_FOREACH(cs) {
         if (i >= applied->nr_vcpus ||
@@ -869,6 +932,7 @@ static int kvm_tsc_post_load(void *opaque, int version_id)
 {
     const KvmTscMigrated *m = &kvm_tsc.mig;
     PreciseTscMigration *report = g_new0(PreciseTscMigration, 1);
+    g_autofree uint32_t *order = g_new0(uint32_t, m->nr_vcpus);
     Error *err = NULL;
 
     qapi_free_PreciseTscMigration(kvm_tsc.last);
@@ -884,10 +948,12 @@ static int kvm_tsc_post_load(void *opaque, int version_id)
                    "invalid (pair code %u, guest %u kHz, host %u kHz, ratio "
                    "0x%" PRIx64 ", %u fraction bits)", m->pair_code,
                    m->guest_khz, m->host_khz, m->ratio, m->frac_bits);
+    } else if (!kvm_tsc_match_vcpus(m, order, &err)) {
+        /* err says which vCPU */
     } else if (kvm_tsc.offsets_ignored) {
         error_setg(&err, "precise-tsc: this host's KVM ignores TSC offsets; "
                    "the guest TSCs cannot be restored here");
-    } else if (kvm_tsc_restore(report, &err)) {
+    } else if (kvm_tsc_restore(order, report, &err)) {
         report->restored = true;
         kvm_tsc.reapply_pending = true;
         return 0;

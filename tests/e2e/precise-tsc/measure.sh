@@ -11,10 +11,16 @@
 # Output, one line per vCPU and measurement, on the serial console:
 #   VHM-RESULT round=R mode=on|off vcpu=N src_offset=.. dst_offset=..
 #     error_cycles=.. error_ns=.. skew_cycles=.. downtime_ns=.. khz=..
-#     elapsed_ns=.. uncertainty_ns=.. qmode=..
+#     elapsed_ns=.. uncertainty_ns=.. qmode=.. kvmclock_move_ns=..
 # and VHM-FAIL / VHM-TRACE / VHM-LOG lines for the host-side script.
 #
-# usage: measure.sh ROUNDS DOWNTIME_S "MODES"
+# usage: measure.sh ROUNDS DOWNTIME_S "CASES"
+#
+# A case is MODE (on or off) or MODE@PPM: the L2 guest then gets
+# -cpu qemu64,tsc-frequency= PPM parts per million above this host's TSC
+# frequency.  Within KVM's tsc_tolerance_ppm KVM does not scale: the guest
+# TSC runs at the host's rate, and a perfect restore still leaves the
+# offsets unchanged.  Results carry mode=CASE.
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
@@ -62,11 +68,45 @@ stop_qemus() {
     done
 }
 
-run_one() { # run_one ROUND MODE
+record() {  # record FIELD LOGFILE first|last: a field of a kvm_tsc_record trace
+    sed -n "s/.*kvm_tsc_record .* $1 \([0-9]*\).*/\1/p" "$2" |
+        if [ "$3" = first ]; then head -n 1; else tail -n 1; fi
+}
+
+# How far the relationship between kvmclock and vCPU 0's TSC moved across
+# the migration, in ns.  KVM_GET_CLOCK's own (realtime, host TSC, kvmclock)
+# triples, recorded by each QEMU when its VM stops (the source before the
+# migration, the destination when it is killed), and the debugfs offsets
+# give kvmclock and the guest TSC at two instants; the TSC's rate comes
+# from the same two triples (one host, no NTP in L1):
+#   move = dkvmclock - dguest_tsc * drealtime / dhost_tsc
+kvmclock_move() {   # kvmclock_move DIR SRC_OFFSET DST_OFFSET
+    ks=$(record kvmclock $1/src.log first); kd=$(record kvmclock $1/dst.log last)
+    hs=$(record host_tsc $1/src.log first); hd=$(record host_tsc $1/dst.log last)
+    rs=$(record realtime $1/src.log first); rd=$(record realtime $1/dst.log last)
+    if [ -z "$ks" ] || [ -z "$kd" ] || [ "$hs" = "$hd" ]; then
+        echo none; return
+    fi
+    # integers first (exact in 64 bits), the one product in floating point
+    dk=$((kd - ks)); dh=$((hd - hs)); dr=$((rd - rs))
+    dg=$(( (hd + $3) - (hs + $2) ))
+    awk -v dk=$dk -v dg=$dg -v dr=$dr -v dh=$dh \
+        'BEGIN { printf "%d", dk - dg * dr / dh }'
+}
+
+run_one() { # run_one ROUND CASE
     r=$1; mode=$2
-    dir=/tmp/r$r-$mode
+    precise=${mode%@*}
+    cpu=
+    case $mode in
+    *@*)
+        ppm=${mode#*@}
+        cpu="-cpu qemu64,tsc-frequency=$(( khz * (1000000 + ppm) / 1000000 * 1000 ))"
+        ;;
+    esac
+    dir=/tmp/r$r-$precise-${ppm:-0}
     rm -rf "$dir"; mkdir -p "$dir"
-    common="-M pc -accel kvm,precise-tsc=$mode -smp 2 -m 16 -nodefaults
+    common="-M pc -accel kvm,precise-tsc=$precise $cpu -smp 2 -m 16 -nodefaults
             -display none -bios $L2 -L /usr/share/qemu -trace kvm_tsc_*"
 
     $QEMU $common -qmp unix:$dir/dst.qmp,server=on,wait=off \
@@ -116,11 +156,12 @@ run_one() { # run_one ROUND MODE
     set -- $src; s0=$1; s1=$2
     set -- $dst; d0=$1; d1=$2
     skew=$(( (d1 - d0) - (s1 - s0) ))
+    kvmclock_move=$(kvmclock_move $dir $s0 $d0)
     v=0
     for pair in "$s0 $d0" "$s1 $d1"; do
         set -- $pair
         err=$(( $2 - $1 ))
-        echo "VHM-RESULT round=$r mode=$mode vcpu=$v src_offset=$1 dst_offset=$2 error_cycles=$err error_ns=$(( err * 1000000 / khz )) skew_cycles=$skew downtime_ns=$downtime_ns khz=$khz elapsed_ns=$elapsed uncertainty_ns=$unc qmode=$qmode"
+        echo "VHM-RESULT round=$r mode=$mode vcpu=$v src_offset=$1 dst_offset=$2 error_cycles=$err error_ns=$(( err * 1000000 / khz )) skew_cycles=$skew downtime_ns=$downtime_ns khz=$khz elapsed_ns=$elapsed uncertainty_ns=$unc qmode=$qmode kvmclock_move_ns=$kvmclock_move"
         v=$((v + 1))
     done
     for side in src dst; do

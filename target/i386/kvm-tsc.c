@@ -963,10 +963,21 @@ static int kvm_tsc_post_load(void *opaque, int version_id)
     return -EINVAL;
 }
 
+/*
+ * Not in a savevm snapshot: loadvm restores it at an unknown later time
+ * (days), and the guest must then find its TSC where it left it, as with
+ * stock QEMU.  Without the section the restore is stock QEMU's.
+ */
+static bool kvm_tsc_section_needed(void *opaque)
+{
+    return !runstate_check(RUN_STATE_SAVE_VM);
+}
+
 static const VMStateDescription vmstate_kvm_tsc = {
     .name = "precise-tsc",
     .version_id = 2,
     .minimum_version_id = 2,
+    .needed = kvm_tsc_section_needed,
     .pre_save = kvm_tsc_pre_save,
     .pre_load = kvm_tsc_pre_load,
     .post_load = kvm_tsc_post_load,

@@ -16,6 +16,10 @@
 #   one line and the source still running (a proxy between the two
 #   processes corrupts the stream on the way).
 #
+# - savevm keeps stock behaviour: the snapshot has no precise-tsc section
+#   (loadvm, perhaps days later, must not move the guest TSC by days),
+#   and loadvm of it works.
+#
 # This host's precision is not measured here: that needs a KVM that applies
 # TSC offsets (see make bench).
 #
@@ -188,6 +192,49 @@ def test_destination_without_feature_refuses():
         assert src.qmp.cmd("query-status")["status"] == "running"
 
 
+def qcow2_node(v, path):
+    """A 16 MiB qcow2 image made through QMP (no qemu-img in the build),
+    added as node 'disk' for savevm."""
+    open(path, "wb").close()
+    v.qmp.cmd("blockdev-add", driver="file", filename=path,
+              **{"node-name": "proto"})
+    v.qmp.cmd("blockdev-create", **{"job-id": "create", "options": {
+        "driver": "qcow2", "file": "proto", "size": 16 << 20}})
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        jobs = v.qmp.cmd("query-jobs")
+        if jobs and jobs[0]["status"] == "concluded":
+            assert "error" not in jobs[0], jobs
+            break
+        time.sleep(0.05)
+    else:
+        raise guest.GuestError("blockdev-create did not conclude")
+    v.qmp.cmd("job-dismiss", id="create")
+    v.qmp.cmd("blockdev-add", driver="qcow2", file="proto",
+              **{"node-name": "disk"})
+
+
+def test_savevm_has_no_section():
+    need_kvm()
+    path = os.path.join(guest.tempfile.mkdtemp(prefix="vhm-tsc-"),
+                        "snap.qcow2")
+    with vm("on", "src") as v:
+        qcow2_node(v, path)
+        out = v.qmp.hmp("savevm snap1")
+        assert out.strip() == "", out
+        assert "snap1" in v.qmp.hmp("info snapshots")
+        out = v.qmp.hmp("loadvm snap1")
+        assert out.strip() == "", out
+        assert v.qmp.cmd("query-status")["status"] == "running"
+        info = v.qmp.cmd("query-precise-tsc")
+        assert "last-migration" not in info, info
+    with open(path, "rb") as f:
+        image = f.read()
+    # The vmstate is stored as is: device sections show up by name.
+    assert b"kvmclock" in image, "no vmstate in the snapshot image"
+    assert SECTION not in image, "savevm wrote the precise-tsc section"
+
+
 class CorruptingProxy(threading.Thread):
     """Forwards a migration stream, changing it once it sees the section:
     'version' sets the section's version_id to 3, 'truncate' cuts the
@@ -343,4 +390,6 @@ if __name__ == "__main__":
               ("precise-tsc/duplicate-vcpu-id-refused",
                test_duplicate_vcpu_id_refused),
               ("precise-tsc/unknown-vcpu-id-refused",
-               test_unknown_vcpu_id_refused)])
+               test_unknown_vcpu_id_refused),
+              ("precise-tsc/savevm-has-no-section",
+               test_savevm_has_no_section)])

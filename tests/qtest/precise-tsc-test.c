@@ -99,6 +99,12 @@ out:
 }
 
 static HostTsc host;
+static const char *const host_names[] = {
+    [HOST_TSC_NO_KVM] = "no KVM",
+    [HOST_TSC_NO_OFFSET_ATTR] = "no KVM_VCPU_TSC_OFFSET",
+    [HOST_TSC_OFFSETS_IGNORED] = "TSC offsets ignored",
+    [HOST_TSC_OFFSETS_APPLIED] = "TSC offsets applied",
+};
 
 static QDict *query(QTestState *qts)
 {
@@ -242,9 +248,7 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     host = probe_host();
-    g_test_message("host: %s", (const char *[]) {
-        "no KVM", "no KVM_VCPU_TSC_OFFSET", "TSC offsets ignored",
-        "TSC offsets applied" }[host]);
+    g_test_message("host: %s", host_names[host]);
     qtest_add_func("/precise-tsc/on", test_on);
     qtest_add_func("/precise-tsc/off", test_off);
     qtest_add_func("/precise-tsc/default-off", test_default_off);

@@ -3,11 +3,11 @@
  *
  * The module under test is pure C with glib and QEMU's host-utils, so
  * these tests link nothing else of QEMU.  They simulate hosts whose TSC
- * and CLOCK_REALTIME are functions of a true time in milliseconds (a kHz is one cycle per millisecond, so
- * host TSCs stay exact integers), and vCPUs whose TSC KVM derives from the
- * host TSC, a scaling and an offset.  Expected values of the scaled cases
- * come from an independent big-integer computation and are written out as
- * literals.
+ * and CLOCK_REALTIME are functions of a true time in milliseconds (a kHz
+ * is one cycle per millisecond, so host TSCs stay exact integers), and
+ * vCPUs whose TSC KVM derives from the host TSC, a scaling and an offset.
+ * Expected values of the scaled cases come from an independent big-integer
+ * computation and are written out as literals.
  *
  * Copyright (c) 2026 The virt-hotmem developers
  *

@@ -22,7 +22,9 @@ pause: error ~ -downtime.
 Each mode runs in two cases: the L2 guest at the host's TSC frequency, and
 (on@200, off@200) with -cpu qemu64,tsc-frequency= 200 ppm above it, inside
 KVM's default tsc_tolerance_ppm of 250, where KVM does not scale and the
-guest TSC runs at the host's rate.
+guest TSC runs at the host's rate; and (on+leap, off+leap) with a leap
+second inserted in L1 during the pause (tests/e2e/precise-tsc/leap.c:
+CLOCK_REALTIME one second back, the kernel's TAI offset one up).
 
 usage: scripts/bench-precise-tsc.py [ROUNDS] [--downtime S] [--keep] [-v]
 
@@ -149,7 +151,7 @@ def fetch_assets():
             "kernel_package": kpkg}
 
 
-CASES = ("on", "off", "on@200", "off@200")
+CASES = ("on", "off", "on@200", "off@200", "on+leap", "off+leap")
 
 
 def build_parts(work, assets, rounds, downtime, cases=CASES):
@@ -160,11 +162,14 @@ def build_parts(work, assets, rounds, downtime, cases=CASES):
          "-o", l2, l2o])
     qmp = os.path.join(work, "qmp")
     run(["gcc", "-O2", "-static", "-o", qmp, os.path.join(E2E, "qmp.c")])
+    leap = os.path.join(work, "leap")
+    run(["gcc", "-O2", "-static", "-o", leap, os.path.join(E2E, "leap.c")])
     initrd = os.path.join(work, "initrd.cpio")
     run([sys.executable, os.path.join(E2E, "build_initramfs.py"),
          "--out", initrd, "--busybox", assets["busybox"],
          "--modules", assets["modules"], "--qemu", QEMU, "--qmp", qmp,
-         "--l2", l2, "--rounds", str(rounds), "--downtime", str(downtime),
+         "--l2", l2, "--leap", leap,
+         "--rounds", str(rounds), "--downtime", str(downtime),
          "--modes", " ".join(cases)])
     return initrd
 

@@ -20,7 +20,9 @@
 # -cpu qemu64,tsc-frequency= PPM parts per million above this host's TSC
 # frequency.  Within KVM's tsc_tolerance_ppm KVM does not scale: the guest
 # TSC runs at the host's rate, and a perfect restore still leaves the
-# offsets unchanged.  Results carry mode=CASE.
+# offsets unchanged.  MODE+leap inserts a leap second during the pause
+# (/bin/leap: CLOCK_REALTIME one second back, the TAI offset one up); the
+# true pause is unchanged.  Results carry mode=CASE.
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
@@ -80,7 +82,8 @@ record() {  # record FIELD LOGFILE first|last: a field of a kvm_tsc_record trace
 # give kvmclock and the guest TSC at two instants; the TSC's rate comes
 # from the same two triples (one host, no NTP in L1):
 #   move = dkvmclock - dguest_tsc * drealtime / dhost_tsc
-kvmclock_move() {   # kvmclock_move DIR SRC_OFFSET DST_OFFSET
+# (drealtime plus the leap second that stepped CLOCK_REALTIME back)
+kvmclock_move() {   # kvmclock_move DIR SRC_OFFSET DST_OFFSET [LEAP_NS]
     ks=$(record kvmclock $1/src.log first); kd=$(record kvmclock $1/dst.log last)
     hs=$(record host_tsc $1/src.log first); hd=$(record host_tsc $1/dst.log last)
     rs=$(record realtime $1/src.log first); rd=$(record realtime $1/dst.log last)
@@ -88,7 +91,7 @@ kvmclock_move() {   # kvmclock_move DIR SRC_OFFSET DST_OFFSET
         echo none; return
     fi
     # integers first (exact in 64 bits), the one product in floating point
-    dk=$((kd - ks)); dh=$((hd - hs)); dr=$((rd - rs))
+    dk=$((kd - ks)); dh=$((hd - hs)); dr=$((rd - rs + ${4:-0}))
     dg=$(( (hd + $3) - (hs + $2) ))
     awk -v dk=$dk -v dg=$dg -v dr=$dr -v dh=$dh \
         'BEGIN { printf "%d", dk - dg * dr / dh }'
@@ -96,15 +99,20 @@ kvmclock_move() {   # kvmclock_move DIR SRC_OFFSET DST_OFFSET
 
 run_one() { # run_one ROUND CASE
     r=$1; mode=$2
-    precise=${mode%@*}
+    precise=${mode%%[@+]*}
     cpu=
+    leap=
+    ppm=
+    case $mode in
+    *+leap) leap=1 ;;
+    esac
     case $mode in
     *@*)
         ppm=${mode#*@}
         cpu="-cpu qemu64,tsc-frequency=$(( khz * (1000000 + ppm) / 1000000 * 1000 ))"
         ;;
     esac
-    dir=/tmp/r$r-$precise-${ppm:-0}
+    dir=/tmp/r$r-$precise-${ppm:-0}-${leap:-0}
     rm -rf "$dir"; mkdir -p "$dir"
     common="-M pc -accel kvm,precise-tsc=$precise $cpu -smp 2 -m 16 -nodefaults
             -display none -bios $L2 -L /usr/share/qemu -trace kvm_tsc_*"
@@ -128,6 +136,9 @@ run_one() { # run_one ROUND CASE
     t_stop=$(echo "$out" | sed -n 's/^TS //p')
     src=$(offsets $spid) || { echo "VHM-FAIL round=$r mode=$mode no debugfs for source"; stop_qemus $spid $dpid; return 1; }
     sleep "$downtime"
+    if [ -n "$leap" ]; then
+        echo "VHM-INFO $(/bin/leap 2>&1)"
+    fi
     $QMP $dir/src.qmp '{"execute":"migrate","arguments":{"uri":"unix:'$dir/mig.sock'"}}' >/dev/null
     st=
     i=0
@@ -150,13 +161,15 @@ run_one() { # run_one ROUND CASE
     stop_qemus $spid $dpid
 
     downtime_ns=$((t_cont - t_stop))
+    # CLOCK_REALTIME stepped back by the leap second; the pause did not
+    [ -n "$leap" ] && downtime_ns=$((downtime_ns + 1000000000))
     elapsed=$(field elapsed-ns "$q"); [ -n "$elapsed" ] || elapsed=none
     unc=$(field uncertainty-ns "$q"); [ -n "$unc" ] || unc=none
     qmode=$(field mode "$q"); [ -n "$qmode" ] || qmode=none
     set -- $src; s0=$1; s1=$2
     set -- $dst; d0=$1; d1=$2
     skew=$(( (d1 - d0) - (s1 - s0) ))
-    kvmclock_move=$(kvmclock_move $dir $s0 $d0)
+    kvmclock_move=$(kvmclock_move $dir $s0 $d0 ${leap:+1000000000})
     v=0
     for pair in "$s0 $d0" "$s1 $d1"; do
         set -- $pair

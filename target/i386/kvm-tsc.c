@@ -71,6 +71,7 @@
 enum {
     KVM_TSC_WIRE_PAIR_KERNEL = 1,       /* KVM_GET_CLOCK's own pair */
     KVM_TSC_WIRE_PAIR_USERSPACE = 2,    /* serialised user-space reads */
+    KVM_TSC_WIRE_SOURCE_IGNORES = 3,    /* the source's offsets mean nothing */
 };
 
 typedef struct KvmTscMigrated {
@@ -530,6 +531,10 @@ static bool kvm_tsc_snapshot(Error **errp)
     }
     m->pair_code = mode == PRECISE_TSC_MODE_KVM_CLOCK_REALTIME ?
                    KVM_TSC_WIRE_PAIR_KERNEL : KVM_TSC_WIRE_PAIR_USERSPACE;
+    if (kvm_tsc.offsets_ignored) {
+        /* Sent all the same, so that the destination can say why. */
+        m->pair_code = KVM_TSC_WIRE_SOURCE_IGNORES;
+    }
     m->realtime_ns = pair.realtime_ns;
     m->tai_offset_s = pair.tai_offset_s;
     m->host_tsc = pair.host_tsc;
@@ -551,9 +556,14 @@ static bool kvm_tsc_snapshot(Error **errp)
 
 static PreciseTscMode kvm_tsc_wire_mode(uint32_t pair_code)
 {
-    return pair_code == KVM_TSC_WIRE_PAIR_KERNEL ?
-           PRECISE_TSC_MODE_KVM_CLOCK_REALTIME :
-           PRECISE_TSC_MODE_USERSPACE_PAIRING;
+    switch (pair_code) {
+    case KVM_TSC_WIRE_PAIR_KERNEL:
+        return PRECISE_TSC_MODE_KVM_CLOCK_REALTIME;
+    case KVM_TSC_WIRE_PAIR_USERSPACE:
+        return PRECISE_TSC_MODE_USERSPACE_PAIRING;
+    default:
+        return PRECISE_TSC_MODE_UNSUPPORTED;
+    }
 }
 
 static void kvm_tsc_applied_free(KvmTscApplied *applied)
@@ -941,8 +951,8 @@ static int kvm_tsc_post_load(void *opaque, int version_id)
     report->source_mode = kvm_tsc_wire_mode(m->pair_code);
     report->destination_mode = PRECISE_TSC_MODE_UNSUPPORTED;
 
-    if ((m->pair_code != KVM_TSC_WIRE_PAIR_KERNEL &&
-         m->pair_code != KVM_TSC_WIRE_PAIR_USERSPACE) || !m->guest_khz ||
+    if (m->pair_code < KVM_TSC_WIRE_PAIR_KERNEL ||
+        m->pair_code > KVM_TSC_WIRE_SOURCE_IGNORES || !m->guest_khz ||
         !m->host_khz || !m->ratio || m->frac_bits > 63) {
         error_setg(&err, "precise-tsc: the migration stream's TSC state is "
                    "invalid (pair code %u, guest %u kHz, host %u kHz, ratio "
@@ -950,6 +960,9 @@ static int kvm_tsc_post_load(void *opaque, int version_id)
                    m->guest_khz, m->host_khz, m->ratio, m->frac_bits);
     } else if (!kvm_tsc_match_vcpus(m, order, &err)) {
         /* err says which vCPU */
+    } else if (m->pair_code == KVM_TSC_WIRE_SOURCE_IGNORES) {
+        error_setg(&err, "precise-tsc: the source host's KVM ignores TSC "
+                   "offsets; its guest TSCs cannot be restored");
     } else if (kvm_tsc.offsets_ignored) {
         error_setg(&err, "precise-tsc: this host's KVM ignores TSC offsets; "
                    "the guest TSCs cannot be restored here");

@@ -12,6 +12,8 @@
 #   precise-tsc=on with a leap second inserted in L1 during the pause
 #   (CLOCK_REALTIME one second back, the TAI offset one up): |error| <=
 #   0.01 ms, skew 0 -- counting on UTC would lose the second
+# Each result also carries how far the guest's own kvmclock-to-TSC
+# relationship moved (printed, not asserted: see the docs for figures).
 # One L1 boot and four migrations: about a minute on 2 cores.
 #
 # Copyright (c) 2026 The virt-hotmem developers
@@ -79,7 +81,7 @@ def test_on_precise():
         print("# precise-tsc=on vcpu%d: error %d ns, skew %s cycles, "
               "downtime %s ns, kvmclock/TSC moved %s ns"
               % (i, err, r[i]["skew_cycles"], r[i]["downtime_ns"],
-                 r[i].get("kvmclock_move_ns")))
+                 r[i].get("guest_kvmclock_move_ns")))
         assert abs(err) <= 1000000, "vcpu%d error %d ns > 1 ms" % (i, err)
     assert int(r[0]["skew_cycles"]) == 0, r[0]
 
@@ -91,7 +93,7 @@ def test_200ppm_precise():
         print("# precise-tsc=on, guest +200 ppm, vcpu%d: error %d ns, skew %s "
               "cycles, downtime %s ns, kvmclock/TSC moved %s ns"
               % (i, err, r[i]["skew_cycles"], r[i]["downtime_ns"],
-                 r[i].get("kvmclock_move_ns")))
+                 r[i].get("guest_kvmclock_move_ns")))
         assert abs(err) <= 10000, "vcpu%d error %d ns > 0.01 ms" % (i, err)
     assert int(r[0]["skew_cycles"]) == 0, r[0]
 
@@ -101,8 +103,9 @@ def test_leap_second_precise():
     for i in (0, 1):
         err = int(r[i]["error_ns"])
         print("# precise-tsc=on, leap second in the pause, vcpu%d: error %d "
-              "ns, skew %s cycles, kvmclock/TSC moved %s ns"
-              % (i, err, r[i]["skew_cycles"], r[i].get("kvmclock_move_ns")))
+              "ns, skew %s cycles, guest's kvmclock/TSC moved %s ns"
+              % (i, err, r[i]["skew_cycles"],
+                 r[i].get("guest_kvmclock_move_ns")))
         assert abs(err) <= 10000, "vcpu%d error %d ns > 0.01 ms" % (i, err)
     assert int(r[0]["skew_cycles"]) == 0, r[0]
 
@@ -113,8 +116,9 @@ def test_off_stands_still():
     assert down >= DOWNTIME_S * 1e9, down
     for i in (0, 1):
         err = int(r[i]["error_ns"])
-        print("# precise-tsc=off vcpu%d: error %d ns for a downtime of %d ns"
-              % (i, err, down))
+        print("# precise-tsc=off vcpu%d: error %d ns for a downtime of %d ns, "
+              "guest's kvmclock/TSC moved %s ns"
+              % (i, err, down, r[i].get("guest_kvmclock_move_ns")))
         # Stock QEMU: the TSC stood still for (most of) the pause.
         assert -1.5 * down < err < -0.5 * down, (err, down)
 

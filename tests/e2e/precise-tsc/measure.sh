@@ -11,7 +11,7 @@
 # Output, one line per vCPU and measurement, on the serial console:
 #   VHM-RESULT round=R mode=on|off vcpu=N src_offset=.. dst_offset=..
 #     error_cycles=.. error_ns=.. skew_cycles=.. downtime_ns=.. khz=..
-#     elapsed_ns=.. uncertainty_ns=.. qmode=.. kvmclock_move_ns=..
+#     elapsed_ns=.. uncertainty_ns=.. qmode=.. guest_kvmclock_move_ns=..
 # and VHM-FAIL / VHM-TRACE / VHM-LOG lines for the host-side script.
 #
 # usage: measure.sh ROUNDS DOWNTIME_S "CASES"
@@ -70,31 +70,34 @@ stop_qemus() {
     done
 }
 
-record() {  # record FIELD LOGFILE first|last: a field of a kvm_tsc_record trace
-    sed -n "s/.*kvm_tsc_record .* $1 \([0-9]*\).*/\1/p" "$2" |
-        if [ "$3" = first ]; then head -n 1; else tail -n 1; fi
+guest_sample() {    # guest_sample QMP_SOCKET: "tsc version tsc_timestamp system_time mul shift"
+    out=$($QMP $1 '{"execute":"human-monitor-command","arguments":{"command-line":"xp /5gx 0x1100"}}')
+    set -- $(echo "$out" | grep -o '0x[0-9a-f]\{16\}')
+    [ $# -eq 5 ] || { echo none; return; }
+    shift8=$(( ($5 >> 32) & 0xff ))
+    [ $shift8 -gt 127 ] && shift8=$((shift8 - 256))
+    echo "$(($1)) $(($2 & 0xffffffff)) $(($3)) $(($4)) $(($5 & 0xffffffff)) $shift8"
 }
 
-# How far the relationship between kvmclock and vCPU 0's TSC moved across
-# the migration, in ns.  KVM_GET_CLOCK's own (realtime, host TSC, kvmclock)
-# triples, recorded by each QEMU when its VM stops (the source before the
-# migration, the destination when it is killed), and the debugfs offsets
-# give kvmclock and the guest TSC at two instants; the TSC's rate comes
-# from the same two triples (one host, no NTP in L1):
-#   move = dkvmclock - dguest_tsc * drealtime / dhost_tsc
-# (drealtime plus the leap second that stepped CLOCK_REALTIME back)
-kvmclock_move() {   # kvmclock_move DIR SRC_OFFSET DST_OFFSET [LEAP_NS]
-    ks=$(record kvmclock $1/src.log first); kd=$(record kvmclock $1/dst.log last)
-    hs=$(record host_tsc $1/src.log first); hd=$(record host_tsc $1/dst.log last)
-    rs=$(record realtime $1/src.log first); rd=$(record realtime $1/dst.log last)
-    if [ -z "$ks" ] || [ -z "$kd" ] || [ "$hs" = "$hd" ]; then
-        echo none; return
-    fi
-    # integers first (exact in 64 bits), the one product in floating point
-    dk=$((kd - ks)); dh=$((hd - hs)); dr=$((rd - rs + ${4:-0}))
-    dg=$(( (hd + $3) - (hs + $2) ))
-    awk -v dk=$dk -v dg=$dg -v dr=$dr -v dh=$dh \
-        'BEGIN { printf "%d", dk - dg * dr / dh }'
+# How far the guest's own kvmclock-to-TSC relationship moved: the kvmclock
+# the destination's pvclock structure gives for the destination's TSC
+# sample, minus what the source's pvclock structure gives for it (the
+# source's clock run on over the TSC's advance).  0 when kvmclock and the
+# TSC advanced alike.  Read by the guest itself (l2guest.S), on vCPU 0.
+guest_kvmclock_move() { # guest_kvmclock_move SRC_SAMPLE DST_SAMPLE
+    [ "$1" = none ] || [ "$2" = none ] && { echo none; return; }
+    echo "$1 $2" | awk '
+        function kvmclock(tsc, ts, st, mul, sh,    d) {
+            d = tsc - ts    # busybox awk has no ^
+            for (; sh > 0; sh--) d = d * 2
+            for (; sh < 0; sh++) d = d / 2
+            return st + d * mul / 4294967296
+        }
+        {
+            if ($2 == 0 || $8 == 0 || $2 % 2 || $8 % 2) { print "none"; exit }
+            printf "%d", kvmclock($7, $9, $10, $11, $12) - \
+                         kvmclock($7, $3, $4, $5, $6)
+        }'
 }
 
 run_one() { # run_one ROUND CASE
@@ -134,6 +137,7 @@ run_one() { # run_one ROUND CASE
 
     out=$($QMP -t $dir/src.qmp '{"execute":"stop"}')
     t_stop=$(echo "$out" | sed -n 's/^TS //p')
+    gsrc=$(guest_sample $dir/src.qmp)
     src=$(offsets $spid) || { echo "VHM-FAIL round=$r mode=$mode no debugfs for source"; stop_qemus $spid $dpid; return 1; }
     sleep "$downtime"
     if [ -n "$leap" ]; then
@@ -157,6 +161,10 @@ run_one() { # run_one ROUND CASE
     t_cont=$(echo "$out" | sed -n 's/^TS //p')
     dst=$(offsets $dpid) || { echo "VHM-FAIL round=$r mode=$mode no debugfs for destination"; stop_qemus $spid $dpid; return 1; }
     q=$($QMP $dir/dst.qmp '{"execute":"query-precise-tsc"}')
+    sleep 1     # the destination's guest samples its kvmclock and TSC
+    $QMP $dir/dst.qmp '{"execute":"stop"}' >/dev/null
+    gdst=$(guest_sample $dir/dst.qmp)
+    guest_move=$(guest_kvmclock_move "$gsrc" "$gdst")
     echo "VHM-QUERY round=$r mode=$mode $q"
     stop_qemus $spid $dpid
 
@@ -169,12 +177,11 @@ run_one() { # run_one ROUND CASE
     set -- $src; s0=$1; s1=$2
     set -- $dst; d0=$1; d1=$2
     skew=$(( (d1 - d0) - (s1 - s0) ))
-    kvmclock_move=$(kvmclock_move $dir $s0 $d0 ${leap:+1000000000})
     v=0
     for pair in "$s0 $d0" "$s1 $d1"; do
         set -- $pair
         err=$(( $2 - $1 ))
-        echo "VHM-RESULT round=$r mode=$mode vcpu=$v src_offset=$1 dst_offset=$2 error_cycles=$err error_ns=$(( err * 1000000 / khz )) skew_cycles=$skew downtime_ns=$downtime_ns khz=$khz elapsed_ns=$elapsed uncertainty_ns=$unc qmode=$qmode kvmclock_move_ns=$kvmclock_move"
+        echo "VHM-RESULT round=$r mode=$mode vcpu=$v src_offset=$1 dst_offset=$2 error_cycles=$err error_ns=$(( err * 1000000 / khz )) skew_cycles=$skew downtime_ns=$downtime_ns khz=$khz elapsed_ns=$elapsed uncertainty_ns=$unc qmode=$qmode guest_kvmclock_move_ns=$guest_move"
         v=$((v + 1))
     done
     for side in src dst; do

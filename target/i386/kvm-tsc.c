@@ -4,18 +4,26 @@
  * Upstream QEMU migrates each vCPU's IA32_TSC value: the guest TSC stands
  * still for the whole downtime, and vCPUs stay in phase only through KVM's
  * write-matching heuristics.  With precise-tsc=on this section carries
- * instead one (CLOCK_REALTIME, host TSC) pair taken when the source VM
- * stops, every vCPU's KVM_VCPU_TSC_OFFSET and the guest TSC frequency.  The
- * destination reads its own pair once before the vCPUs run and writes
- * offsets under which every guest TSC has advanced by the real elapsed
- * time, with the phase between vCPUs kept to the cycle.  The arithmetic is
- * in tsc-restore.c; this file talks to KVM.
+ * instead one (CLOCK_REALTIME, host TSC, kvmclock) triple taken when the
+ * source VM stops, the source kernel's TAI offset, every vCPU's
+ * KVM_VCPU_TSC_OFFSET keyed by its vCPU id, the guest TSC frequency and
+ * the scaling KVM really applied.  The destination writes offsets under
+ * which every guest TSC has advanced by the elapsed time, with the phase
+ * between vCPUs kept to the cycle.  The arithmetic is in tsc-restore.c;
+ * this file talks to KVM.
  *
- * The pair comes from KVM_GET_CLOCK when the kernel provides it
- * (KVM_CLOCK_REALTIME | KVM_CLOCK_HOST_TSC), else from bracketed
- * user-space reads.  At start-up a probe checks that the kernel applies the
- * offsets it accepts: some (such as PVM) accept and ignore them, and there
- * the mode is reported as unsupported rather than pretending precision.
+ * Order on the destination, as KVM documents it: when both kernels pair
+ * their clocks (KVM_CLOCK_REALTIME | KVM_CLOCK_HOST_TSC), the VM clock is
+ * set first (KVM_SET_CLOCK with the source's realtime, translated to this
+ * host's UTC through the two TAI offsets), then KVM_GET_CLOCK's (kvmclock,
+ * host TSC) pair gives the offsets: kvmclock and the TSCs advance by the
+ * same amount.  Otherwise the elapsed time is the difference of the two
+ * hosts' TAI and the pair comes from serialised user-space reads.
+ *
+ * Everything is computed and written while the stream is loaded, so that a
+ * failure fails the incoming migration (the source keeps running).  Stock
+ * QEMU then writes IA32_TSC and kvmclock's own clock when the VM starts;
+ * the same, time-independent values are written again after that.
  *
  * Copyright (c) 2026 The virt-hotmem developers
  *
@@ -23,6 +31,8 @@
  */
 
 #include "qemu/osdep.h"
+#include <sys/timex.h>
+#include "qemu/cutils.h"
 #include "qemu/error-report.h"
 #include "qemu/main-loop.h"
 #include "qapi/error.h"
@@ -48,28 +58,56 @@
 #define KVM_TSC_PAIR_SAMPLES 32
 /* Run after kvmclock's handler on start, so our KVM_SET_CLOCK wins */
 #define KVM_TSC_VM_STATE_PRIORITY 1
+/* Setting the VM clock: tries, and how close to aim */
+#define KVM_TSC_CLOCK_ATTEMPTS 8
+#define KVM_TSC_CLOCK_LANDING_NS 1000
+#define KVM_TSC_TOLERANCE_PARAM "/sys/module/kvm/parameters/tsc_tolerance_ppm"
 
-/* What travels in the migration stream */
+/*
+ * The wire format (section "precise-tsc", version 2).  The pair's origin
+ * travels as one of these codes, never as a QAPI enum value, so that
+ * reordering PreciseTscMode cannot change the stream.
+ */
+enum {
+    KVM_TSC_WIRE_PAIR_KERNEL = 1,       /* KVM_GET_CLOCK's own pair */
+    KVM_TSC_WIRE_PAIR_USERSPACE = 2,    /* serialised user-space reads */
+    KVM_TSC_WIRE_SOURCE_IGNORES = 3,    /* the source's offsets mean nothing */
+};
+
 typedef struct KvmTscMigrated {
-    uint32_t mode;              /* PreciseTscMode of the source's pair */
+    uint32_t pair_code;         /* KVM_TSC_WIRE_PAIR_* */
     uint64_t realtime_ns;
+    int32_t tai_offset_s;
     uint64_t host_tsc;
     uint64_t kvmclock_ns;
     uint64_t uncertainty_ns;
     uint32_t guest_khz;
+    uint32_t host_khz;
     uint64_t ratio;
     uint32_t frac_bits;
     uint32_t nr_vcpus;
+    uint32_t *vcpu_ids;         /* kvm_arch_vcpu_id(), the APIC ID */
     uint64_t *offsets;
-    uint64_t *tsc_adjust;
 } KvmTscMigrated;
+
+/* What the destination wrote, to write again when the VM starts */
+typedef struct KvmTscApplied {
+    struct kvm_clock_data clock;
+    bool clock_realtime;        /* clock carries KVM_CLOCK_REALTIME */
+    uint64_t source_kvmclock_ns; /* and aims at these two */
+    uint64_t source_realtime_ns;
+    uint64_t pair_realtime_ns;  /* else clock.clock was for this instant */
+    uint32_t nr_vcpus;
+    uint64_t *offsets;          /* in CPU_FOREACH order */
+} KvmTscApplied;
 
 typedef struct KvmTscState {
     bool enabled;               /* -accel kvm,precise-tsc= */
     bool offsets_ignored;       /* the start-up probe's finding */
     bool snapshot_valid;        /* taken since the VM last stopped */
-    bool restore_pending;       /* loaded, not yet applied */
+    bool reapply_pending;       /* loaded and written, VM not started */
     KvmTscMigrated mig;
+    KvmTscApplied applied;
     PreciseTscMigration *last;  /* report of the last restore */
 } KvmTscState;
 
@@ -114,57 +152,149 @@ static uint32_t kvm_tsc_guest_khz(CPUState *cs)
     return khz > 0 ? khz : X86_CPU(cs)->env.tsc_khz;
 }
 
-/* The host's own TSC rate: KVM's VM-wide default, else the vCPU's. */
-static uint32_t kvm_tsc_host_khz(CPUState *cs)
+/*
+ * The host kernel's TSC rate.  The VM-wide KVM_GET_TSC_KHZ (Linux 6.0)
+ * answers with the VM's default, which is the host's own rate since QEMU
+ * never sets it; it works without KVM_CAP_VM_TSC_CONTROL.  On older
+ * kernels a vCPU whose frequency nobody asked for runs at the host's.
+ */
+static bool kvm_tsc_host_khz(CPUState *cs, uint32_t *khz, Error **errp)
 {
-    if (kvm_check_extension(kvm_state, KVM_CAP_VM_TSC_CONTROL)) {
-        int khz = kvm_vm_ioctl(kvm_state, KVM_GET_TSC_KHZ);
+    int ret = kvm_vm_ioctl(kvm_state, KVM_GET_TSC_KHZ);
 
-        if (khz > 0) {
-            return khz;
-        }
+    if (ret > 0) {
+        *khz = ret;
+        return true;
     }
-    return kvm_tsc_guest_khz(cs);
+    if (!X86_CPU(cs)->env.user_tsc_khz) {
+        *khz = kvm_tsc_guest_khz(cs);
+        return true;
+    }
+    error_setg(errp, "precise-tsc: this host's KVM does not report its TSC "
+               "frequency (VM ioctl KVM_GET_TSC_KHZ, Linux 6.0), needed "
+               "with tsc-frequency=");
+    return false;
+}
+
+static bool kvm_tsc_read_sysfs_uint(const char *path, uint64_t *value)
+{
+    g_autofree char *text = NULL;
+
+    return g_file_get_contents(path, &text, NULL, NULL) &&
+           qemu_strtou64(g_strstrip(text), NULL, 10, value) == 0;
 }
 
 /*
- * This host's scaling of the guest TSC.  KVM does not report its ratio; it
- * derives it from the two frequencies exactly as tsc_restore_kvm_ratio()
- * does, with the fraction width of the vendor's hardware.
+ * KVM's debugfs shows the ratio it applies when the host scales at all;
+ * it is the best source of truth where debugfs is mounted and readable.
  */
-static TscRestoreScaling kvm_tsc_scaling(uint32_t guest_khz,
-                                         uint32_t host_khz)
+static bool kvm_tsc_debugfs_scaling(CPUState *cs, TscRestoreScaling *scaling)
 {
-    char vendor[CPUID_VENDOR_SZ + 1] = { 0 };
-    unsigned int frac;
-    TscRestoreScaling scaling;
+    g_autofree char *dir =
+        g_strdup_printf("/sys/kernel/debug/kvm/%d-%d/vcpu%lu", getpid(),
+                        kvm_state->vmfd, kvm_arch_vcpu_id(cs));
+    g_autofree char *ratio_path =
+        g_build_filename(dir, "tsc-scaling-ratio", NULL);
+    g_autofree char *frac_path =
+        g_build_filename(dir, "tsc-scaling-ratio-frac-bits", NULL);
+    uint64_t ratio, frac;
 
-    /* The host's hardware scales, whatever vendor the guest CPU claims. */
-    host_cpu_vendor_fms(vendor, NULL, NULL, NULL);
-    frac = g_str_equal(vendor, CPUID_VENDOR_AMD) ||
-           g_str_equal(vendor, CPUID_VENDOR_HYGON) ?
-           TSC_RESTORE_FRAC_BITS_SVM : TSC_RESTORE_FRAC_BITS_VMX;
-    scaling = tsc_restore_unscaled(frac);
-
-    if (guest_khz != host_khz &&
-        !tsc_restore_kvm_ratio(guest_khz, host_khz, frac, &scaling)) {
-        scaling = tsc_restore_unscaled(frac);
+    if (!kvm_tsc_read_sysfs_uint(ratio_path, &ratio) ||
+        !kvm_tsc_read_sysfs_uint(frac_path, &frac) ||
+        !ratio || frac > 63) {
+        return false;
     }
-    return scaling;
+    scaling->ratio = ratio;
+    scaling->frac_bits = frac;
+    return true;
 }
 
-static inline uint64_t kvm_tsc_rdtsc(void)
+/*
+ * The scaling KVM really applies to this VM's guest TSC: read back from
+ * debugfs if possible, else computed as KVM computes it, with the kvm
+ * module's tsc_tolerance_ppm (within it KVM does not scale at all).
+ */
+static bool kvm_tsc_scaling(CPUState *cs, uint32_t guest_khz,
+                            uint32_t *host_khz, TscRestoreScaling *scaling,
+                            Error **errp)
+{
+    char vendor[CPUID_VENDOR_SZ + 1] = { 0 };
+    TscRestoreHostTsc host = { 0 };
+    g_autofree char *msg = NULL;
+    uint64_t ppm = TSC_RESTORE_DEFAULT_TOLERANCE_PPM;
+    bool svm;
+
+    if (!kvm_tsc_host_khz(cs, host_khz, errp)) {
+        return false;
+    }
+    /* Only once KVM runs the vCPU at guest_khz (not yet while loading). */
+    if (kvm_tsc_guest_khz(cs) == guest_khz &&
+        kvm_tsc_debugfs_scaling(cs, scaling)) {
+        trace_kvm_tsc_scaling("debugfs", guest_khz, *host_khz,
+                              scaling->ratio, scaling->frac_bits);
+        return true;
+    }
+    /* The host's hardware scales, whatever vendor the guest CPU claims. */
+    host_cpu_vendor_fms(vendor, NULL, NULL, NULL);
+    svm = g_str_equal(vendor, CPUID_VENDOR_AMD) ||
+          g_str_equal(vendor, CPUID_VENDOR_HYGON);
+    host.frac_bits = svm ? TSC_RESTORE_FRAC_BITS_SVM :
+                           TSC_RESTORE_FRAC_BITS_VMX;
+    host.max_ratio = svm ? TSC_RESTORE_MAX_RATIO_SVM :
+                           TSC_RESTORE_MAX_RATIO_VMX;
+    host.host_khz = *host_khz;
+    host.can_scale = kvm_check_extension(kvm_state, KVM_CAP_TSC_CONTROL);
+    /* Equal frequencies are unscaled whatever the tolerance. */
+    if (guest_khz != *host_khz &&
+        (!kvm_tsc_read_sysfs_uint(KVM_TSC_TOLERANCE_PARAM, &ppm) ||
+         ppm > UINT32_MAX)) {
+        error_setg(errp, "precise-tsc: cannot read %s, which decides "
+                   "whether KVM scales a %" PRIu32 " kHz guest TSC on this "
+                   "%" PRIu32 " kHz host", KVM_TSC_TOLERANCE_PARAM,
+                   guest_khz, *host_khz);
+        return false;
+    }
+    host.tolerance_ppm = ppm;
+    if (tsc_restore_kvm_scaling(&host, guest_khz, scaling, &msg) !=
+        TSC_RESTORE_OK) {
+        error_setg(errp, "precise-tsc: %s", msg);
+        return false;
+    }
+    trace_kvm_tsc_scaling("computed", guest_khz, *host_khz, scaling->ratio,
+                          scaling->frac_bits);
+    return true;
+}
+
+/*
+ * The TSC read between two fences: LFENCE before waits for every earlier
+ * instruction, LFENCE after keeps later ones (the clock read) from
+ * starting before RDTSC has, so that the bracket really brackets.
+ */
+static inline uint64_t kvm_tsc_rdtsc_serialised(void)
 {
     uint32_t lo, hi;
 
-    asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    asm volatile("lfence; rdtsc; lfence" : "=a"(lo), "=d"(hi) :: "memory");
     return ((uint64_t)hi << 32) | lo;
+}
+
+static bool kvm_tsc_tai_offset(int32_t *tai_offset_s, Error **errp)
+{
+    struct timex tx = { .modes = 0 };
+
+    if (adjtimex(&tx) < 0) {
+        error_setg_errno(errp, errno, "precise-tsc: adjtimex failed");
+        return false;
+    }
+    *tai_offset_s = tx.tai;
+    return true;
 }
 
 /*
  * Pair CLOCK_REALTIME with the host TSC: from KVM_GET_CLOCK when the
  * kernel provides both atomically, else from the tightest of several
- * bracketed user-space reads.  Also returns kvmclock's value.
+ * serialised, bracketed user-space reads.  Also returns kvmclock's value
+ * (paired with the host TSC only in the first case) and the TAI offset.
  */
 static bool kvm_tsc_clock_pair(TscRestoreClockPair *pair,
                                uint64_t *kvmclock_ns, PreciseTscMode *mode,
@@ -174,9 +304,13 @@ static bool kvm_tsc_clock_pair(TscRestoreClockPair *pair,
     TscRestorePairSample samples[KVM_TSC_PAIR_SAMPLES];
     TscRestorePairEstimate est;
     g_autofree char *msg = NULL;
+    uint32_t host_khz;
     struct timespec ts;
     int i, ret;
 
+    if (!kvm_tsc_tai_offset(&pair->tai_offset_s, errp)) {
+        return false;
+    }
     ret = kvm_vm_ioctl(kvm_state, KVM_GET_CLOCK, &data);
     if (ret < 0) {
         error_setg_errno(errp, -ret, "precise-tsc: KVM_GET_CLOCK failed");
@@ -192,20 +326,24 @@ static bool kvm_tsc_clock_pair(TscRestoreClockPair *pair,
         return true;
     }
 
+    if (!kvm_tsc_host_khz(first_cpu, &host_khz, errp)) {
+        return false;
+    }
     for (i = 0; i < KVM_TSC_PAIR_SAMPLES; i++) {
-        samples[i].tsc_before = kvm_tsc_rdtsc();
+        samples[i].tsc_before = kvm_tsc_rdtsc_serialised();
         clock_gettime(CLOCK_REALTIME, &ts);
-        samples[i].tsc_after = kvm_tsc_rdtsc();
+        samples[i].tsc_after = kvm_tsc_rdtsc_serialised();
         samples[i].realtime_ns = ts.tv_sec * NANOSECONDS_PER_SECOND +
                                  ts.tv_nsec;
     }
     if (tsc_restore_pair_from_samples(samples, KVM_TSC_PAIR_SAMPLES,
-                                      kvm_tsc_host_khz(first_cpu), &est,
-                                      &msg) != TSC_RESTORE_OK) {
+                                      host_khz, &est, &msg) !=
+        TSC_RESTORE_OK) {
         error_setg(errp, "precise-tsc: %s", msg);
         return false;
     }
-    *pair = est.pair;
+    pair->realtime_ns = est.pair.realtime_ns;
+    pair->host_tsc = est.pair.host_tsc;
     *mode = PRECISE_TSC_MODE_USERSPACE_PAIRING;
     *uncertainty_ns = est.uncertainty_ns;
     return true;
@@ -300,13 +438,48 @@ static Notifier kvm_tsc_machine_done_notifier = {
 
 /* --- source: the snapshot ----------------------------------------------- */
 
-static void kvm_tsc_do_get_offset(CPUState *cs, run_on_cpu_data arg)
-{
-    uint64_t *offset = arg.host_ptr;
+/* One vCPU's offset access, run on the vCPU's thread */
+typedef struct KvmTscOffsetAccess {
+    unsigned long ioctl_nr;
+    uint64_t offset;
+    int ret;
+} KvmTscOffsetAccess;
 
-    if (kvm_tsc_offset_attr(cs, KVM_GET_DEVICE_ATTR, offset) < 0) {
-        *offset = 0;
+static void kvm_tsc_do_offset_access(CPUState *cs, run_on_cpu_data arg)
+{
+    KvmTscOffsetAccess *access = arg.host_ptr;
+
+    access->ret = kvm_tsc_offset_attr(cs, access->ioctl_nr, &access->offset);
+}
+
+static bool kvm_tsc_get_offset(CPUState *cs, uint64_t *offset, Error **errp)
+{
+    KvmTscOffsetAccess access = { .ioctl_nr = KVM_GET_DEVICE_ATTR };
+
+    run_on_cpu(cs, kvm_tsc_do_offset_access, RUN_ON_CPU_HOST_PTR(&access));
+    if (access.ret < 0) {
+        error_setg_errno(errp, -access.ret, "precise-tsc: reading the TSC "
+                         "offset of vCPU %lu failed", kvm_arch_vcpu_id(cs));
+        return false;
     }
+    *offset = access.offset;
+    return true;
+}
+
+static bool kvm_tsc_set_offset(CPUState *cs, uint64_t offset, Error **errp)
+{
+    KvmTscOffsetAccess access = {
+        .ioctl_nr = KVM_SET_DEVICE_ATTR,
+        .offset = offset,
+    };
+
+    run_on_cpu(cs, kvm_tsc_do_offset_access, RUN_ON_CPU_HOST_PTR(&access));
+    if (access.ret < 0) {
+        error_setg_errno(errp, -access.ret, "precise-tsc: writing the TSC "
+                         "offset of vCPU %lu failed", kvm_arch_vcpu_id(cs));
+        return false;
+    }
+    return true;
 }
 
 /* Every created vCPU, hotplugged ones included: each has an offset. */
@@ -324,8 +497,9 @@ static uint32_t kvm_tsc_nr_vcpus(void)
 static void kvm_tsc_mig_free(KvmTscMigrated *m)
 {
     g_free(m->offsets);
-    g_free(m->tsc_adjust);
-    m->offsets = m->tsc_adjust = NULL;
+    g_free(m->vcpu_ids);
+    m->offsets = NULL;
+    m->vcpu_ids = NULL;
 }
 
 /* One snapshot of the stopped VM: one pair, every vCPU's offset. */
@@ -338,103 +512,273 @@ static bool kvm_tsc_snapshot(Error **errp)
     CPUState *cs;
     int i = 0;
 
+    kvm_tsc.snapshot_valid = false;
     kvm_tsc_mig_free(m);
     m->nr_vcpus = kvm_tsc_nr_vcpus();
     m->offsets = g_new0(uint64_t, m->nr_vcpus);
-    m->tsc_adjust = g_new0(uint64_t, m->nr_vcpus);
+    m->vcpu_ids = g_new0(uint32_t, m->nr_vcpus);
     /* Offsets do not change while the VM is stopped: read them first. */
     CPU_FOREACH(cs) {
-        run_on_cpu(cs, kvm_tsc_do_get_offset,
-                   RUN_ON_CPU_HOST_PTR(&m->offsets[i]));
-        m->tsc_adjust[i] = X86_CPU(cs)->env.tsc_adjust;
+        if (!kvm_tsc_get_offset(cs, &m->offsets[i], errp)) {
+            return false;
+        }
+        m->vcpu_ids[i] = kvm_arch_vcpu_id(cs);
         i++;
     }
     if (!kvm_tsc_clock_pair(&pair, &m->kvmclock_ns, &mode,
                             &m->uncertainty_ns, errp)) {
         return false;
     }
-    m->mode = mode;
+    m->pair_code = mode == PRECISE_TSC_MODE_KVM_CLOCK_REALTIME ?
+                   KVM_TSC_WIRE_PAIR_KERNEL : KVM_TSC_WIRE_PAIR_USERSPACE;
+    if (kvm_tsc.offsets_ignored) {
+        /* Sent all the same, so that the destination can say why. */
+        m->pair_code = KVM_TSC_WIRE_SOURCE_IGNORES;
+    }
     m->realtime_ns = pair.realtime_ns;
+    m->tai_offset_s = pair.tai_offset_s;
     m->host_tsc = pair.host_tsc;
     m->guest_khz = kvm_tsc_guest_khz(first_cpu);
-    scaling = kvm_tsc_scaling(m->guest_khz, kvm_tsc_host_khz(first_cpu));
+    if (!kvm_tsc_scaling(first_cpu, m->guest_khz, &m->host_khz, &scaling,
+                         errp)) {
+        return false;
+    }
     m->ratio = scaling.ratio;
     m->frac_bits = scaling.frac_bits;
     kvm_tsc.snapshot_valid = true;
-    trace_kvm_tsc_record(m->mode, m->realtime_ns, m->host_tsc,
-                         m->kvmclock_ns, m->guest_khz, m->nr_vcpus);
+    trace_kvm_tsc_record(m->pair_code, m->realtime_ns, m->tai_offset_s,
+                         m->host_tsc, m->kvmclock_ns, m->guest_khz,
+                         m->host_khz, m->nr_vcpus);
     return true;
 }
 
 /* --- destination: the restore ------------------------------------------- */
 
-static void kvm_tsc_do_set_offset(CPUState *cs, run_on_cpu_data arg)
+static PreciseTscMode kvm_tsc_wire_mode(uint32_t pair_code)
 {
-    uint64_t *offset = arg.host_ptr;
-    int ret = kvm_tsc_offset_attr(cs, KVM_SET_DEVICE_ATTR, offset);
-
-    if (ret < 0) {
-        warn_report("precise-tsc: setting vCPU %d's TSC offset failed: %s",
-                    cs->cpu_index, strerror(-ret));
+    switch (pair_code) {
+    case KVM_TSC_WIRE_PAIR_KERNEL:
+        return PRECISE_TSC_MODE_KVM_CLOCK_REALTIME;
+    case KVM_TSC_WIRE_PAIR_USERSPACE:
+        return PRECISE_TSC_MODE_USERSPACE_PAIRING;
+    default:
+        return PRECISE_TSC_MODE_UNSUPPORTED;
     }
 }
 
-static void kvm_tsc_restore(void)
+static void kvm_tsc_applied_free(KvmTscApplied *applied)
 {
+    g_free(applied->offsets);
+    memset(applied, 0, sizeof(*applied));
+}
+
+/*
+ * The stream's vCPUs, matched to this VM's by vCPU id: order[i] is the
+ * stream index of the i-th vCPU of CPU_FOREACH.
+ */
+static bool kvm_tsc_match_vcpus(const KvmTscMigrated *m, uint32_t *order,
+                                Error **errp)
+{
+    uint32_t nr_vcpus = kvm_tsc_nr_vcpus(), i = 0, j, k;
+    CPUState *cs;
+
+    if (m->nr_vcpus != nr_vcpus) {
+        error_setg(errp, "precise-tsc: the migration stream has TSC offsets "
+                   "for %u vCPUs, this VM has %u", m->nr_vcpus, nr_vcpus);
+        return false;
+    }
+    for (j = 0; j < m->nr_vcpus; j++) {
+        for (k = 0; k < j; k++) {
+            if (m->vcpu_ids[k] == m->vcpu_ids[j]) {
+                error_setg(errp, "precise-tsc: the migration stream has two "
+                           "TSC offsets for vCPU %u", m->vcpu_ids[j]);
+                return false;
+            }
+        }
+    }
+    CPU_FOREACH(cs) {
+        unsigned long id = kvm_arch_vcpu_id(cs);
+
+        for (j = 0; j < m->nr_vcpus && m->vcpu_ids[j] != id; j++) {
+            continue;
+        }
+        if (j == m->nr_vcpus) {
+            error_setg(errp, "precise-tsc: the migration stream has no TSC "
+                       "offset for vCPU %lu", id);
+            return false;
+        }
+        order[i++] = j;
+    }
+    return true;
+}
+
+/*
+ * KVM_SET_CLOCK with KVM_CLOCK_REALTIME, so that kvmclock reads
+ * source_kvmclock_ns plus the realtime elapsed since source_realtime_ns.
+ *
+ * KVM adds the realtime elapsed up to a moment a little after the one its
+ * new kvmclock counts from, so the clock lands a few microseconds ahead
+ * (tens under emulation), by an amount that varies.  Its own pair tells by
+ * how much: hand it a source instant that much later and try again, a few
+ * times, until it lands within KVM_TSC_CLOCK_LANDING_NS.  @clock keeps the
+ * last request, @data KVM_GET_CLOCK's answer to it.  Without the kernel's
+ * pair there is nothing to measure: one try.
+ */
+static bool kvm_tsc_land_clock(uint64_t source_kvmclock_ns,
+                               uint64_t source_realtime_ns,
+                               struct kvm_clock_data *clock,
+                               struct kvm_clock_data *data, Error **errp)
+{
+    int64_t ahead;
+    int attempt, ret;
+
+    for (attempt = 0; attempt < KVM_TSC_CLOCK_ATTEMPTS; attempt++) {
+        ret = kvm_vm_ioctl(kvm_state, KVM_SET_CLOCK, clock);
+        if (ret < 0) {
+            error_setg_errno(errp, -ret, "precise-tsc: KVM_SET_CLOCK failed");
+            return false;
+        }
+        memset(data, 0, sizeof(*data));
+        ret = kvm_vm_ioctl(kvm_state, KVM_GET_CLOCK, data);
+        if (ret < 0) {
+            error_setg_errno(errp, -ret, "precise-tsc: KVM_GET_CLOCK failed");
+            return false;
+        }
+        if ((data->flags & (KVM_CLOCK_REALTIME | KVM_CLOCK_HOST_TSC)) !=
+            (KVM_CLOCK_REALTIME | KVM_CLOCK_HOST_TSC)) {
+            return true;
+        }
+        ahead = (int64_t)(data->clock - source_kvmclock_ns) -
+                (int64_t)(data->realtime - source_realtime_ns);
+        trace_kvm_tsc_clock_ahead(attempt, ahead);
+        if ((ahead >= -KVM_TSC_CLOCK_LANDING_NS &&
+             ahead <= KVM_TSC_CLOCK_LANDING_NS) ||
+            ahead < -NANOSECONDS_PER_SECOND ||
+            ahead > NANOSECONDS_PER_SECOND) {
+            /* landed, or not KVM's gap (a clamp): nothing to correct */
+            return true;
+        }
+        clock->realtime += ahead;
+    }
+    return true;
+}
+
+/*
+ * Clock first: set the VM clock from the source's triple, then read back
+ * KVM's (kvmclock, host TSC) pair.  The pairs handed to the arithmetic
+ * are then on the kvmclock time scale, so that the TSCs advance by what
+ * kvmclock advanced.  False, with no error, if this kernel does not pair.
+ */
+static bool kvm_tsc_set_clock_first(const KvmTscMigrated *m,
+                                    int32_t dst_tai_offset_s,
+                                    TscRestoreSnapshot *src,
+                                    TscRestoreDestination *dst,
+                                    Error **errp)
+{
+    KvmTscApplied *applied = &kvm_tsc.applied;
+    struct kvm_clock_data data = { 0 };
+    uint64_t source_realtime;
+
+    /* The source's instant on this host's UTC: TAI, not UTC, elapses. */
+    applied->clock.clock = m->kvmclock_ns;
+    applied->clock.realtime = m->realtime_ns +
+        ((int64_t)m->tai_offset_s - dst_tai_offset_s) *
+        NANOSECONDS_PER_SECOND;
+    applied->clock.flags = KVM_CLOCK_REALTIME;
+    applied->clock_realtime = true;
+    source_realtime = applied->clock.realtime;
+    applied->source_kvmclock_ns = m->kvmclock_ns;
+    applied->source_realtime_ns = source_realtime;
+
+    if (!kvm_tsc_land_clock(m->kvmclock_ns, source_realtime,
+                            &applied->clock, &data, errp)) {
+        return false;
+    }
+    if ((data.flags & (KVM_CLOCK_REALTIME | KVM_CLOCK_HOST_TSC)) !=
+        (KVM_CLOCK_REALTIME | KVM_CLOCK_HOST_TSC)) {
+        return false;
+    }
+    src->pair.realtime_ns = m->kvmclock_ns;
+    src->pair.tai_offset_s = 0;
+    dst->pair.realtime_ns = data.clock;
+    dst->pair.host_tsc = data.host_tsc;
+    dst->pair.tai_offset_s = 0;
+    return true;
+}
+
+/*
+ * Compute and write every vCPU's offset and the VM clock.  Any failure
+ * fails the incoming migration; the report says what happened.
+ */
+static bool kvm_tsc_restore(const uint32_t *order,
+                            PreciseTscMigration *report, Error **errp)
+{
+    ERRP_GUARD();
     const KvmTscMigrated *m = &kvm_tsc.mig;
+    KvmTscApplied *applied = &kvm_tsc.applied;
     g_autofree TscRestoreVcpuSnapshot *vcpus =
         g_new0(TscRestoreVcpuSnapshot, m->nr_vcpus);
     TscRestoreSnapshot src = {
-        .pair = { .realtime_ns = m->realtime_ns, .host_tsc = m->host_tsc },
+        .pair = { .realtime_ns = m->realtime_ns, .host_tsc = m->host_tsc,
+                  .tai_offset_s = m->tai_offset_s },
         .kvmclock_ns = m->kvmclock_ns,
         .guest_khz = m->guest_khz,
+        .host_khz = m->host_khz,
         .scaling = { .ratio = m->ratio, .frac_bits = m->frac_bits },
         .nr_vcpus = m->nr_vcpus,
         .vcpus = vcpus,
     };
     TscRestoreDestination dst = { 0 };
-    TscRestoreResult res = { 0 };
-    PreciseTscMigration *report = g_new0(PreciseTscMigration, 1);
+    g_auto(TscRestoreResult) res = { 0 };
     PreciseTscVcpuList **tail = &report->vcpus;
-    struct kvm_clock_data clock = { 0 };
-    PreciseTscMode dst_mode;
-    uint64_t dst_kvmclock, dst_uncertainty;
+    PreciseTscMode dst_mode = PRECISE_TSC_MODE_KVM_CLOCK_REALTIME;
+    uint64_t dst_kvmclock, dst_uncertainty = 0;
+    uint32_t host_khz, i;
+    int32_t dst_tai;
     g_autofree char *msg = NULL;
-    Error *err = NULL;
     CPUState *cs;
-    uint32_t i;
     int ret;
 
     for (i = 0; i < m->nr_vcpus; i++) {
-        vcpus[i].offset = m->offsets[i];
-        vcpus[i].tsc_adjust = m->tsc_adjust[i];
+        vcpus[i].offset = m->offsets[order[i]];
     }
-    report->source_mode = m->mode;
-    qapi_free_PreciseTscMigration(kvm_tsc.last);
-    kvm_tsc.last = report;
-
-    /* One destination pair for the whole VM (Oliver Upton's point). */
-    if (!kvm_tsc_clock_pair(&dst.pair, &dst_kvmclock, &dst_mode,
-                            &dst_uncertainty, &err)) {
-        report->error = g_strdup(error_get_pretty(err));
-        warn_report_err(err);
-        return;
-    }
-    dst.guest_khz = kvm_tsc_guest_khz(first_cpu);
-    dst.scaling = kvm_tsc_scaling(dst.guest_khz,
-                                  kvm_tsc_host_khz(first_cpu));
+    /*
+     * The frequency just loaded, which QEMU gives KVM after every section
+     * is loaded; KVM may still run the host's default until then.
+     */
+    dst.guest_khz = X86_CPU(first_cpu)->env.tsc_khz ?:
+                    kvm_tsc_guest_khz(first_cpu);
     dst.can_scale = kvm_check_extension(kvm_state, KVM_CAP_TSC_CONTROL);
+    if (!kvm_tsc_scaling(first_cpu, dst.guest_khz, &host_khz, &dst.scaling,
+                         errp) ||
+        !kvm_tsc_tai_offset(&dst_tai, errp)) {
+        return false;
+    }
+    report->source_tai_offset = m->tai_offset_s;
+    report->destination_tai_offset = dst_tai;
+
+    kvm_tsc_applied_free(applied);
+    report->clock_first = m->pair_code == KVM_TSC_WIRE_PAIR_KERNEL &&
+        kvm_tsc_set_clock_first(m, dst_tai, &src, &dst, errp);
+    if (*errp) {
+        return false;
+    }
+    if (!report->clock_first) {
+        /* One destination pair for the whole VM (Oliver Upton's point). */
+        if (!kvm_tsc_clock_pair(&dst.pair, &dst_kvmclock, &dst_mode,
+                                &dst_uncertainty, errp)) {
+            return false;
+        }
+    }
     report->destination_mode = dst_mode;
-    trace_kvm_tsc_receive(m->mode, dst_mode, dst.pair.realtime_ns,
-                          dst.pair.host_tsc, dst.guest_khz);
+    trace_kvm_tsc_receive(m->pair_code, dst_mode, report->clock_first,
+                          dst.pair.realtime_ns, dst.pair.host_tsc,
+                          dst.guest_khz);
 
     if (tsc_restore_compute(&src, &dst, TSC_RESTORE_DEFAULT_MAX_ELAPSED_NS,
                             &res, &msg) != TSC_RESTORE_OK) {
-        /* Upstream's restore (the migrated IA32_TSC) stays in effect. */
-        warn_report("precise-tsc: %s; guest TSCs restored as without "
-                    "precise-tsc", msg);
-        report->error = g_steal_pointer(&msg);
-        return;
+        error_setg(errp, "precise-tsc: %s", msg);
+        return false;
     }
     report->elapsed_ns = res.elapsed_ns;
     report->uncertainty_ns = m->uncertainty_ns + dst_uncertainty;
@@ -453,34 +797,100 @@ static void kvm_tsc_restore(void)
                     (uint64_t)(res.elapsed_ns / NANOSECONDS_PER_SECOND));
     }
 
-    /* kvmclock advances by the same real time as the TSCs. */
-    if (m->mode == PRECISE_TSC_MODE_KVM_CLOCK_REALTIME) {
-        clock.clock = m->kvmclock_ns;
-        clock.realtime = m->realtime_ns;
-        clock.flags = KVM_CLOCK_REALTIME;
-    } else {
-        clock.clock = res.kvmclock_ns;
-    }
-    ret = kvm_vm_ioctl(kvm_state, KVM_SET_CLOCK, &clock);
-    if (ret < 0) {
-        warn_report("precise-tsc: KVM_SET_CLOCK failed: %s", strerror(-ret));
+    if (!report->clock_first) {
+        /* kvmclock advances by the same time as the TSCs. */
+        if (m->pair_code == KVM_TSC_WIRE_PAIR_KERNEL) {
+            applied->clock.clock = m->kvmclock_ns;
+            applied->clock.realtime = res.source_realtime_ns;
+            applied->clock.flags = KVM_CLOCK_REALTIME;
+            applied->clock_realtime = true;
+            applied->source_kvmclock_ns = m->kvmclock_ns;
+            applied->source_realtime_ns = res.source_realtime_ns;
+        } else {
+            applied->clock.clock = res.kvmclock_ns;
+            applied->pair_realtime_ns = dst.pair.realtime_ns;
+        }
+        ret = kvm_vm_ioctl(kvm_state, KVM_SET_CLOCK, &applied->clock);
+        if (ret < 0) {
+            error_setg_errno(errp, -ret, "precise-tsc: KVM_SET_CLOCK failed");
+            return false;
+        }
     }
 
+    applied->nr_vcpus = m->nr_vcpus;
+    applied->offsets = g_new0(uint64_t, m->nr_vcpus);
     i = 0;
     CPU_FOREACH(cs) {
         PreciseTscVcpu *v = g_new0(PreciseTscVcpu, 1);
 
-        run_on_cpu(cs, kvm_tsc_do_set_offset,
-                   RUN_ON_CPU_HOST_PTR(&res.vcpus[i].offset));
-        trace_kvm_tsc_write(cs->cpu_index, res.vcpus[i].offset,
+        if (!kvm_tsc_set_offset(cs, res.vcpus[i].offset, errp)) {
+            g_free(v);
+            return false;
+        }
+        trace_kvm_tsc_write(kvm_arch_vcpu_id(cs), res.vcpus[i].offset,
                             res.vcpus[i].guest_tsc_at_pair);
+        applied->offsets[i] = res.vcpus[i].offset;
         v->cpu_index = cs->cpu_index;
+        v->vcpu_id = kvm_arch_vcpu_id(cs);
         v->offset = res.vcpus[i].offset;
         v->guest_tsc = res.vcpus[i].guest_tsc_at_pair;
         QAPI_LIST_APPEND(tail, v);
         i++;
     }
-    tsc_restore_result_clear(&res);
+    return true;
+}
+
+/*
+ * The VM starts: stock QEMU has meanwhile written each vCPU's IA32_TSC
+ * and kvmclock's stopped clock.  Write the same offsets again (they do not
+ * depend on when they are written) and the clock for now.
+ */
+static bool kvm_tsc_reapply(Error **errp)
+{
+    ERRP_GUARD();
+    KvmTscApplied *applied = &kvm_tsc.applied;
+    struct kvm_clock_data clock = applied->clock;
+    struct timespec ts;
+    CPUState *cs;
+    uint32_t i = 0;
+    int ret;
+
+    if (!applied->clock_realtime) {
+        uint64_t now;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        now = ts.tv_sec * NANOSECONDS_PER_SECOND + ts.tv_nsec;
+        if (now > applied->pair_realtime_ns) {
+            clock.clock += now - applied->pair_realtime_ns;
+        }
+    }
+    if (applied->clock_realtime) {
+        struct kvm_clock_data data;
+
+        if (!kvm_tsc_land_clock(applied->source_kvmclock_ns,
+                                applied->source_realtime_ns, &clock, &data,
+                                errp)) {
+            return false;
+        }
+    } else {
+        ret = kvm_vm_ioctl(kvm_state, KVM_SET_CLOCK, &clock);
+        if (ret < 0) {
+            error_setg_errno(errp, -ret, "precise-tsc: KVM_SET_CLOCK failed");
+            return false;
+        }
+    }
+    CPU_FOREACH(cs) {
+        if (i >= applied->nr_vcpus ||
+            !kvm_tsc_set_offset(cs, applied->offsets[i], errp)) {
+            if (!*errp) {
+                error_setg(errp, "precise-tsc: vCPU %lu was added after the "
+                           "migration was loaded", kvm_arch_vcpu_id(cs));
+            }
+            return false;
+        }
+        i++;
+    }
+    return true;
 }
 
 static void kvm_tsc_vm_state_change(void *opaque, bool running,
@@ -496,9 +906,14 @@ static void kvm_tsc_vm_state_change(void *opaque, bool running,
         return;
     }
     kvm_tsc.snapshot_valid = false;
-    if (kvm_tsc.restore_pending) {
-        kvm_tsc.restore_pending = false;
-        kvm_tsc_restore();
+    if (kvm_tsc.reapply_pending) {
+        kvm_tsc.reapply_pending = false;
+        if (!kvm_tsc_reapply(&err)) {
+            /* Too late to fail the migration: say so, never "restored". */
+            kvm_tsc.last->restored = false;
+            kvm_tsc.last->error = g_strdup(error_get_pretty(err));
+            error_report_err(err);
+        }
     }
 }
 
@@ -526,45 +941,74 @@ static int kvm_tsc_pre_load(void *opaque)
 static int kvm_tsc_post_load(void *opaque, int version_id)
 {
     const KvmTscMigrated *m = &kvm_tsc.mig;
-    uint32_t nr_vcpus = kvm_tsc_nr_vcpus();
+    PreciseTscMigration *report = g_new0(PreciseTscMigration, 1);
+    g_autofree uint32_t *order = g_new0(uint32_t, m->nr_vcpus);
+    Error *err = NULL;
 
-    if (m->nr_vcpus != nr_vcpus) {
-        error_report("precise-tsc: the migration stream has %u vCPUs, this "
-                     "VM %u", m->nr_vcpus, nr_vcpus);
-        return -EINVAL;
+    qapi_free_PreciseTscMigration(kvm_tsc.last);
+    kvm_tsc.last = report;
+    kvm_tsc.reapply_pending = false;
+    report->source_mode = kvm_tsc_wire_mode(m->pair_code);
+    report->destination_mode = PRECISE_TSC_MODE_UNSUPPORTED;
+
+    if (m->pair_code < KVM_TSC_WIRE_PAIR_KERNEL ||
+        m->pair_code > KVM_TSC_WIRE_SOURCE_IGNORES || !m->guest_khz ||
+        !m->host_khz || !m->ratio || m->frac_bits > 63) {
+        error_setg(&err, "precise-tsc: the migration stream's TSC state is "
+                   "invalid (pair code %u, guest %u kHz, host %u kHz, ratio "
+                   "0x%" PRIx64 ", %u fraction bits)", m->pair_code,
+                   m->guest_khz, m->host_khz, m->ratio, m->frac_bits);
+    } else if (!kvm_tsc_match_vcpus(m, order, &err)) {
+        /* err says which vCPU */
+    } else if (m->pair_code == KVM_TSC_WIRE_SOURCE_IGNORES) {
+        error_setg(&err, "precise-tsc: the source host's KVM ignores TSC "
+                   "offsets; its guest TSCs cannot be restored");
+    } else if (kvm_tsc.offsets_ignored) {
+        error_setg(&err, "precise-tsc: this host's KVM ignores TSC offsets; "
+                   "the guest TSCs cannot be restored here");
+    } else if (kvm_tsc_restore(order, report, &err)) {
+        report->restored = true;
+        kvm_tsc.reapply_pending = true;
+        return 0;
     }
-    if (m->mode >= PRECISE_TSC_MODE__MAX || !m->guest_khz ||
-        !m->ratio || m->frac_bits > 63) {
-        error_report("precise-tsc: the migration stream's TSC state is "
-                     "invalid (mode %u, %u kHz, ratio 0x%" PRIx64 ", %u "
-                     "fraction bits)", m->mode, m->guest_khz, m->ratio,
-                     m->frac_bits);
-        return -EINVAL;
-    }
-    kvm_tsc.restore_pending = true;
-    return 0;
+    report->error = g_strdup(error_get_pretty(err));
+    error_report_err(err);
+    return -EINVAL;
+}
+
+/*
+ * Not in a savevm snapshot: loadvm restores it at an unknown later time
+ * (days), and the guest must then find its TSC where it left it, as with
+ * stock QEMU.  Without the section the restore is stock QEMU's.
+ */
+static bool kvm_tsc_section_needed(void *opaque)
+{
+    return !runstate_check(RUN_STATE_SAVE_VM);
 }
 
 static const VMStateDescription vmstate_kvm_tsc = {
     .name = "precise-tsc",
-    .version_id = 1,
-    .minimum_version_id = 1,
+    .version_id = 2,
+    .minimum_version_id = 2,
+    .needed = kvm_tsc_section_needed,
     .pre_save = kvm_tsc_pre_save,
     .pre_load = kvm_tsc_pre_load,
     .post_load = kvm_tsc_post_load,
     .fields = (const VMStateField[]) {
-        VMSTATE_UINT32(mode, KvmTscMigrated),
+        VMSTATE_UINT32(pair_code, KvmTscMigrated),
         VMSTATE_UINT64(realtime_ns, KvmTscMigrated),
+        VMSTATE_INT32(tai_offset_s, KvmTscMigrated),
         VMSTATE_UINT64(host_tsc, KvmTscMigrated),
         VMSTATE_UINT64(kvmclock_ns, KvmTscMigrated),
         VMSTATE_UINT64(uncertainty_ns, KvmTscMigrated),
         VMSTATE_UINT32(guest_khz, KvmTscMigrated),
+        VMSTATE_UINT32(host_khz, KvmTscMigrated),
         VMSTATE_UINT64(ratio, KvmTscMigrated),
         VMSTATE_UINT32(frac_bits, KvmTscMigrated),
         VMSTATE_UINT32(nr_vcpus, KvmTscMigrated),
+        VMSTATE_VARRAY_UINT32_ALLOC(vcpu_ids, KvmTscMigrated, nr_vcpus, 0,
+                                    vmstate_info_uint32, uint32_t),
         VMSTATE_VARRAY_UINT32_ALLOC(offsets, KvmTscMigrated, nr_vcpus, 0,
-                                    vmstate_info_uint64, uint64_t),
-        VMSTATE_VARRAY_UINT32_ALLOC(tsc_adjust, KvmTscMigrated, nr_vcpus, 0,
                                     vmstate_info_uint64, uint64_t),
         VMSTATE_END_OF_LIST()
     },

@@ -1,91 +1,32 @@
 /*
  * Guest TSC restore arithmetic for KVM live migration
  *
- * See tsc-restore.h for the model.  This file includes no QEMU header and
- * keeps no global state, so that tests/unit/test-tsc-restore.c can build
- * and run it outside QEMU's build with glib alone.  For the same reason it
- * does its 128-bit arithmetic on pairs of 64-bit halves instead of
- * __int128, which 32-bit hosts lack.
+ * See tsc-restore.h for the model.  This file keeps no global state and
+ * uses nothing of QEMU but host-utils, so that tests/unit/test-tsc-restore.c
+ * can test it on its own.
  *
  * Copyright (c) 2026 The virt-hotmem developers
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#include <inttypes.h>
-#include <stdarg.h>
-#include <string.h>
-
-#include <glib.h>
+#include "qemu/osdep.h"
+#include "qemu/host-utils.h"
 
 #include "tsc-restore.h"
 
 /* A kHz is one cycle per millisecond: cycles = ns * khz / NS_PER_MS */
 #define NS_PER_MS 1000000U
-
-/* An unsigned 128-bit integer, as its two 64-bit halves */
-typedef struct TscRestoreU128 {
-    uint64_t hi;
-    uint64_t lo;
-} TscRestoreU128;
-
-static TscRestoreU128 mul_u64_u64(uint64_t a, uint64_t b)
-{
-    uint64_t a_lo = (uint32_t)a, a_hi = a >> 32;
-    uint64_t b_lo = (uint32_t)b, b_hi = b >> 32;
-    uint64_t lo_lo = a_lo * b_lo;
-    uint64_t lo_hi = a_lo * b_hi;
-    uint64_t hi_lo = a_hi * b_lo;
-    uint64_t hi_hi = a_hi * b_hi;
-    /* Three terms below 2^32 each: no carry is lost */
-    uint64_t middle = (lo_lo >> 32) + (uint32_t)lo_hi + (uint32_t)hi_lo;
-    TscRestoreU128 product = {
-        .hi = hi_hi + (lo_hi >> 32) + (hi_lo >> 32) + (middle >> 32),
-        .lo = (middle << 32) | (uint32_t)lo_lo,
-    };
-
-    return product;
-}
-
-/*
- * Long division by 32-bit digits.  The running remainder is below the
- * divisor, so remainder:digit fits in 64 bits and each quotient digit in
- * 32 bits.
- */
-static TscRestoreU128 div_u128_u32(TscRestoreU128 dividend, uint32_t divisor,
-                                   uint32_t *remainder)
-{
-    uint32_t digits[4] = {
-        dividend.hi >> 32, (uint32_t)dividend.hi,
-        dividend.lo >> 32, (uint32_t)dividend.lo,
-    };
-    uint64_t quotient_digits[4];
-    uint64_t rest = 0;
-    TscRestoreU128 quotient;
-    int i;
-
-    g_assert(divisor != 0);
-    for (i = 0; i < 4; i++) {
-        uint64_t current = (rest << 32) | digits[i];
-
-        quotient_digits[i] = current / divisor;
-        rest = current % divisor;
-    }
-    quotient.hi = (quotient_digits[0] << 32) | quotient_digits[1];
-    quotient.lo = (quotient_digits[2] << 32) | quotient_digits[3];
-    if (remainder) {
-        *remainder = rest;
-    }
-    return quotient;
-}
+#define NS_PER_S 1000000000LL
+#define PPM 1000000U
 
 /* (value >> shift) truncated to 64 bits, for shift below 64 */
-static uint64_t shr_u128_to_u64(TscRestoreU128 value, unsigned int shift)
+static uint64_t shr_u128_to_u64(uint64_t lo, uint64_t hi, unsigned int shift)
 {
     if (shift == 0) {
-        return value.lo;
+        return lo;
     }
-    return (value.lo >> shift) | (value.hi << (64 - shift));
+    return (lo >> shift) | (hi << (64 - shift));
 }
 
 /*
@@ -96,9 +37,11 @@ static uint64_t shr_u128_to_u64(TscRestoreU128 value, unsigned int shift)
 static uint64_t scale_host_tsc(const TscRestoreScaling *scaling,
                                uint64_t host_tsc)
 {
+    uint64_t lo, hi;
+
     g_assert(scaling->frac_bits < 64);
-    return shr_u128_to_u64(mul_u64_u64(host_tsc, scaling->ratio),
-                           scaling->frac_bits);
+    mulu64(&lo, &hi, host_tsc, scaling->ratio);
+    return shr_u128_to_u64(lo, hi, scaling->frac_bits);
 }
 
 uint64_t tsc_restore_guest_tsc(const TscRestoreScaling *scaling,
@@ -109,27 +52,22 @@ uint64_t tsc_restore_guest_tsc(const TscRestoreScaling *scaling,
 
 uint64_t tsc_restore_ns_to_cycles(uint64_t ns, uint32_t khz)
 {
-    /* Only the low half: a TSC wraps modulo 2^64 */
-    return div_u128_u32(mul_u64_u64(ns, khz), NS_PER_MS, NULL).lo;
+    /* Only the low half of the quotient: a TSC wraps modulo 2^64 */
+    return muldiv64(ns, khz, NS_PER_MS);
 }
 
-bool tsc_restore_kvm_ratio(uint32_t guest_khz, uint32_t host_khz,
-                           unsigned int frac_bits,
-                           TscRestoreScaling *scaling)
+/* KVM's adjust_tsc_khz(): khz * (10^6 + ppm) / 10^6, rounded down */
+static uint64_t adjust_khz(uint32_t khz, int64_t ppm)
 {
-    TscRestoreU128 ratio;
+    return muldiv64(khz, PPM + ppm, PPM);
+}
 
-    if (guest_khz == 0 || host_khz == 0 || frac_bits > 63) {
-        return false;
-    }
-    ratio = div_u128_u32(mul_u64_u64(1ULL << frac_bits, guest_khz),
-                         host_khz, NULL);
-    if (ratio.hi != 0 || ratio.lo == 0) {
-        return false;
-    }
-    scaling->ratio = ratio.lo;
-    scaling->frac_bits = frac_bits;
-    return true;
+bool tsc_restore_within_tolerance(const TscRestoreHostTsc *host,
+                                  uint32_t guest_khz)
+{
+    return guest_khz >= adjust_khz(host->host_khz,
+                                   -(int64_t)host->tolerance_ppm) &&
+           guest_khz <= adjust_khz(host->host_khz, host->tolerance_ppm);
 }
 
 static TscRestoreStatus G_GNUC_PRINTF(3, 4)
@@ -143,6 +81,47 @@ fail(char **errmsg, TscRestoreStatus status, const char *fmt, ...)
         va_end(ap);
     }
     return status;
+}
+
+TscRestoreStatus tsc_restore_kvm_scaling(const TscRestoreHostTsc *host,
+                                         uint32_t guest_khz,
+                                         TscRestoreScaling *scaling,
+                                         char **errmsg)
+{
+    uint64_t lo, hi;
+
+    if (guest_khz == 0 || host->host_khz == 0) {
+        return fail(errmsg, TSC_RESTORE_ERR_INVALID_INPUT,
+                    "TSC scaling: guest %" PRIu32 " kHz on a %" PRIu32
+                    " kHz host: a frequency is 0", guest_khz, host->host_khz);
+    }
+    if (host->frac_bits > 63) {
+        return fail(errmsg, TSC_RESTORE_ERR_INVALID_INPUT,
+                    "TSC scaling: frac_bits %u is above 63", host->frac_bits);
+    }
+    if (tsc_restore_within_tolerance(host, guest_khz)) {
+        *scaling = tsc_restore_unscaled(host->frac_bits);
+        return TSC_RESTORE_OK;
+    }
+    if (!host->can_scale) {
+        return fail(errmsg, TSC_RESTORE_ERR_NOT_PRECISE,
+                    "TSC scaling: guest %" PRIu32 " kHz is more than %"
+                    PRIu32 " ppm from the host's %" PRIu32 " kHz and the "
+                    "host cannot scale (KVM refuses it or catches up by "
+                    "moving the offset itself)", guest_khz,
+                    host->tolerance_ppm, host->host_khz);
+    }
+    mulu64(&lo, &hi, 1ULL << host->frac_bits, guest_khz);
+    divu128(&lo, &hi, host->host_khz);
+    if (hi != 0 || lo == 0 || lo >= host->max_ratio) {
+        return fail(errmsg, TSC_RESTORE_ERR_NOT_PRECISE,
+                    "TSC scaling: guest %" PRIu32 " kHz on a %" PRIu32
+                    " kHz host needs a ratio KVM refuses", guest_khz,
+                    host->host_khz);
+    }
+    scaling->ratio = lo;
+    scaling->frac_bits = host->frac_bits;
+    return TSC_RESTORE_OK;
 }
 
 static TscRestoreStatus check_scaling(const char *side,
@@ -175,6 +154,10 @@ static TscRestoreStatus check_inputs(const TscRestoreSnapshot *src,
     if (src->guest_khz == 0) {
         return fail(errmsg, TSC_RESTORE_ERR_INVALID_INPUT,
                     "source snapshot: guest TSC frequency is 0 kHz");
+    }
+    if (src->host_khz == 0) {
+        return fail(errmsg, TSC_RESTORE_ERR_INVALID_INPUT,
+                    "source snapshot: host TSC frequency is 0 kHz");
     }
     if (dst->guest_khz == 0) {
         return fail(errmsg, TSC_RESTORE_ERR_INVALID_INPUT,
@@ -225,7 +208,7 @@ TscRestoreStatus tsc_restore_compute(const TscRestoreSnapshot *src,
                                      char **errmsg)
 {
     TscRestoreStatus status;
-    uint64_t src_scaled, dst_scaled;
+    uint64_t src_scaled, dst_scaled, src_tai, dst_tai;
     size_t i;
 
     memset(result, 0, sizeof(*result));
@@ -235,20 +218,30 @@ TscRestoreStatus tsc_restore_compute(const TscRestoreSnapshot *src,
     }
 
     /*
-     * Once for the whole VM, from the two pairs only.  A destination clock
+     * Once for the whole VM, from the two pairs only, on TAI: a leap
+     * second on one host, or two kernels that disagree about the TAI
+     * offset, must not move the guest by a second.  A destination clock
      * behind the source's would move the TSCs backwards, which guests do
      * not survive; stopping them for the migration is the lesser evil.
      */
-    if (dst->pair.realtime_ns >= src->pair.realtime_ns) {
-        result->elapsed_ns = dst->pair.realtime_ns - src->pair.realtime_ns;
+    src_tai = src->pair.realtime_ns + src->pair.tai_offset_s * NS_PER_S;
+    dst_tai = dst->pair.realtime_ns + dst->pair.tai_offset_s * NS_PER_S;
+    if (dst_tai >= src_tai) {
+        result->elapsed_ns = dst_tai - src_tai;
     } else {
         result->elapsed_clamped = true;
-        result->clock_behind_ns = src->pair.realtime_ns -
-                                  dst->pair.realtime_ns;
+        result->clock_behind_ns = src_tai - dst_tai;
     }
+    result->source_realtime_ns = src->pair.realtime_ns +
+        ((int64_t)src->pair.tai_offset_s - dst->pair.tai_offset_s) * NS_PER_S;
     result->elapsed_over_bound = result->elapsed_ns > max_elapsed_ns;
-    result->elapsed_cycles = tsc_restore_ns_to_cycles(result->elapsed_ns,
-                                                      src->guest_khz);
+    /*
+     * At the rate the guest TSC really ran at on the source: KVM leaves a
+     * frequency within its tolerance of the host's unscaled, and the guest
+     * TSC then runs at the host's rate, not at guest_khz.
+     */
+    result->elapsed_cycles = scale_host_tsc(&src->scaling,
+        tsc_restore_ns_to_cycles(result->elapsed_ns, src->host_khz));
     result->kvmclock_ns = src->kvmclock_ns + result->elapsed_ns;
 
     /*
@@ -274,7 +267,6 @@ TscRestoreStatus tsc_restore_compute(const TscRestoreSnapshot *src,
         vcpu->guest_tsc_at_pair = tsc_restore_guest_tsc(&dst->scaling,
                                                         dst->pair.host_tsc,
                                                         vcpu->offset);
-        vcpu->tsc_adjust = src->vcpus[i].tsc_adjust;
     }
     return TSC_RESTORE_OK;
 }
@@ -290,9 +282,7 @@ TscRestoreStatus tsc_restore_pair_from_samples(
     uint32_t host_khz, TscRestorePairEstimate *estimate, char **errmsg)
 {
     const TscRestorePairSample *best = NULL;
-    uint64_t best_width = 0, half_down, half_up;
-    TscRestoreU128 uncertainty;
-    uint32_t remainder;
+    uint64_t best_width = 0, half_down, half_up, lo, hi, remainder;
     size_t i;
 
     memset(estimate, 0, sizeof(*estimate));
@@ -339,13 +329,12 @@ TscRestoreStatus tsc_restore_pair_from_samples(
     half_up = best_width - half_down;
     estimate->pair.realtime_ns = best->realtime_ns;
     estimate->pair.host_tsc = best->tsc_before + half_down;
-    uncertainty = div_u128_u32(mul_u64_u64(half_up, NS_PER_MS), host_khz,
-                               &remainder);
-    if (uncertainty.hi != 0 ||
-        (remainder != 0 && uncertainty.lo == UINT64_MAX)) {
+    mulu64(&lo, &hi, half_up, NS_PER_MS);
+    remainder = divu128(&lo, &hi, host_khz);
+    if (hi != 0 || (remainder != 0 && lo == UINT64_MAX)) {
         estimate->uncertainty_ns = UINT64_MAX;
     } else {
-        estimate->uncertainty_ns = uncertainty.lo + (remainder != 0);
+        estimate->uncertainty_ns = lo + (remainder != 0);
     }
     return TSC_RESTORE_OK;
 }

@@ -13,9 +13,17 @@
  * every guest TSC has advanced by exactly the elapsed time, and the phase
  * between vCPUs (the differences of their offsets) is kept to the cycle.
  *
- * This is the arithmetic only: no QEMU objects, no QEMU headers, no global
- * state, only glib and libc, so that it builds and is unit-tested outside
- * QEMU's build (tests/unit/test-tsc-restore.c links nothing else).
+ * The elapsed time is measured on TAI (CLOCK_REALTIME plus the kernel's TAI
+ * offset on each side), so that a leap second, or two hosts whose kernels
+ * disagree about the TAI offset, do not move the guest by a second.  It is
+ * converted to guest cycles at the rate the guest TSC really ran at on the
+ * source: the source host's TSC frequency times the ratio KVM applied
+ * there, which is not the requested guest frequency when KVM chose not to
+ * scale (see tsc_restore_kvm_scaling()).
+ *
+ * This is the arithmetic only: no QEMU objects, no global state, only
+ * glib and QEMU's host-utils, so that it is unit-tested on its own
+ * (tests/unit/test-tsc-restore.c links nothing else of QEMU).
  * target/i386/kvm-tsc.c does the KVM ioctls and QEMU plumbing around it.
  *
  * Copyright (c) 2026 The virt-hotmem developers
@@ -26,13 +34,19 @@
 #ifndef TARGET_I386_TSC_RESTORE_H
 #define TARGET_I386_TSC_RESTORE_H
 
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-
 /* Fraction bits of KVM's TSC multiplier on Intel VMX and on AMD SVM */
 #define TSC_RESTORE_FRAC_BITS_VMX 48
 #define TSC_RESTORE_FRAC_BITS_SVM 32
+
+/*
+ * KVM's largest TSC multiplier on each vendor (exclusive bound: KVM refuses
+ * ratios >= these), KVM_VMX_TSC_MULTIPLIER_MAX and SVM_TSC_RATIO_MAX
+ */
+#define TSC_RESTORE_MAX_RATIO_VMX UINT64_MAX
+#define TSC_RESTORE_MAX_RATIO_SVM 0x000000ffffffffffULL
+
+/* The default of the kvm module's tsc_tolerance_ppm parameter */
+#define TSC_RESTORE_DEFAULT_TOLERANCE_PPM 250
 
 /*
  * A suggested bound for tsc_restore_compute()'s max_elapsed_ns: one day.
@@ -51,6 +65,8 @@
  *   different frequency than the source did; the caller falls back to what
  *   upstream QEMU does on a TSC frequency mismatch
  * @TSC_RESTORE_ERR_NO_VALID_SAMPLE: every clock pairing sample was rejected
+ * @TSC_RESTORE_ERR_NOT_PRECISE: KVM runs the guest TSC in a way no offset
+ *   can restore precisely (KVM's catch-up mode, or a ratio KVM refuses)
  *
  * The result of the functions of this module that can fail.  Each failure
  * also returns a one-line message naming the input and the reason.
@@ -60,6 +76,7 @@ typedef enum TscRestoreStatus {
     TSC_RESTORE_ERR_INVALID_INPUT,
     TSC_RESTORE_ERR_FREQ_MISMATCH,
     TSC_RESTORE_ERR_NO_VALID_SAMPLE,
+    TSC_RESTORE_ERR_NOT_PRECISE,
 } TscRestoreStatus;
 
 /**
@@ -80,9 +97,30 @@ typedef struct TscRestoreScaling {
 } TscRestoreScaling;
 
 /**
+ * TscRestoreHostTsc:
+ * @host_khz: the host kernel's TSC frequency in kHz (KVM's tsc_khz, the
+ *   VM-wide KVM_GET_TSC_KHZ of a VM nobody set a default for)
+ * @tolerance_ppm: the kvm module's tsc_tolerance_ppm parameter
+ * @can_scale: whether the hardware scales the TSC (KVM_CAP_TSC_CONTROL)
+ * @frac_bits: TSC_RESTORE_FRAC_BITS_VMX or TSC_RESTORE_FRAC_BITS_SVM
+ * @max_ratio: TSC_RESTORE_MAX_RATIO_VMX or TSC_RESTORE_MAX_RATIO_SVM
+ *
+ * What KVM bases its choice of a vCPU's TSC scaling on.
+ */
+typedef struct TscRestoreHostTsc {
+    uint32_t host_khz;
+    uint32_t tolerance_ppm;
+    bool can_scale;
+    unsigned int frac_bits;
+    uint64_t max_ratio;
+} TscRestoreHostTsc;
+
+/**
  * TscRestoreClockPair:
  * @realtime_ns: the host's CLOCK_REALTIME, in nanoseconds
  * @host_tsc: the host's TSC at the same instant
+ * @tai_offset_s: the host kernel's TAI offset (adjtimex's tai field) at
+ *   that instant: TAI = CLOCK_REALTIME + @tai_offset_s seconds
  *
  * One instant on one host, seen by two clocks.  KVM_GET_CLOCK returns a
  * pair taken atomically by the kernel when it sets both KVM_CLOCK_REALTIME
@@ -93,25 +131,21 @@ typedef struct TscRestoreScaling {
 typedef struct TscRestoreClockPair {
     uint64_t realtime_ns;
     uint64_t host_tsc;
+    int32_t tai_offset_s;
 } TscRestoreClockPair;
 
 /**
  * TscRestoreVcpuSnapshot:
  * @offset: the vCPU's KVM_VCPU_TSC_OFFSET, in guest TSC cycles
- * @tsc_adjust: the vCPU's IA32_TSC_ADJUST, for reporting and validation
- *   only
  *
  * One vCPU of a TscRestoreSnapshot.
  *
- * @tsc_adjust takes no part in the arithmetic.  A guest write to
- * IA32_TSC_ADJUST moves KVM's offset by the same amount, so the offset KVM
- * reports already contains it; QEMU's normal MSR migration carries the MSR
- * itself, and KVM does not touch the offset when user space restores it.
- * Adding it here again would count it twice.
+ * IA32_TSC_ADJUST takes no part: a guest write to it moves KVM's offset by
+ * the same amount, so the offset KVM reports already contains it, and
+ * QEMU's normal MSR migration carries the MSR itself.
  */
 typedef struct TscRestoreVcpuSnapshot {
     uint64_t offset;
-    uint64_t tsc_adjust;
 } TscRestoreVcpuSnapshot;
 
 /**
@@ -120,7 +154,8 @@ typedef struct TscRestoreVcpuSnapshot {
  * @kvmclock_ns: KVM_GET_CLOCK's clock field, from the same call as @pair
  *   when KVM provides the pair
  * @guest_khz: the guest's TSC frequency in kHz (KVM_GET_TSC_KHZ)
- * @scaling: the source host's TSC scaling for this VM
+ * @host_khz: the source host's own TSC frequency in kHz
+ * @scaling: the source host's TSC scaling for this VM, as KVM applies it
  * @nr_vcpus: number of entries in @vcpus, at least 1
  * @vcpus: the offsets of all vCPUs; they may be read at any time while the
  *   VM is stopped, before or after @pair, because they do not change
@@ -132,6 +167,7 @@ typedef struct TscRestoreSnapshot {
     TscRestoreClockPair pair;
     uint64_t kvmclock_ns;
     uint32_t guest_khz;
+    uint32_t host_khz;
     TscRestoreScaling scaling;
     size_t nr_vcpus;
     const TscRestoreVcpuSnapshot *vcpus;
@@ -162,7 +198,6 @@ typedef struct TscRestoreDestination {
  * @source_guest_tsc: the vCPU's TSC at the source's pair instant
  * @guest_tsc_at_pair: the vCPU's TSC that @offset implies at the
  *   destination's pair instant: @source_guest_tsc plus the elapsed cycles
- * @tsc_adjust: the snapshot's IA32_TSC_ADJUST, copied for reporting
  *
  * One vCPU of a TscRestoreResult.
  */
@@ -170,14 +205,17 @@ typedef struct TscRestoreVcpuResult {
     uint64_t offset;
     uint64_t source_guest_tsc;
     uint64_t guest_tsc_at_pair;
-    uint64_t tsc_adjust;
 } TscRestoreVcpuResult;
 
 /**
  * TscRestoreResult:
  * @elapsed_ns: the real time the guest TSCs were advanced by: destination
- *   pair realtime minus source pair realtime, or 0 when that is negative
- * @elapsed_cycles: @elapsed_ns in guest TSC cycles, rounded down
+ *   pair TAI minus source pair TAI, or 0 when that is negative
+ * @elapsed_cycles: @elapsed_ns in guest TSC cycles at the source's real
+ *   guest TSC rate (host kHz scaled by the source's ratio), rounded down
+ * @source_realtime_ns: the source pair's instant on the destination's
+ *   CLOCK_REALTIME (the two kernels may count leap seconds differently):
+ *   what KVM_SET_CLOCK's realtime field must be given
  * @elapsed_clamped: the destination's CLOCK_REALTIME was behind the
  *   source's; the caller warns
  * @clock_behind_ns: by how much it was behind, when @elapsed_clamped
@@ -193,6 +231,7 @@ typedef struct TscRestoreVcpuResult {
 typedef struct TscRestoreResult {
     uint64_t elapsed_ns;
     uint64_t elapsed_cycles;
+    uint64_t source_realtime_ns;
     bool elapsed_clamped;
     uint64_t clock_behind_ns;
     bool elapsed_over_bound;
@@ -254,24 +293,42 @@ static inline TscRestoreScaling tsc_restore_unscaled(unsigned int frac_bits)
 }
 
 /**
- * tsc_restore_kvm_ratio:
- * @guest_khz: the guest's TSC frequency in kHz
- * @host_khz: the host's TSC frequency in kHz, as the host kernel knows it
- * @frac_bits: the host's fraction bits, at most 63
- * @scaling: set to the scaling on success
+ * tsc_restore_within_tolerance:
+ * @host: the host's TSC facts
+ * @guest_khz: the requested guest TSC frequency in kHz
  *
- * Computes the ratio the way KVM does when it scales: (2^@frac_bits *
- * @guest_khz) / @host_khz, rounded down.  KVM keeps 1 << @frac_bits
- * instead when @guest_khz is within its tsc_tolerance_ppm of @host_khz,
- * and refuses ratios above a vendor maximum; a ratio read back from KVM
- * (debugfs tsc-scaling-ratio) is therefore preferable when available.
+ * KVM's test (kvm_set_tsc_khz()): a requested frequency between
+ * host_khz * (10^6 - ppm) / 10^6 and host_khz * (10^6 + ppm) / 10^6, both
+ * rounded down and both included, is run unscaled at the host's rate.
  *
- * Returns: false, leaving @scaling alone, if a frequency is 0, @frac_bits
- * is above 63, or the ratio is 0 or does not fit in 64 bits.
+ * Returns: whether KVM runs @guest_khz without scaling.
  */
-bool tsc_restore_kvm_ratio(uint32_t guest_khz, uint32_t host_khz,
-                           unsigned int frac_bits,
-                           TscRestoreScaling *scaling);
+bool tsc_restore_within_tolerance(const TscRestoreHostTsc *host,
+                                  uint32_t guest_khz);
+
+/**
+ * tsc_restore_kvm_scaling:
+ * @host: the host's TSC facts
+ * @guest_khz: the requested guest TSC frequency in kHz
+ * @scaling: set to the scaling KVM applies, on success
+ * @errmsg: if not NULL, set on failure to a g_strdup'd one-line message
+ *
+ * The ratio KVM really applies to a vCPU whose frequency was set to
+ * @guest_khz, computed as KVM computes it: none within the tolerance
+ * (tsc_restore_within_tolerance()), else (2^frac_bits * @guest_khz) /
+ * host_khz rounded down.  A ratio KVM reads back (debugfs
+ * tsc-scaling-ratio) is preferable when available.
+ *
+ * Returns: TSC_RESTORE_OK; TSC_RESTORE_ERR_INVALID_INPUT for a zero
+ * frequency or frac_bits above 63; TSC_RESTORE_ERR_NOT_PRECISE when KVM
+ * would need to scale but cannot (it then either refuses the frequency or
+ * moves the offset on its own to catch up), or when the ratio is 0 or not
+ * below max_ratio (KVM refuses it).
+ */
+TscRestoreStatus tsc_restore_kvm_scaling(const TscRestoreHostTsc *host,
+                                         uint32_t guest_khz,
+                                         TscRestoreScaling *scaling,
+                                         char **errmsg);
 
 /**
  * tsc_restore_guest_tsc:
@@ -317,11 +374,13 @@ uint64_t tsc_restore_ns_to_cycles(uint64_t ns, uint32_t khz);
  * Computes the new TSC offsets of all vCPUs and the new kvmclock value.
  *
  * The elapsed time is computed once for the whole VM, from the two clock
- * pairs, and never from per-vCPU clock reads: a CLOCK_REALTIME step (NTP)
- * between two per-vCPU operations would otherwise skew the vCPUs apart.
+ * pairs on TAI, and never from per-vCPU clock reads: a CLOCK_REALTIME
+ * step (NTP) between two per-vCPU operations would otherwise skew the
+ * vCPUs apart.
  * A negative elapsed time is clamped to 0 (guest TSCs never go backwards);
  * a huge one is flagged but applied.  For each vCPU:
  *
+ *     elapsed_cycles = scale_src(elapsed_ns * src.host_khz / 10^6)
  *     g_src  = scale_src(src.host_tsc) + offset_src
  *     g_dst  = g_src + elapsed_cycles
  *     offset = g_dst - scale_dst(dst.host_tsc)                (mod 2^64)
@@ -334,7 +393,10 @@ uint64_t tsc_restore_ns_to_cycles(uint64_t ns, uint32_t khz);
  * KVM_SET_CLOCK given the source's kvmclock_ns and realtime_ns does that
  * addition itself, with the same clamp, at the time of the ioctl; without
  * it, user space writes result->kvmclock_ns with no flags, as soon after
- * reading @dst's pair as it can, since the kvmclock loses that gap.
+ * reading @dst's pair as it can, since the kvmclock loses that gap.  KVM
+ * counts the elapsed time on its own CLOCK_REALTIME; passing it
+ * result->source_realtime_ns instead of the source's realtime makes its
+ * elapsed time the TAI one.
  *
  * Returns: TSC_RESTORE_OK, TSC_RESTORE_ERR_INVALID_INPUT, or
  * TSC_RESTORE_ERR_FREQ_MISMATCH when src.guest_khz differs from
@@ -354,6 +416,8 @@ TscRestoreStatus tsc_restore_compute(const TscRestoreSnapshot *src,
  * Frees what @result owns and zeroes it.
  */
 void tsc_restore_result_clear(TscRestoreResult *result);
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(TscRestoreResult, tsc_restore_result_clear)
 
 /**
  * tsc_restore_pair_from_samples:

@@ -3,14 +3,22 @@
 # Acceptance: the precise-tsc migration section between two real QEMU
 # processes on the host's /dev/kvm.
 #
-# - precise-tsc=on on both sides: the section is sent and applied once the
-#   destination runs; query-precise-tsc reports it for every vCPU.
+# - precise-tsc=on on both sides: where KVM applies TSC offsets the
+#   section is applied and query-precise-tsc reports it for every vCPU, by
+#   vCPU id; where KVM accepts and ignores them (PVM, found out by probing
+#   /dev/kvm here, independently of QEMU) the incoming migration fails
+#   with one line saying so and the source keeps running.
 # - precise-tsc=off: the stream has no such section.
 # - a destination without the feature refuses a stream that has it, and
 #   the source keeps running.
-# - a stream whose section claims a newer version, or is cut short inside
-#   it, is refused with the source still running (a proxy between the two
+# - a stream whose section claims a newer version, is cut short inside it,
+#   names a vCPU id twice or a vCPU this VM does not have, is refused with
+#   one line and the source still running (a proxy between the two
 #   processes corrupts the stream on the way).
+#
+# - savevm keeps stock behaviour: the snapshot has no precise-tsc section
+#   (loadvm, perhaps days later, must not move the guest TSC by days),
+#   and loadvm of it works.
 #
 # This host's precision is not measured here: that needs a KVM that applies
 # TSC offsets (see make bench).
@@ -19,6 +27,8 @@
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
+import ctypes
+import fcntl
 import os
 import socket
 import struct
@@ -36,6 +46,58 @@ X86 = ["-M", "q35", "-smp", "2", "-m", "256M"]
 def need_kvm():
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         raise tap.Skip("no usable /dev/kvm on this host")
+
+
+# <linux/kvm.h>: _IO/_IOW/_IOWR(KVMIO = 0xAE, nr, size)
+def _ioc(direction, nr, size):
+    return (direction << 30) | (size << 16) | (0xAE << 8) | nr
+
+
+KVM_CREATE_VM = _ioc(0, 0x01, 0)
+KVM_CREATE_VCPU = _ioc(0, 0x41, 0)
+KVM_GET_MSRS = _ioc(3, 0x88, 8)
+KVM_SET_DEVICE_ATTR = _ioc(1, 0xE1, 24)
+KVM_GET_DEVICE_ATTR = _ioc(1, 0xE2, 24)
+MSR_IA32_TSC = 0x10
+PROBE_DELTA = 1 << 40
+
+
+def kvm_applies_tsc_offsets():
+    """A bare KVM VM of our own: move vCPU 0's KVM_VCPU_TSC_OFFSET by 2^40
+    and read IA32_TSC before and after.  True if the TSC moved with it."""
+    fds = []
+    try:
+        kvm = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
+        fds.append(kvm)
+        vmfd = fcntl.ioctl(kvm, KVM_CREATE_VM, 0)
+        fds.append(vmfd)
+        vcpu = fcntl.ioctl(vmfd, KVM_CREATE_VCPU, 0)
+        fds.append(vcpu)
+        offset = ctypes.c_uint64(0)
+        # flags, group KVM_VCPU_TSC_CTRL (0), attr KVM_VCPU_TSC_OFFSET (0)
+        attr = bytearray(struct.pack("=IIQQ", 0, 0, 0,
+                                     ctypes.addressof(offset)))
+
+        def tsc():
+            msrs = bytearray(struct.pack("=II", 1, 0) +
+                             struct.pack("=IIQ", MSR_IA32_TSC, 0, 0))
+            assert fcntl.ioctl(vcpu, KVM_GET_MSRS, msrs) == 1
+            return struct.unpack_from("=Q", msrs, 16)[0]
+
+        fcntl.ioctl(vcpu, KVM_GET_DEVICE_ATTR, attr)
+        before = tsc()
+        offset.value = (offset.value + PROBE_DELTA) % (1 << 64)
+        fcntl.ioctl(vcpu, KVM_SET_DEVICE_ATTR, attr)
+        return (tsc() - before) % (1 << 64) >= PROBE_DELTA
+    finally:
+        for fd in reversed(fds):
+            os.close(fd)
+
+
+def error_lines(err):
+    """The lines of QEMU's stderr that are not warnings."""
+    return [line for line in err.splitlines()
+            if line and ": warning: " not in line]
 
 
 def vm(precise, name, incoming=False):
@@ -70,20 +132,38 @@ def migrate_direct(src, dst):
 
 def test_on_to_on():
     need_kvm()
+    applies = kvm_applies_tsc_offsets()
     with vm("on", "src") as src, vm("on", "dst", incoming=True) as dst:
-        assert migrate_direct(src, dst) == "completed"
+        status = migrate_direct(src, dst)
+        if not applies:
+            # PVM: offsets accepted and ignored; no pretended restore.
+            assert status == "failed", status
+            assert dst.wait_exit(30) not in (None, 0)
+            err = error_lines(dst.stderr())
+            # One host: the source's offsets are as meaningless, and the
+            # destination says so first.
+            assert err[0] == ("qemu-system-x86_64: precise-tsc: the source "
+                              "host's KVM ignores TSC offsets; its guest "
+                              "TSCs cannot be restored"), err
+            assert src.qmp.cmd("query-status")["status"] == "running"
+            print("# this host's KVM ignores TSC offsets: the migration "
+                  "was refused")
+            return
+        assert status == "completed", status
         wait_running(dst)
         info = dst.qmp.cmd("query-precise-tsc")
     assert info["enabled"] is True, info
     last = info.get("last-migration")
     assert last, "no last-migration in %s" % info
-    assert "error" not in last, last
+    assert "error" not in last and last["restored"] is True, last
     assert last["source-mode"] in ("kvm-clock-realtime",
                                    "userspace-pairing"), last
     # The downtime of a local migration of a small VM: well under 10 s.
     assert 0 < last["elapsed-ns"] < 10 * 10**9, last
     assert not last["clamped"] and not last["over-bound"], last
     assert [v["cpu-index"] for v in last["vcpus"]] == [0, 1], last
+    # -smp 2 on q35: APIC IDs 0 and 1
+    assert [v["vcpu-id"] for v in last["vcpus"]] == [0, 1], last
     # Pairing from user space brackets one clock_gettime(): microseconds.
     assert last["uncertainty-ns"] < 10**6, last
 
@@ -114,10 +194,60 @@ def test_destination_without_feature_refuses():
         assert src.qmp.cmd("query-status")["status"] == "running"
 
 
+def qcow2_node(v, path):
+    """A 16 MiB qcow2 image made through QMP (no qemu-img in the build),
+    added as node 'disk' for savevm."""
+    open(path, "wb").close()
+    v.qmp.cmd("blockdev-add", driver="file", filename=path,
+              **{"node-name": "proto"})
+    v.qmp.cmd("blockdev-create", **{"job-id": "create", "options": {
+        "driver": "qcow2", "file": "proto", "size": 16 << 20}})
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        jobs = v.qmp.cmd("query-jobs")
+        if jobs and jobs[0]["status"] == "concluded":
+            assert "error" not in jobs[0], jobs
+            break
+        time.sleep(0.05)
+    else:
+        raise guest.GuestError("blockdev-create did not conclude")
+    v.qmp.cmd("job-dismiss", id="create")
+    v.qmp.cmd("blockdev-add", driver="qcow2", file="proto",
+              **{"node-name": "disk"})
+
+
+def test_savevm_has_no_section():
+    need_kvm()
+    path = os.path.join(guest.tempfile.mkdtemp(prefix="vhm-tsc-"),
+                        "snap.qcow2")
+    with vm("on", "src") as v:
+        qcow2_node(v, path)
+        out = v.qmp.hmp("savevm snap1")
+        assert out.strip() == "", out
+        assert "snap1" in v.qmp.hmp("info snapshots")
+        out = v.qmp.hmp("loadvm snap1")
+        assert out.strip() == "", out
+        assert v.qmp.cmd("query-status")["status"] == "running"
+        info = v.qmp.cmd("query-precise-tsc")
+        assert "last-migration" not in info, info
+    with open(path, "rb") as f:
+        image = f.read()
+    # The vmstate is stored as is: device sections show up by name.
+    assert b"kvmclock" in image, "no vmstate in the snapshot image"
+    assert SECTION not in image, "savevm wrote the precise-tsc section"
+
+
 class CorruptingProxy(threading.Thread):
     """Forwards a migration stream, changing it once it sees the section:
-    'version' sets the section's version_id to 2, 'truncate' cuts the
-    stream a few bytes into the section."""
+    'version' sets the section's version_id to 3, 'truncate' cuts the
+    stream a few bytes into the section, 'dup-id' and 'foreign-id' set the
+    second vCPU id of the section (wire format version 2, see
+    docs/system/i386/precise-tsc.rst) to the first's or to 7."""
+
+    # Section body up to the vCPU ids: pair code, realtime, TAI offset,
+    # host TSC, kvmclock, uncertainty, guest kHz, host kHz, ratio,
+    # fraction bits, number of vCPUs
+    IDS_AT = 4 + 8 + 4 + 8 + 8 + 8 + 4 + 4 + 8 + 4 + 4
 
     def __init__(self, listen_path, target_path, how):
         super().__init__(daemon=True)
@@ -168,8 +298,22 @@ class CorruptingProxy(threading.Thread):
                     continue
                 self.seen = True
                 ver = at + len(SECTION) + 4
-                if self.how == "version":
-                    buf = buf[:ver] + struct.pack(">I", 2) + buf[ver + 4:]
+                body = ver + 4
+                if self.how in ("dup-id", "foreign-id"):
+                    while len(buf) < body + self.IDS_AT + 8:
+                        data = src.recv(1 << 16)
+                        if not data:
+                            break
+                        buf += data
+                    first = buf[body + self.IDS_AT:body + self.IDS_AT + 4]
+                    new = first if self.how == "dup-id" else \
+                        struct.pack(">I", 7)
+                    at2 = body + self.IDS_AT + 4
+                    buf = buf[:at2] + new + buf[at2 + 4:]
+                if self.how != "truncate":
+                    if self.how == "version":
+                        buf = buf[:ver] + struct.pack(">I", 3) + \
+                            buf[ver + 4:]
                     dst.sendall(buf)
                     buf = b""
                     while True:
@@ -194,7 +338,7 @@ class CorruptingProxy(threading.Thread):
             src.close()
 
 
-def corrupted(how, expect):
+def corrupted(how, expect, first_line=False):
     need_kvm()
     with vm("on", "src") as src, vm("on", "dst", incoming=True) as dst:
         dsock = os.path.join(dst.tmp, "mig.sock")
@@ -210,13 +354,25 @@ def corrupted(how, expect):
         assert dst.wait_exit(30) not in (None, 0), "destination accepted it"
         err = dst.stderr()
         assert expect in err, err
+        if first_line:
+            assert error_lines(err)[0] == expect, err
         # The source noticed nothing worse than a failed migration.
         assert status == "failed", status
         assert src.qmp.cmd("query-status")["status"] == "running"
 
 
 def test_newer_version_refused():
-    corrupted("version", "savevm: unsupported version 2 for 'precise-tsc' v1")
+    corrupted("version", "savevm: unsupported version 3 for 'precise-tsc' v2")
+
+
+def test_duplicate_vcpu_id_refused():
+    corrupted("dup-id", "qemu-system-x86_64: precise-tsc: the migration "
+              "stream has two TSC offsets for vCPU 0", first_line=True)
+
+
+def test_unknown_vcpu_id_refused():
+    corrupted("foreign-id", "qemu-system-x86_64: precise-tsc: the migration "
+              "stream has no TSC offset for vCPU 1", first_line=True)
 
 
 def test_truncated_section_refused():
@@ -224,11 +380,18 @@ def test_truncated_section_refused():
 
 
 if __name__ == "__main__":
-    tap.main([("precise-tsc/on-to-on-applied", test_on_to_on),
+    tap.main([("precise-tsc/on-to-on-applied-or-refused-by-host",
+               test_on_to_on),
               ("precise-tsc/off-sends-no-section",
                test_off_stream_has_no_section),
               ("precise-tsc/destination-without-feature-refuses",
                test_destination_without_feature_refuses),
               ("precise-tsc/newer-version-refused", test_newer_version_refused),
               ("precise-tsc/truncated-section-refused",
-               test_truncated_section_refused)])
+               test_truncated_section_refused),
+              ("precise-tsc/duplicate-vcpu-id-refused",
+               test_duplicate_vcpu_id_refused),
+              ("precise-tsc/unknown-vcpu-id-refused",
+               test_unknown_vcpu_id_refused),
+              ("precise-tsc/savevm-has-no-section",
+               test_savevm_has_no_section)])

@@ -2,10 +2,15 @@
  * qtest: -accel kvm,precise-tsc on the host's real /dev/kvm
  *
  * Starts and stops a KVM guest with precise-tsc on and off and checks what
- * query-precise-tsc reports.  The mode must be what this host's KVM allows:
- * the test probes KVM itself (KVM_VCPU_TSC_OFFSET moved, guest TSC read
- * back through KVM_GET_MSRS) and compares.  Skipped, saying why, where
- * there is no usable /dev/kvm.
+ * query-precise-tsc reports.  The mode must be exactly what this host's
+ * KVM allows: the test probes KVM itself (KVM_VCPU_TSC_OFFSET moved, guest
+ * TSC read back through KVM_GET_MSRS) and compares:
+ *   - offsets ignored (PVM, as on the project's machines): "unsupported";
+ *   - offsets applied, host clocksource tsc: "kvm-clock-realtime" once the
+ *     vCPUs have run (KVM's master clock needs a TSC clocksource);
+ *   - offsets applied, another clocksource: "userspace-pairing";
+ *   - no KVM_VCPU_TSC_OFFSET: QEMU refuses precise-tsc=on at start-up.
+ * Skipped, saying why, where there is no usable /dev/kvm.
  *
  * Copyright (c) 2026 The virt-hotmem developers
  *
@@ -94,6 +99,12 @@ out:
 }
 
 static HostTsc host;
+static const char *const host_names[] = {
+    [HOST_TSC_NO_KVM] = "no KVM",
+    [HOST_TSC_NO_OFFSET_ATTR] = "no KVM_VCPU_TSC_OFFSET",
+    [HOST_TSC_OFFSETS_IGNORED] = "TSC offsets ignored",
+    [HOST_TSC_OFFSETS_APPLIED] = "TSC offsets applied",
+};
 
 static QDict *query(QTestState *qts)
 {
@@ -115,11 +126,48 @@ static bool skip_without_kvm(void)
     return false;
 }
 
+/* What the host's own clocksource lets KVM pair (see the header) */
+static const char *expected_mode(void)
+{
+    g_autofree char *cs = NULL;
+
+    if (host == HOST_TSC_OFFSETS_IGNORED) {
+        return "unsupported";
+    }
+    if (g_file_get_contents("/sys/devices/system/clocksource/clocksource0/"
+                            "current_clocksource", &cs, NULL, NULL) &&
+        g_str_equal(g_strstrip(cs), "tsc")) {
+        return "kvm-clock-realtime";
+    }
+    return "userspace-pairing";
+}
+
+/* The mode, once it is what is expected or after 10 s of vCPUs running */
+static char *mode_after_vcpus_ran(QTestState *qts, const char *expect)
+{
+    char *mode = NULL;
+    int i;
+
+    for (i = 0; i < 100; i++) {
+        QDict *info = query(qts);
+
+        g_free(mode);
+        mode = g_strdup(qdict_get_str(info, "mode"));
+        qobject_unref(info);
+        if (g_str_equal(mode, expect)) {
+            break;
+        }
+        g_usleep(100 * 1000);
+    }
+    return mode;
+}
+
 static void start_stop(const char *precise, bool expect_enabled)
 {
     QTestState *qts;
     QDict *info;
     const char *expect_mode;
+    g_autofree char *mode = NULL;
 
     if (skip_without_kvm()) {
         return;
@@ -129,20 +177,12 @@ static void start_stop(const char *precise, bool expect_enabled)
                       "-L /usr/share/seabios -L /usr/share/qemu", precise);
     info = query(qts);
     g_assert_cmpint(qdict_get_bool(info, "enabled"), ==, expect_enabled);
-    if (!expect_enabled) {
-        expect_mode = "unsupported";
-    } else if (host == HOST_TSC_OFFSETS_IGNORED) {
-        expect_mode = "unsupported";
-    } else {
-        /* kvm-clock-realtime needs a TSC-based host clock: either is honest */
-        expect_mode = NULL;
-        g_assert_cmpstr(qdict_get_str(info, "mode"), !=, "unsupported");
-    }
-    if (expect_mode) {
-        g_assert_cmpstr(qdict_get_str(info, "mode"), ==, expect_mode);
-    }
     g_assert_false(qdict_haskey(info, "last-migration"));
     qobject_unref(info);
+    expect_mode = expect_enabled ? expected_mode() : "unsupported";
+    mode = mode_after_vcpus_ran(qts, expect_mode);
+    g_test_message("query-precise-tsc mode: %s", mode);
+    g_assert_cmpstr(mode, ==, expect_mode);
 
     /* Stop (the snapshot is taken) and run again: nothing breaks. */
     qtest_qmp_assert_success(qts, "{ 'execute': 'stop' }");
@@ -154,11 +194,41 @@ static void start_stop(const char *precise, bool expect_enabled)
     qtest_quit(qts);
 }
 
+/*
+ * Without KVM_VCPU_TSC_OFFSET (Linux before 5.16) precise-tsc=on must not
+ * start.  The QEMU binary is run directly: it is expected to exit.
+ */
+static void test_on_refused_without_offset_attr(void)
+{
+    const char *qemu = g_getenv("QTEST_QEMU_BINARY");
+    g_autofree char *err = NULL;
+    gint status;
+    const char *argv[] = {
+        qemu, "-accel", "kvm,precise-tsc=on", "-M", "q35", "-nodefaults",
+        "-display", "none", "-S", "-L", "/usr/share/seabios",
+        "-L", "/usr/share/qemu", NULL,
+    };
+
+    if (host != HOST_TSC_NO_OFFSET_ATTR) {
+        g_test_skip(host == HOST_TSC_NO_KVM ?
+                    "no usable /dev/kvm on this host" :
+                    "this host's KVM has KVM_VCPU_TSC_OFFSET");
+        return;
+    }
+    g_assert_nonnull(qemu);
+    g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL,
+                               G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
+                               &err, &status, NULL));
+    g_assert_false(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    g_assert_nonnull(strstr(err, "has no KVM_VCPU_TSC_OFFSET vCPU attribute"));
+}
+
 static void test_on(void)
 {
     if (host == HOST_TSC_NO_OFFSET_ATTR) {
         g_test_skip("this host's KVM has no KVM_VCPU_TSC_OFFSET: "
-                    "precise-tsc=on refuses to start (see /precise-tsc/no-attr)");
+                    "precise-tsc=on refuses to start, see "
+                    "/precise-tsc/on-refused-without-offset-attr");
         return;
     }
     start_stop(",precise-tsc=on", true);
@@ -178,11 +248,11 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     host = probe_host();
-    g_test_message("host: %s", (const char *[]) {
-        "no KVM", "no KVM_VCPU_TSC_OFFSET", "TSC offsets ignored",
-        "TSC offsets applied" }[host]);
+    g_test_message("host: %s", host_names[host]);
     qtest_add_func("/precise-tsc/on", test_on);
     qtest_add_func("/precise-tsc/off", test_off);
     qtest_add_func("/precise-tsc/default-off", test_default_off);
+    qtest_add_func("/precise-tsc/on-refused-without-offset-attr",
+                   test_on_refused_without_offset_attr);
     return g_test_run();
 }

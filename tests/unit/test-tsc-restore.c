@@ -1,22 +1,20 @@
 /*
  * Unit tests of the guest TSC restore arithmetic
  *
- * The module under test is pure C with glib, so these tests link nothing
- * of QEMU.  They simulate hosts whose TSC and CLOCK_REALTIME are functions
- * of a true time in milliseconds (a kHz is one cycle per millisecond, so
- * host TSCs stay exact integers), and vCPUs whose TSC KVM derives from the
- * host TSC, a scaling and an offset.  Expected values of the scaled cases
- * come from an independent big-integer computation and are written out as
- * literals.
+ * The module under test is pure C with glib and QEMU's host-utils, so
+ * these tests link nothing else of QEMU.  They simulate hosts whose TSC
+ * and CLOCK_REALTIME are functions of a true time in milliseconds (a kHz
+ * is one cycle per millisecond, so host TSCs stay exact integers), and
+ * vCPUs whose TSC KVM derives from the host TSC, a scaling and an offset.
+ * Expected values of the scaled cases come from an independent big-integer
+ * computation and are written out as literals.
  *
  * Copyright (c) 2026 The virt-hotmem developers
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#include <string.h>
-
-#include <glib.h>
+#include "qemu/osdep.h"
 
 #include "tsc-restore.h"
 
@@ -118,6 +116,7 @@ static TscRestoreSnapshot sim_snapshot(const SimHost *host, uint64_t t_ms,
         .pair = sim_pair(host, t_ms),
         .kvmclock_ns = 100 * MS_PER_S * NS_PER_MS,
         .guest_khz = GUEST_KHZ,
+        .host_khz = host->tsc_khz,
         .scaling = host->scaling,
         .nr_vcpus = nr_vcpus,
         .vcpus = vcpus,
@@ -167,6 +166,7 @@ static void restore_10s_later(const SimHost *src_host, const SimHost *dst_host,
         g_new0(TscRestoreVcpuSnapshot, nr_vcpus);
     TscRestoreSnapshot src;
     TscRestoreDestination dst;
+    uint64_t kept_running;
     size_t i;
 
     for (i = 0; i < nr_vcpus; i++) {
@@ -179,12 +179,22 @@ static void restore_10s_later(const SimHost *src_host, const SimHost *dst_host,
     g_assert_false(result->elapsed_clamped);
     g_assert_false(result->elapsed_over_bound);
     g_assert_cmpuint(result->elapsed_ns, ==, 10 * MS_PER_S * NS_PER_MS);
-    g_assert_cmpuint(result->elapsed_cycles, ==, 10 * GUEST_CYCLES_PER_S);
+    /*
+     * What the guest would have counted had it kept running on the source
+     * (a scaled source may run a little slow); the two roundings down may
+     * differ by one cycle.
+     */
+    kept_running = sim_guest_tsc(src_host, vcpus[0].offset,
+                                 T0_MS + 10 * MS_PER_S) - (TSC0 + phases[0]);
+    g_assert_cmpuint(kept_running - result->elapsed_cycles, <=, 1);
+    if (src_host->tsc_khz == GUEST_KHZ) {
+        g_assert_cmpuint(result->elapsed_cycles, ==, 10 * GUEST_CYCLES_PER_S);
+    }
     for (i = 0; i < nr_vcpus; i++) {
         g_assert_cmpuint(result->vcpus[i].source_guest_tsc, ==,
                          TSC0 + phases[i]);
         g_assert_cmpuint(result->vcpus[i].guest_tsc_at_pair, ==,
-                         TSC0 + phases[i] + 10 * GUEST_CYCLES_PER_S);
+                         TSC0 + phases[i] + result->elapsed_cycles);
         g_assert_cmpuint(result->vcpus[i].offset - result->vcpus[0].offset,
                          ==, vcpus[i].offset - vcpus[0].offset);
     }
@@ -234,9 +244,7 @@ static void test_seed_example(void)
      * MSR_IA32_TSC returns) are a second's worth of cycles apart.
      */
     vcpus[0].offset = offset_at_t0;
-    vcpus[0].tsc_adjust = 0;
     vcpus[1].offset = offset_at_t0;
-    vcpus[1].tsc_adjust = 0;
     g_assert_cmpuint(sim_guest_tsc(&src_host, vcpus[1].offset,
                                    T0_MS + MS_PER_S) -
                      sim_guest_tsc(&src_host, vcpus[0].offset, T0_MS),
@@ -477,6 +485,7 @@ static void test_elapsed_bound(void)
     TscRestoreSnapshot src = {
         .pair = { .realtime_ns = EPOCH_NS, .host_tsc = 1000 },
         .guest_khz = GUEST_KHZ,
+        .host_khz = GUEST_KHZ,
         .scaling = tsc_restore_unscaled(TSC_RESTORE_FRAC_BITS_SVM),
         .nr_vcpus = 1,
         .vcpus = vcpus,
@@ -558,6 +567,7 @@ static TscRestoreSnapshot valid_snapshot(const TscRestoreVcpuSnapshot *vcpus)
     TscRestoreSnapshot src = {
         .pair = { .realtime_ns = EPOCH_NS, .host_tsc = 1000 },
         .guest_khz = GUEST_KHZ,
+        .host_khz = GUEST_KHZ,
         .scaling = tsc_restore_unscaled(TSC_RESTORE_FRAC_BITS_VMX),
         .nr_vcpus = 1,
         .vcpus = vcpus,
@@ -675,40 +685,6 @@ static void test_invalid_inputs(void)
                          unscalable);
 }
 
-/*
- * IA32_TSC_ADJUST is already inside the offset KVM reports: the same
- * offsets with and without it give the same result, and it is passed
- * through for reporting.
- */
-static void test_tsc_adjust_not_double_counted(void)
-{
-    TscRestoreVcpuSnapshot plain[2] = {
-        { .offset = 1000 }, { .offset = 3000 },
-    };
-    TscRestoreVcpuSnapshot adjusted[2] = {
-        { .offset = 1000, .tsc_adjust = 0x12345678 },
-        { .offset = 3000, .tsc_adjust = -2000ULL },
-    };
-    TscRestoreSnapshot src = valid_snapshot(plain);
-    TscRestoreDestination dst = valid_destination();
-    TscRestoreResult without, with;
-    int i;
-
-    src.nr_vcpus = 2;
-    compute_ok(&src, &dst, &without);
-    src.vcpus = adjusted;
-    compute_ok(&src, &dst, &with);
-    for (i = 0; i < 2; i++) {
-        g_assert_cmpuint(with.vcpus[i].offset, ==, without.vcpus[i].offset);
-        g_assert_cmpuint(with.vcpus[i].tsc_adjust, ==, adjusted[i].tsc_adjust);
-    }
-    /* 1 ns at 2.5 GHz is 2 cycles; the host TSC moved from 1000 to 2000 */
-    g_assert_cmpuint(with.vcpus[0].offset, ==, 2);
-    g_assert_cmpuint(with.vcpus[1].offset, ==, 2002);
-    tsc_restore_result_clear(&without);
-    tsc_restore_result_clear(&with);
-}
-
 /* The kvmclock advances by the same elapsed nanoseconds as the TSCs */
 static void test_kvmclock(void)
 {
@@ -776,27 +752,247 @@ static void test_guest_tsc_eval(void)
                      ==, 275000000034ULL);
 }
 
-static void test_kvm_ratio(void)
+static TscRestoreHostTsc kvm_host(uint32_t host_khz, bool can_scale,
+                                   unsigned int frac_bits)
+{
+    TscRestoreHostTsc host = {
+        .host_khz = host_khz,
+        .tolerance_ppm = TSC_RESTORE_DEFAULT_TOLERANCE_PPM,
+        .can_scale = can_scale,
+        .frac_bits = frac_bits,
+        .max_ratio = frac_bits == TSC_RESTORE_FRAC_BITS_SVM ?
+                     TSC_RESTORE_MAX_RATIO_SVM : TSC_RESTORE_MAX_RATIO_VMX,
+    };
+
+    return host;
+}
+
+static TscRestoreScaling kvm_scaling_ok(const TscRestoreHostTsc *host,
+                                        uint32_t guest_khz)
 {
     TscRestoreScaling scaling = { 0 };
+    char *errmsg = NULL;
 
-    g_assert_true(tsc_restore_kvm_ratio(2500000, 3000000, 48, &scaling));
+    g_assert_cmpint(tsc_restore_kvm_scaling(host, guest_khz, &scaling,
+                                            &errmsg), ==, TSC_RESTORE_OK);
+    g_assert_null(errmsg);
+    return scaling;
+}
+
+static void kvm_scaling_fails(const TscRestoreHostTsc *host,
+                              uint32_t guest_khz, TscRestoreStatus status,
+                              const char *message_part)
+{
+    TscRestoreScaling scaling = { .ratio = 77 };
+    g_autofree char *errmsg = NULL;
+
+    g_assert_cmpint(tsc_restore_kvm_scaling(host, guest_khz, &scaling,
+                                            &errmsg), ==, status);
+    g_assert_nonnull(strstr(errmsg, message_part));
+    g_assert_null(strchr(errmsg, '\n'));
+    g_assert_cmpuint(scaling.ratio, ==, 77);
+}
+
+/* Ratios outside the tolerance, as KVM computes them */
+static void test_kvm_scaling_outside(void)
+{
+    TscRestoreHostTsc vmx = kvm_host(3000000, true,
+                                     TSC_RESTORE_FRAC_BITS_VMX);
+    TscRestoreHostTsc svm = kvm_host(3000000, true,
+                                     TSC_RESTORE_FRAC_BITS_SVM);
+    TscRestoreHostTsc svm_2ghz = kvm_host(2000000, true,
+                                          TSC_RESTORE_FRAC_BITS_SVM);
+    TscRestoreScaling scaling;
+
+    scaling = kvm_scaling_ok(&vmx, 2500000);
     g_assert_cmphex(scaling.ratio, ==, RATIO_2500_ON_3000_VMX);
     g_assert_cmpuint(scaling.frac_bits, ==, 48);
-    g_assert_true(tsc_restore_kvm_ratio(2500000, 3000000, 32, &scaling));
+    scaling = kvm_scaling_ok(&svm, 2500000);
     g_assert_cmphex(scaling.ratio, ==, RATIO_2500_ON_3000_SVM);
-    g_assert_true(tsc_restore_kvm_ratio(3000000, 3000000, 48, &scaling));
-    g_assert_cmphex(scaling.ratio, ==, 1ULL << 48);
-    g_assert_true(tsc_restore_kvm_ratio(2500000, 2000000, 32, &scaling));
+    g_assert_cmpuint(scaling.frac_bits, ==, 32);
+    scaling = kvm_scaling_ok(&svm_2ghz, 2500000);
     g_assert_cmphex(scaling.ratio, ==, 5ULL << 30);
+    /* 300 ppm above a 2 GHz host: 2^32 * 2000600 / 2000000 = 0x10013a92a */
+    scaling = kvm_scaling_ok(&svm_2ghz, 2000600);
+    g_assert_cmphex(scaling.ratio, ==, 0x10013a92aULL);
+}
 
-    scaling.ratio = 77;
-    g_assert_false(tsc_restore_kvm_ratio(0, 3000000, 48, &scaling));
-    g_assert_false(tsc_restore_kvm_ratio(2500000, 0, 48, &scaling));
-    g_assert_false(tsc_restore_kvm_ratio(2500000, 3000000, 64, &scaling));
-    g_assert_false(tsc_restore_kvm_ratio(3, 1, 63, &scaling));
-    g_assert_false(tsc_restore_kvm_ratio(1, UINT32_MAX, 0, &scaling));
-    g_assert_cmpuint(scaling.ratio, ==, 77);
+/*
+ * Within tsc_tolerance_ppm KVM does not scale: 200 ppm above a 2 GHz host
+ * (the case of the e2e measurement) runs at the host's rate.
+ */
+static void test_kvm_scaling_inside(void)
+{
+    TscRestoreHostTsc svm = kvm_host(2000000, true,
+                                     TSC_RESTORE_FRAC_BITS_SVM);
+    TscRestoreHostTsc no_control = kvm_host(2000000, false,
+                                            TSC_RESTORE_FRAC_BITS_SVM);
+    TscRestoreScaling scaling;
+
+    scaling = kvm_scaling_ok(&svm, 2000400);
+    g_assert_cmphex(scaling.ratio, ==, 1ULL << 32);
+    scaling = kvm_scaling_ok(&svm, 1999600);
+    g_assert_cmphex(scaling.ratio, ==, 1ULL << 32);
+    scaling = kvm_scaling_ok(&no_control, 2000400);
+    g_assert_cmphex(scaling.ratio, ==, 1ULL << 32);
+    scaling = kvm_scaling_ok(&svm, 2000000);
+    g_assert_cmphex(scaling.ratio, ==, 1ULL << 32);
+}
+
+/*
+ * The bounds: 250 ppm of 2000000 kHz is exactly 500 kHz, both ends are
+ * inside; of 2999999 kHz it is 749.99975 kHz and KVM rounds both bounds
+ * down (to 2999249 and 3000748 kHz).
+ */
+static void test_kvm_scaling_boundary(void)
+{
+    TscRestoreHostTsc svm = kvm_host(2000000, true,
+                                     TSC_RESTORE_FRAC_BITS_SVM);
+    TscRestoreHostTsc odd = kvm_host(2999999, true,
+                                     TSC_RESTORE_FRAC_BITS_VMX);
+    TscRestoreHostTsc strict = kvm_host(2000000, true,
+                                        TSC_RESTORE_FRAC_BITS_SVM);
+
+    g_assert_true(tsc_restore_within_tolerance(&svm, 2000500));
+    g_assert_false(tsc_restore_within_tolerance(&svm, 2000501));
+    g_assert_true(tsc_restore_within_tolerance(&svm, 1999500));
+    g_assert_false(tsc_restore_within_tolerance(&svm, 1999499));
+    g_assert_cmphex(kvm_scaling_ok(&svm, 2000500).ratio, ==, 1ULL << 32);
+    g_assert_cmphex(kvm_scaling_ok(&svm, 2000501).ratio, !=, 1ULL << 32);
+
+    g_assert_true(tsc_restore_within_tolerance(&odd, 2999249));
+    g_assert_false(tsc_restore_within_tolerance(&odd, 2999248));
+    g_assert_true(tsc_restore_within_tolerance(&odd, 3000748));
+    g_assert_false(tsc_restore_within_tolerance(&odd, 3000749));
+
+    /* The module parameter, not a constant: tsc_tolerance_ppm=0 */
+    strict.tolerance_ppm = 0;
+    g_assert_true(tsc_restore_within_tolerance(&strict, 2000000));
+    g_assert_false(tsc_restore_within_tolerance(&strict, 2000001));
+    g_assert_false(tsc_restore_within_tolerance(&strict, 1999999));
+}
+
+static void test_kvm_scaling_refused(void)
+{
+    TscRestoreHostTsc no_control = kvm_host(2000000, false,
+                                            TSC_RESTORE_FRAC_BITS_SVM);
+    TscRestoreHostTsc svm = kvm_host(1000, true, TSC_RESTORE_FRAC_BITS_SVM);
+    TscRestoreHostTsc bad = kvm_host(2000000, true, 64);
+
+    /* Catch-up mode above, refusal below: neither can be restored */
+    kvm_scaling_fails(&no_control, 2000501, TSC_RESTORE_ERR_NOT_PRECISE,
+                      "cannot scale");
+    kvm_scaling_fails(&no_control, 1999499, TSC_RESTORE_ERR_NOT_PRECISE,
+                      "cannot scale");
+    /* 256 times the host: SVM's ratio has 8 integer bits */
+    kvm_scaling_fails(&svm, 256000, TSC_RESTORE_ERR_NOT_PRECISE,
+                      "ratio KVM refuses");
+    g_assert_cmphex(kvm_scaling_ok(&svm, 255999).ratio, ==,
+                    0xffffbe76c8ULL);
+    kvm_scaling_fails(&bad, 2500000, TSC_RESTORE_ERR_INVALID_INPUT,
+                      "frac_bits 64");
+    kvm_scaling_fails(&no_control, 0, TSC_RESTORE_ERR_INVALID_INPUT,
+                      "is 0");
+    no_control.host_khz = 0;
+    kvm_scaling_fails(&no_control, 2000000, TSC_RESTORE_ERR_INVALID_INPUT,
+                      "is 0");
+}
+
+/*
+ * A guest 200 ppm faster than two 2 GHz hosts, which KVM does not scale:
+ * the guest TSC runs at each host's rate.  Hosts up for very different
+ * times (10^15 cycles apart): the guest reads exactly what it would have
+ * read had it kept running, 10 s of the source host's cycles later.
+ */
+static void test_200ppm_between_hosts(void)
+{
+    TscRestoreHostTsc kvm = kvm_host(2000000, false,
+                                     TSC_RESTORE_FRAC_BITS_SVM);
+    SimHost src_host = {
+        .tsc_at_zero = 1000000000000000ULL,
+        .tsc_khz = 2000000,
+        .realtime_at_zero_ns = EPOCH_NS,
+        .scaling = kvm_scaling_ok(&kvm, 2000400),
+    };
+    SimHost dst_host = src_host;
+    TscRestoreVcpuSnapshot vcpus[2] = {
+        { .offset = sim_offset_for(&src_host, TSC0, T0_MS) },
+        { .offset = sim_offset_for(&src_host, TSC0 + 99, T0_MS) },
+    };
+    TscRestoreSnapshot src;
+    TscRestoreDestination dst;
+    TscRestoreResult result;
+    uint64_t pair_ms = T0_MS + 10 * MS_PER_S;
+
+    dst_host.tsc_at_zero = 17;
+    src = sim_snapshot(&src_host, T0_MS, vcpus, 2);
+    src.guest_khz = 2000400;
+    dst = sim_destination(&dst_host, pair_ms);
+    dst.guest_khz = 2000400;
+    dst.can_scale = false;
+    compute_ok(&src, &dst, &result);
+    g_assert_cmpuint(result.elapsed_cycles, ==, 20000000000ULL);
+    g_assert_cmpuint(sim_guest_tsc(&dst_host, result.vcpus[0].offset,
+                                   pair_ms), ==, TSC0 + 20000000000ULL);
+    g_assert_cmpuint(sim_guest_tsc(&dst_host, result.vcpus[1].offset,
+                                   pair_ms + 5), ==,
+                     TSC0 + 99 + 20010000000ULL);
+    tsc_restore_result_clear(&result);
+
+    /* On one host the offsets stay what they were */
+    dst_host.tsc_at_zero = src_host.tsc_at_zero;
+    dst = sim_destination(&dst_host, pair_ms);
+    dst.guest_khz = 2000400;
+    compute_ok(&src, &dst, &result);
+    g_assert_cmpuint(result.vcpus[0].offset, ==, vcpus[0].offset);
+    g_assert_cmpuint(result.vcpus[1].offset, ==, vcpus[1].offset);
+    tsc_restore_result_clear(&result);
+}
+
+/*
+ * TAI, not UTC.  The source's kernel says TAI = UTC + 37 s; the
+ * destination's still says 36 s, so its CLOCK_REALTIME reads one second
+ * more for the same instant.  10 s pass: the guest moves by 10 s, and KVM
+ * is given the source's instant in the destination's UTC.
+ */
+static void test_tai_offsets_differ(void)
+{
+    TscRestoreVcpuSnapshot vcpus[1] = { { .offset = 1 } };
+    TscRestoreSnapshot src = valid_snapshot(vcpus);
+    TscRestoreDestination dst = valid_destination();
+    TscRestoreResult result;
+
+    src.pair.tai_offset_s = 37;
+    dst.pair.tai_offset_s = 36;
+    dst.pair.realtime_ns = EPOCH_NS + 11 * MS_PER_S * NS_PER_MS;
+    compute_ok(&src, &dst, &result);
+    g_assert_cmpuint(result.elapsed_ns, ==, 10 * MS_PER_S * NS_PER_MS);
+    g_assert_cmpuint(result.elapsed_cycles, ==, 10 * GUEST_CYCLES_PER_S);
+    g_assert_cmpuint(result.source_realtime_ns, ==,
+                     EPOCH_NS + MS_PER_S * NS_PER_MS);
+    tsc_restore_result_clear(&result);
+}
+
+/*
+ * A leap second inserted during the downtime: UTC repeats a second and
+ * the kernel's TAI offset goes from 36 to 37.  Still 10 s, not 9.
+ */
+static void test_tai_leap_second(void)
+{
+    TscRestoreVcpuSnapshot vcpus[1] = { { .offset = 1 } };
+    TscRestoreSnapshot src = valid_snapshot(vcpus);
+    TscRestoreDestination dst = valid_destination();
+    TscRestoreResult result;
+
+    src.pair.tai_offset_s = 36;
+    dst.pair.tai_offset_s = 37;
+    dst.pair.realtime_ns = EPOCH_NS + 9 * MS_PER_S * NS_PER_MS;
+    compute_ok(&src, &dst, &result);
+    g_assert_cmpuint(result.elapsed_ns, ==, 10 * MS_PER_S * NS_PER_MS);
+    g_assert_cmpuint(result.source_realtime_ns, ==,
+                     EPOCH_NS - MS_PER_S * NS_PER_MS);
+    g_assert_false(result.elapsed_clamped);
+    tsc_restore_result_clear(&result);
 }
 
 /* The narrowest bracket wins, the first of equals */
@@ -1001,15 +1197,18 @@ static void test_two_migrations(void)
     restore_10s_later(&host_a, &host_b, phases, 3, &first);
     for (i = 0; i < 3; i++) {
         on_b[i].offset = first.vcpus[i].offset;
-        on_b[i].tsc_adjust = 0;
     }
     src = sim_snapshot(&host_b, b_stop_ms, on_b, 3);
     dst = sim_destination(&host_c, b_stop_ms + 7 * MS_PER_S);
     compute_ok(&src, &dst, &second);
 
     g_assert_cmpuint(second.vcpus[0].source_guest_tsc, ==, 373456789000ULL);
-    g_assert_cmpuint(second.vcpus[0].guest_tsc_at_pair, ==, 390956789000ULL);
-    g_assert_cmpuint(second.vcpus[0].offset, ==, 6917528901097870850ULL);
+    /*
+     * 7 s on B at B's real guest rate, 3 GHz times KVM's 5/6 rounded
+     * down: 17499999999.99998 cycles, one short of 7 s at 2.5 GHz.
+     */
+    g_assert_cmpuint(second.vcpus[0].guest_tsc_at_pair, ==, 390956788999ULL);
+    g_assert_cmpuint(second.vcpus[0].offset, ==, 6917528901097870849ULL);
     assert_phases_at(&host_c, &second, phases, b_stop_ms + 7 * MS_PER_S);
     assert_phases_at(&host_c, &second, phases, b_stop_ms + 99 * MS_PER_S);
     tsc_restore_result_clear(&first);
@@ -1044,15 +1243,25 @@ int main(int argc, char **argv)
     g_test_add_func("/tsc-restore/freq-mismatch/scalable",
                     test_freq_mismatch_scalable);
     g_test_add_func("/tsc-restore/invalid-inputs", test_invalid_inputs);
-    g_test_add_func("/tsc-restore/tsc-adjust-not-double-counted",
-                    test_tsc_adjust_not_double_counted);
     g_test_add_func("/tsc-restore/kvmclock", test_kvmclock);
     g_test_add_func("/tsc-restore/ns-to-cycles/rounding",
                     test_ns_to_cycles_rounding);
     g_test_add_func("/tsc-restore/ns-to-cycles/128bit",
                     test_ns_to_cycles_128bit);
     g_test_add_func("/tsc-restore/guest-tsc-eval", test_guest_tsc_eval);
-    g_test_add_func("/tsc-restore/kvm-ratio", test_kvm_ratio);
+    g_test_add_func("/tsc-restore/kvm-scaling/outside",
+                    test_kvm_scaling_outside);
+    g_test_add_func("/tsc-restore/kvm-scaling/inside",
+                    test_kvm_scaling_inside);
+    g_test_add_func("/tsc-restore/kvm-scaling/boundary",
+                    test_kvm_scaling_boundary);
+    g_test_add_func("/tsc-restore/kvm-scaling/refused",
+                    test_kvm_scaling_refused);
+    g_test_add_func("/tsc-restore/200ppm-between-hosts",
+                    test_200ppm_between_hosts);
+    g_test_add_func("/tsc-restore/tai/offsets-differ",
+                    test_tai_offsets_differ);
+    g_test_add_func("/tsc-restore/tai/leap-second", test_tai_leap_second);
     g_test_add_func("/tsc-restore/pair/tightest", test_pair_tightest);
     g_test_add_func("/tsc-restore/pair/rejects-out-of-order",
                     test_pair_rejects_out_of_order);

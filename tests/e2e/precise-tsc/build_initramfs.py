@@ -124,6 +124,8 @@ def build(args):
     c.file("/init", init.encode(), 0o755)
     c.copy(os.path.join(HERE, "measure.sh"), "/e2e/measure.sh", 0o755)
     c.copy(args.qmp, "/bin/qmp", 0o755)
+    if args.leap:
+        c.copy(args.leap, "/bin/leap", 0o755)
     c.copy(args.l2, "/l2/l2guest.bin", 0o644)
 
     qemu = os.path.abspath(args.qemu)
@@ -148,6 +150,8 @@ def main():
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--downtime", type=float, default=2)
     p.add_argument("--modes", default="on off")
+    p.add_argument("--leap", help="the leap second tool (leap.c), for "
+                   "MODE+leap cases")
     build(p.parse_args())
 
 

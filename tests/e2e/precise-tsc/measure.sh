@@ -11,10 +11,18 @@
 # Output, one line per vCPU and measurement, on the serial console:
 #   VHM-RESULT round=R mode=on|off vcpu=N src_offset=.. dst_offset=..
 #     error_cycles=.. error_ns=.. skew_cycles=.. downtime_ns=.. khz=..
-#     elapsed_ns=.. uncertainty_ns=.. qmode=..
+#     elapsed_ns=.. uncertainty_ns=.. qmode=.. guest_kvmclock_move_ns=..
 # and VHM-FAIL / VHM-TRACE / VHM-LOG lines for the host-side script.
 #
-# usage: measure.sh ROUNDS DOWNTIME_S "MODES"
+# usage: measure.sh ROUNDS DOWNTIME_S "CASES"
+#
+# A case is MODE (on or off) or MODE@PPM: the L2 guest then gets
+# -cpu qemu64,tsc-frequency= PPM parts per million above this host's TSC
+# frequency.  Within KVM's tsc_tolerance_ppm KVM does not scale: the guest
+# TSC runs at the host's rate, and a perfect restore still leaves the
+# offsets unchanged.  MODE+leap inserts a leap second during the pause
+# (/bin/leap: CLOCK_REALTIME one second back, the TAI offset one up); the
+# true pause is unchanged.  Results carry mode=CASE.
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
@@ -62,11 +70,54 @@ stop_qemus() {
     done
 }
 
-run_one() { # run_one ROUND MODE
+guest_sample() {    # guest_sample QMP_SOCKET: "tsc version tsc_timestamp system_time mul shift"
+    out=$($QMP $1 '{"execute":"human-monitor-command","arguments":{"command-line":"xp /5gx 0x1100"}}')
+    set -- $(echo "$out" | grep -o '0x[0-9a-f]\{16\}')
+    [ $# -eq 5 ] || { echo none; return; }
+    shift8=$(( ($5 >> 32) & 0xff ))
+    [ $shift8 -gt 127 ] && shift8=$((shift8 - 256))
+    echo "$(($1)) $(($2 & 0xffffffff)) $(($3)) $(($4)) $(($5 & 0xffffffff)) $shift8"
+}
+
+# How far the guest's own kvmclock-to-TSC relationship moved: the kvmclock
+# the destination's pvclock structure gives for the destination's TSC
+# sample, minus what the source's pvclock structure gives for it (the
+# source's clock run on over the TSC's advance).  0 when kvmclock and the
+# TSC advanced alike.  Read by the guest itself (l2guest.S), on vCPU 0.
+guest_kvmclock_move() { # guest_kvmclock_move SRC_SAMPLE DST_SAMPLE
+    [ "$1" = none ] || [ "$2" = none ] && { echo none; return; }
+    echo "$1 $2" | awk '
+        function kvmclock(tsc, ts, st, mul, sh,    d) {
+            d = tsc - ts    # busybox awk has no ^
+            for (; sh > 0; sh--) d = d * 2
+            for (; sh < 0; sh++) d = d / 2
+            return st + d * mul / 4294967296
+        }
+        {
+            if ($2 == 0 || $8 == 0 || $2 % 2 || $8 % 2) { print "none"; exit }
+            printf "%d", kvmclock($7, $9, $10, $11, $12) - \
+                         kvmclock($7, $3, $4, $5, $6)
+        }'
+}
+
+run_one() { # run_one ROUND CASE
     r=$1; mode=$2
-    dir=/tmp/r$r-$mode
+    precise=${mode%%[@+]*}
+    cpu=
+    leap=
+    ppm=
+    case $mode in
+    *+leap) leap=1 ;;
+    esac
+    case $mode in
+    *@*)
+        ppm=${mode#*@}
+        cpu="-cpu qemu64,tsc-frequency=$(( khz * (1000000 + ppm) / 1000000 * 1000 ))"
+        ;;
+    esac
+    dir=/tmp/r$r-$precise-${ppm:-0}-${leap:-0}
     rm -rf "$dir"; mkdir -p "$dir"
-    common="-M pc -accel kvm,precise-tsc=$mode -smp 2 -m 16 -nodefaults
+    common="-M pc -accel kvm,precise-tsc=$precise $cpu -smp 2 -m 16 -nodefaults
             -display none -bios $L2 -L /usr/share/qemu -trace kvm_tsc_*"
 
     $QEMU $common -qmp unix:$dir/dst.qmp,server=on,wait=off \
@@ -86,8 +137,12 @@ run_one() { # run_one ROUND MODE
 
     out=$($QMP -t $dir/src.qmp '{"execute":"stop"}')
     t_stop=$(echo "$out" | sed -n 's/^TS //p')
+    gsrc=$(guest_sample $dir/src.qmp)
     src=$(offsets $spid) || { echo "VHM-FAIL round=$r mode=$mode no debugfs for source"; stop_qemus $spid $dpid; return 1; }
     sleep "$downtime"
+    if [ -n "$leap" ]; then
+        echo "VHM-INFO $(/bin/leap 2>&1)"
+    fi
     $QMP $dir/src.qmp '{"execute":"migrate","arguments":{"uri":"unix:'$dir/mig.sock'"}}' >/dev/null
     st=
     i=0
@@ -106,10 +161,16 @@ run_one() { # run_one ROUND MODE
     t_cont=$(echo "$out" | sed -n 's/^TS //p')
     dst=$(offsets $dpid) || { echo "VHM-FAIL round=$r mode=$mode no debugfs for destination"; stop_qemus $spid $dpid; return 1; }
     q=$($QMP $dir/dst.qmp '{"execute":"query-precise-tsc"}')
+    sleep 1     # the destination's guest samples its kvmclock and TSC
+    $QMP $dir/dst.qmp '{"execute":"stop"}' >/dev/null
+    gdst=$(guest_sample $dir/dst.qmp)
+    guest_move=$(guest_kvmclock_move "$gsrc" "$gdst")
     echo "VHM-QUERY round=$r mode=$mode $q"
     stop_qemus $spid $dpid
 
     downtime_ns=$((t_cont - t_stop))
+    # CLOCK_REALTIME stepped back by the leap second; the pause did not
+    [ -n "$leap" ] && downtime_ns=$((downtime_ns + 1000000000))
     elapsed=$(field elapsed-ns "$q"); [ -n "$elapsed" ] || elapsed=none
     unc=$(field uncertainty-ns "$q"); [ -n "$unc" ] || unc=none
     qmode=$(field mode "$q"); [ -n "$qmode" ] || qmode=none
@@ -120,7 +181,7 @@ run_one() { # run_one ROUND MODE
     for pair in "$s0 $d0" "$s1 $d1"; do
         set -- $pair
         err=$(( $2 - $1 ))
-        echo "VHM-RESULT round=$r mode=$mode vcpu=$v src_offset=$1 dst_offset=$2 error_cycles=$err error_ns=$(( err * 1000000 / khz )) skew_cycles=$skew downtime_ns=$downtime_ns khz=$khz elapsed_ns=$elapsed uncertainty_ns=$unc qmode=$qmode"
+        echo "VHM-RESULT round=$r mode=$mode vcpu=$v src_offset=$1 dst_offset=$2 error_cycles=$err error_ns=$(( err * 1000000 / khz )) skew_cycles=$skew downtime_ns=$downtime_ns khz=$khz elapsed_ns=$elapsed uncertainty_ns=$unc qmode=$qmode guest_kvmclock_move_ns=$guest_move"
         v=$((v + 1))
     done
     for side in src dst; do

@@ -6,7 +6,7 @@
 #
 # usage: scripts/install-deps.sh [build|guest|all]
 #   build: toolchain + QEMU build deps + the trixie deb-src entry
-#   guest: arm64 architecture, firmware (AAVMF, SeaBIOS, qemu-system-data)
+#   guest: arm64 architecture, firmware (AAVMF, SeaBIOS, qemu-system-data, iPXE)
 #   all:   both (default)
 set -eu
 
@@ -128,7 +128,7 @@ if [ "$codename" = bookworm ] && command -v meson >/dev/null 2>&1 &&
 fi
 case "$what" in
 guest|all)
-    install_missing qemu-efi-aarch64 seabios "$(bpo qemu-system-data)" cpio \
+    install_missing qemu-efi-aarch64 seabios "$(bpo qemu-system-data)" ipxe-qemu cpio \
         socat
     ;;
 esac

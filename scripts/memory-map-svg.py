@@ -112,6 +112,9 @@ def render(layout, devices):
         out.append('<text x="%d" y="%.1f">%s</text>' %
                    (BAR_X + BAR_W + 20, ly + 4, escape(text)))
     out.append("</svg>")
+    # Many small regions push the labels below the axis: grow the picture.
+    out[0] = out[0].replace('height="%d"' % HEIGHT,
+                            'height="%d"' % max(HEIGHT, last + 20))
     return "\n".join(out) + "\n"
 
 
@@ -127,6 +130,10 @@ def main(argv):
     if len(argv) != 3:
         print("usage: %s QMP-SOCKET OUTPUT.svg" % argv[0], file=sys.stderr)
         return 2
+    if not os.path.exists(argv[1]):
+        print("memory-map-svg: %s: no such QMP socket" % argv[1],
+              file=sys.stderr)
+        return 1
     try:
         qmp = guest.QMP(argv[1], timeout=10)
     except (guest.GuestError, OSError) as e:

@@ -115,6 +115,7 @@ case "$what" in
 build|all)
     install_missing build-essential ninja-build libglib2.0-dev libpixman-1-dev \
         libfdt-dev python3-venv flex bison pkg-config ccache acpica-tools \
+        libslirp-dev \
         device-tree-compiler xz-utils dpkg-dev "$(bpo meson)" "$(bpo python3-pycotap)" \
         clang libclang-rt-dev
     ;;

@@ -17,7 +17,8 @@ timed = t0=$$(date +%s.%N); $(2); rc=$$?; \
 	    'BEGIN { printf "make: %s took %.1f s\n", "$(1)", b - a }'; \
 	exit $$rc
 
-.PHONY: all build deps check demo fuzz bench clean distclean help
+.PHONY: all build deps check demo fuzz bench clean distclean help \
+	install uninstall
 
 all: build
 
@@ -28,6 +29,8 @@ help:
 	@echo "make fuzz    build and run the memory-map planner's fuzzer"
 	@echo "make bench   precise-tsc figures in an emulated AMD-V host"
 	@echo "make clean   remove build/ (keeps the downloaded QEMU source in cache/)"
+	@echo "make install   copy the two emulators to \$$(DESTDIR)\$$(PREFIX)/bin (PREFIX=$(PREFIX))"
+	@echo "make uninstall remove exactly what make install copied"
 
 # Packages: a no-op when everything is installed.  Not root: configure and
 # the tests say what is missing and the apt command that installs it.
@@ -70,3 +73,30 @@ clean:
 
 distclean: clean
 	rm -rf cache
+
+# make install: the two emulators, nothing else (their firmware is Debian's,
+# found through the --firmwarepath configure gives them).  PREFIX defaults
+# to /usr/local, which Debian's packages never write to; a file that a Debian
+# package owns is never overwritten, whatever PREFIX says.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+INSTALLED := $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(EMULATORS)))
+
+install: build
+	@for f in $(notdir $(EMULATORS)); do \
+	    if [ -z "$(DESTDIR)" ] && owner=$$(dpkg-query -S "$(BINDIR)/$$f" 2>/dev/null); then \
+	        echo "make install: $(BINDIR)/$$f belongs to Debian's $${owner%%:*}; not overwriting it (use PREFIX=/usr/local)" >&2; \
+	        exit 1; \
+	    fi; \
+	done
+	install -d "$(DESTDIR)$(BINDIR)"
+	install -m 755 $(EMULATORS) "$(DESTDIR)$(BINDIR)/"
+
+uninstall:
+	@for f in $(notdir $(EMULATORS)); do \
+	    if [ -z "$(DESTDIR)" ] && owner=$$(dpkg-query -S "$(BINDIR)/$$f" 2>/dev/null); then \
+	        echo "make uninstall: $(BINDIR)/$$f belongs to Debian's $${owner%%:*}; not removing it" >&2; \
+	        exit 1; \
+	    fi; \
+	done
+	rm -f $(INSTALLED)

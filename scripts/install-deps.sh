@@ -6,7 +6,7 @@
 #
 # usage: scripts/install-deps.sh [build|guest|all]
 #   build: toolchain + QEMU build deps + the trixie deb-src entry
-#   guest: arm64 architecture, firmware (AAVMF, SeaBIOS, qemu-system-data)
+#   guest: arm64 architecture, firmware (AAVMF, SeaBIOS, qemu-system-data, iPXE)
 #   all:   both (default)
 set -eu
 
@@ -115,6 +115,7 @@ case "$what" in
 build|all)
     install_missing build-essential ninja-build libglib2.0-dev libpixman-1-dev \
         libfdt-dev python3-venv flex bison pkg-config ccache acpica-tools \
+        libslirp-dev \
         device-tree-compiler xz-utils dpkg-dev "$(bpo meson)" "$(bpo python3-pycotap)" \
         clang libclang-rt-dev
     ;;
@@ -128,7 +129,7 @@ if [ "$codename" = bookworm ] && command -v meson >/dev/null 2>&1 &&
 fi
 case "$what" in
 guest|all)
-    install_missing qemu-efi-aarch64 seabios "$(bpo qemu-system-data)" cpio \
+    install_missing qemu-efi-aarch64 seabios "$(bpo qemu-system-data)" ipxe-qemu cpio \
         socat
     ;;
 esac

@@ -8,3 +8,5 @@ CONFIG_VIRTIO_PCI=y
 CONFIG_VIRTIO_BLK=y
 CONFIG_VIRTIO_SERIAL=y
 CONFIG_VIRTIO_RNG=y
+# The virt board's default NIC (used by -nic user, slirp).
+CONFIG_VIRTIO_NET=y

@@ -27,10 +27,6 @@ ASSETS = os.path.join(BUILD, "assets")
 QEMU_AARCH64 = os.path.join(BUILD, "qemu-system-aarch64")
 QEMU_X86_64 = os.path.join(BUILD, "qemu-system-x86_64")
 
-# Where Debian's firmware packages put what the guests need (-L).
-FIRMWARE_DIRS = ["/usr/share/qemu", "/usr/share/seabios",
-                 "/usr/share/qemu-efi-aarch64", "/usr/share/AAVMF"]
-
 GiB = 1 << 30
 MiB = 1 << 20
 
@@ -163,10 +159,9 @@ class VM:
         self.tmp = tempfile.mkdtemp(prefix="vhm-%s-" % name)
         self.qmp_path = os.path.join(self.tmp, "qmp.sock")
         self.log_path = os.path.join(self.tmp, "stderr.log")
-        fw = [a for d in FIRMWARE_DIRS if os.path.isdir(d) for a in ("-L", d)]
         self.argv = ([binary, "-nodefaults", "-display", "none", "-nic", "none",
                       "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path,
-                      "-serial", "stdio"] + fw + list(args))
+                      "-serial", "stdio"] + list(args))
         self.console = b""
         self.proc = None
         self.qmp = None

@@ -82,21 +82,20 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 INSTALLED := $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(EMULATORS)))
 
-install: build
-	@for f in $(notdir $(EMULATORS)); do \
+# $(call refuse_debian_files,TARGET,WHAT IT WOULD NOT DO): without DESTDIR,
+# stop before touching a file under BINDIR that a Debian package owns.
+refuse_debian_files = for f in $(notdir $(EMULATORS)); do \
 	    if [ -z "$(DESTDIR)" ] && owner=$$(dpkg-query -S "$(BINDIR)/$$f" 2>/dev/null); then \
-	        echo "make install: $(BINDIR)/$$f belongs to Debian's $${owner%%:*}; not overwriting it (use PREFIX=/usr/local)" >&2; \
+	        echo "make $(1): $(BINDIR)/$$f belongs to Debian's $${owner%%:*}; $(2)" >&2; \
 	        exit 1; \
 	    fi; \
 	done
+
+install: build
+	@$(call refuse_debian_files,install,not overwriting it (use PREFIX=/usr/local))
 	install -d "$(DESTDIR)$(BINDIR)"
 	install -m 755 $(EMULATORS) "$(DESTDIR)$(BINDIR)/"
 
 uninstall:
-	@for f in $(notdir $(EMULATORS)); do \
-	    if [ -z "$(DESTDIR)" ] && owner=$$(dpkg-query -S "$(BINDIR)/$$f" 2>/dev/null); then \
-	        echo "make uninstall: $(BINDIR)/$$f belongs to Debian's $${owner%%:*}; not removing it" >&2; \
-	        exit 1; \
-	    fi; \
-	done
+	@$(call refuse_debian_files,uninstall,not removing it)
 	rm -f $(INSTALLED)

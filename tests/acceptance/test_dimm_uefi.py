@@ -23,8 +23,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vhm import guest, tap  # noqa: E402
 
 GiB = guest.GiB
-AAVMF_CODE = "/usr/share/AAVMF/AAVMF_CODE.fd"
-AAVMF_VARS = "/usr/share/AAVMF/AAVMF_VARS.fd"
+AAVMF_CODE = guest.AAVMF_CODE
+AAVMF_VARS = guest.AAVMF_VARS
 DEVICE_MEMORY = 2048 * GiB
 
 

@@ -23,15 +23,12 @@ RAM_BASE = 1 * GiB
 DIRTY_TAG = b"VHM-DIRTY-"
 
 
-# Debian's qemu-efi-aarch64 (scripts/install-deps.sh guest installs it).
-AAVMF_CODE = "/usr/share/AAVMF/AAVMF_CODE.fd"
-
-
 def aavmf_code():
     """Path of Debian's AAVMF_CODE.fd, or skip the test."""
-    if not os.path.exists(AAVMF_CODE):
-        raise tap.Skip("no %s (Debian package qemu-efi-aarch64)" % AAVMF_CODE)
-    return AAVMF_CODE
+    if not os.path.exists(guest.AAVMF_CODE):
+        raise tap.Skip("no %s (Debian package qemu-efi-aarch64)"
+                       % guest.AAVMF_CODE)
+    return guest.AAVMF_CODE
 
 
 def uefi_guest(machine="virt-hotmem", mem="512M", slots=4, maxmem="8G",

@@ -26,6 +26,9 @@ BUILD = os.path.join(ROOT, "build")
 ASSETS = os.path.join(BUILD, "assets")
 QEMU_AARCH64 = os.path.join(BUILD, "qemu-system-aarch64")
 QEMU_X86_64 = os.path.join(BUILD, "qemu-system-x86_64")
+# Debian's UEFI for arm64 (qemu-efi-aarch64; scripts/install-deps.sh guest)
+AAVMF_CODE = "/usr/share/AAVMF/AAVMF_CODE.fd"
+AAVMF_VARS = "/usr/share/AAVMF/AAVMF_VARS.fd"
 
 GiB = 1 << 30
 MiB = 1 << 20

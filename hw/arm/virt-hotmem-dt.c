@@ -54,30 +54,32 @@ static void virt_hotmem_dt_add_range(void *fdt, const char *prefix,
     }
 }
 
+typedef struct VirtHotmemDtRam {
+    void *fdt;
+    int node;
+} VirtHotmemDtRam;
+
+/* One memory node for each piece of RAM, on virt_foreach_ram_range()'s walk */
+static void virt_hotmem_dt_add_ram_range(hwaddr base, uint64_t size,
+                                         void *opaque)
+{
+    VirtHotmemDtRam *r = opaque;
+
+    virt_hotmem_dt_add_range(r->fdt, "memory", NULL, base, size, r->node);
+}
+
 /*
  * Describe RAM at offsets [@offset, @offset + @len) of machine->ram: one
- * memory node for its piece in each bank it falls into.
+ * memory node for its piece in each bank it falls into, the same walk as
+ * the SRAT's (patches/0006).
  */
-static void virt_hotmem_dt_add_ram(const VirtHotmemLayout *layout, void *fdt,
+static void virt_hotmem_dt_add_ram(VirtHotmemMachineState *vhms, void *fdt,
                                    uint64_t offset, uint64_t len, int node)
 {
-    uint64_t bank_offset = 0;
-    size_t i;
+    VirtHotmemDtRam r = { .fdt = fdt, .node = node };
 
-    for (i = 0; i < layout->n_ram_banks && len; i++) {
-        const VirtHotmemRamBank *bank = &layout->ram_banks[i];
-
-        if (offset < bank_offset + bank->size) {
-            uint64_t piece = MIN(len, bank_offset + bank->size - offset);
-
-            virt_hotmem_dt_add_range(fdt, "memory", NULL,
-                                     bank->base + (offset - bank_offset),
-                                     piece, node);
-            offset += piece;
-            len -= piece;
-        }
-        bank_offset += bank->size;
-    }
+    virt_foreach_ram_range(VIRT_MACHINE(vhms), offset, len,
+                           virt_hotmem_dt_add_ram_range, &r);
 }
 
 /*
@@ -102,7 +104,7 @@ static void virt_hotmem_dt_add_ram_banks(VirtHotmemMachineState *vhms,
         g_autofree char *name = g_strdup_printf("/memory@%" PRIx64, base);
 
         qemu_fdt_nop_node(fdt, name);
-        virt_hotmem_dt_add_ram(layout, fdt, 0, ms->ram_size, -1);
+        virt_hotmem_dt_add_ram(vhms, fdt, 0, ms->ram_size, -1);
         return;
     }
     /* All of boot.c's nodes go first: a new one may take a name of theirs */
@@ -119,7 +121,7 @@ static void virt_hotmem_dt_add_ram_banks(VirtHotmemMachineState *vhms,
     for (node = 0, offset = 0; node < ms->numa_state->num_nodes; node++) {
         uint64_t mem = ms->numa_state->nodes[node].node_mem;
 
-        virt_hotmem_dt_add_ram(layout, fdt, offset, mem, node);
+        virt_hotmem_dt_add_ram(vhms, fdt, offset, mem, node);
         offset += mem;
     }
 }

@@ -78,11 +78,14 @@ static const char *const virt_hotmem_high_names[VIRT_HOTMEM_NR_HIGH] = {
     [VIRT_HIGH_PCIE_MMIO - VIRT_LOWMEMMAP_LAST] = "pcie-mmio-high",
 };
 
-/* The memory-layout property's QAPI enum names the planner's policies. */
-QEMU_BUILD_BUG_ON(VIRT_HOTMEM_MEMORY_LAYOUT_CONTIGUOUS !=
-                  VIRT_HOTMEM_POLICY_CONTIGUOUS);
-QEMU_BUILD_BUG_ON(VIRT_HOTMEM_MEMORY_LAYOUT_ARM_DEN0001 !=
-                  VIRT_HOTMEM_POLICY_ARM_DEN0001);
+/*
+ * The memory-layout property's QAPI enum names the planner's policies
+ * (compared as int: they are two enum types on purpose, -Wenum-compare).
+ */
+QEMU_BUILD_BUG_ON((int)VIRT_HOTMEM_MEMORY_LAYOUT_CONTIGUOUS !=
+                  (int)VIRT_HOTMEM_POLICY_CONTIGUOUS);
+QEMU_BUILD_BUG_ON((int)VIRT_HOTMEM_MEMORY_LAYOUT_ARM_DEN0001 !=
+                  (int)VIRT_HOTMEM_POLICY_ARM_DEN0001);
 #define virt_hotmem_policy_name(policy) VirtHotmemMemoryLayout_str(policy)
 
 bool virt_hotmem_is_machine(MachineState *ms)

@@ -26,7 +26,7 @@
 #include "qemu/cutils.h"
 #include "qemu/error-report.h"
 #include "qapi/error.h"
-#include "qapi/qapi-types-virt-hotmem.h"
+#include "qapi/qapi-types-memory-layout.h"
 #include "exec/address-spaces.h"
 #include "hw/boards.h"
 #include "hw/mem/memory-device.h"

@@ -12,7 +12,7 @@
 #include "qemu/osdep.h"
 #include "qemu/cutils.h"
 #include "qapi/error.h"
-#include "qapi/qapi-commands-virt-hotmem.h"
+#include "qapi/qapi-commands-memory-layout.h"
 #include "hw/boards.h"
 #include "hw/qdev-core.h"
 #include "hw/core/memory-layout.h"

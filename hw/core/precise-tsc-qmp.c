@@ -8,7 +8,7 @@
 
 #include "qemu/osdep.h"
 #include "qapi/error.h"
-#include "qapi/qapi-commands-virt-hotmem.h"
+#include "qapi/qapi-commands-precise-tsc.h"
 #include "system/precise-tsc.h"
 
 static PreciseTscQueryFunc *precise_tsc_query;

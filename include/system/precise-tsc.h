@@ -13,7 +13,7 @@
 #ifndef SYSTEM_PRECISE_TSC_H
 #define SYSTEM_PRECISE_TSC_H
 
-#include "qapi/qapi-types-virt-hotmem.h"
+#include "qapi/qapi-types-precise-tsc.h"
 
 typedef PreciseTscInfo *PreciseTscQueryFunc(Error **errp);
 

@@ -14,7 +14,7 @@
 #define HW_CORE_MEMORY_LAYOUT_H
 
 #include "qom/object.h"
-#include "qapi/qapi-types-virt-hotmem.h"
+#include "qapi/qapi-types-memory-layout.h"
 
 #define TYPE_MEMORY_LAYOUT_PROVIDER "memory-layout-provider"
 

@@ -57,9 +57,9 @@ check: deps build
 demo: deps build
 	@$(PYTHON) scripts/demo.py
 
-# The planner's libFuzzer target, FUZZ_SECONDS long (it needs no QEMU build).
+# The planner's libFuzzer target, FUZZ_SECONDS long (it links libqemuutil).
 FUZZ_SECONDS ?= 300
-fuzz: deps
+fuzz: deps build
 	@tests/fuzz/run-fuzz.sh $(BUILD) $(FUZZ_SECONDS)
 
 # End-to-end precise-tsc figures in an emulated AMD-V host (medians of

@@ -2,19 +2,16 @@
  * virt-hotmem reserved regions: parse the host's IOMMU reserved_regions
  * files and merge them into one sorted list for the memory-map planner.
  *
- * Like the planner, this file includes no QEMU header, only glib and libc:
- * it is built into QEMU and, on its own, into tests/unit and the fuzzer.
+ * Pure: no QOM and no global state, only QEMU's utility library, so that
+ * tests/unit and the fuzzer link it with libqemuutil alone.
  *
  * Copyright (c) 2026 The virt-hotmem developers
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#include <inttypes.h>
-#include <stdlib.h>
-#include <string.h>
-#include <glib.h>
-
+#include "qemu/osdep.h"
+#include "qapi/error.h"
 #include "hw/arm/virt-hotmem-reserved.h"
 #include "virt-hotmem-span.h"
 
@@ -198,13 +195,13 @@ static bool parse_reserved_line(const char *line, size_t len,
 bool virt_hotmem_parse_reserved_regions(const char *text, gssize len,
                                         const char *source,
                                         VirtHotmemReservedRegion **regions,
-                                        size_t *n_regions, char **errp)
+                                        size_t *n_regions, Error **errp)
 {
     GArray *parsed;
     size_t total, pos = 0, line_no = 0;
 
     if (!regions || !n_regions || (*n_regions && !*regions)) {
-        set_error(errp, "reserved-regions=%s: no region list to append to",
+        error_setg(errp, "reserved-regions=%s: no region list to append to",
                   source ? source : "?");
         return false;
     }
@@ -225,7 +222,7 @@ bool virt_hotmem_parse_reserved_regions(const char *text, gssize len,
 
         line_no++;
         if (!parse_reserved_line(line, line_len, &region, &blank, &reason)) {
-            set_error(errp, "reserved-regions=%s:%zu: %s",
+            error_setg(errp, "reserved-regions=%s:%zu: %s",
                       source ? source : "?",
                       line_no, reason);
             g_free(reason);
@@ -250,7 +247,7 @@ bool virt_hotmem_parse_reserved_regions(const char *text, gssize len,
 }
 
 typedef struct MergeItem {
-    AddrSpan span;
+    Range span;
     const char *type;
 } MergeItem;
 
@@ -259,11 +256,11 @@ static int merge_item_cmp(const void *pa, const void *pb)
     const MergeItem *a = pa;
     const MergeItem *b = pb;
 
-    if (a->span.first != b->span.first) {
-        return a->span.first < b->span.first ? -1 : 1;
+    if (a->span.lob != b->span.lob) {
+        return a->span.lob < b->span.lob ? -1 : 1;
     }
-    if (a->span.last != b->span.last) {
-        return a->span.last < b->span.last ? -1 : 1;
+    if (a->span.upb != b->span.upb) {
+        return a->span.upb < b->span.upb ? -1 : 1;
     }
     return 0;
 }
@@ -310,14 +307,14 @@ static char *join_types(GPtrArray *types)
 
 bool virt_hotmem_reserved_regions_union(
     const VirtHotmemReservedRegion *regions, size_t n_regions,
-    VirtHotmemReservedRegion **out, size_t *n_out, char **errp)
+    VirtHotmemReservedRegion **out, size_t *n_out, Error **errp)
 {
     g_autofree MergeItem *items = NULL;
     GArray *merged;
     size_t i, n = 0;
 
     if (!out || !n_out || (n_regions && !regions)) {
-        set_error(errp, "reserved-regions: no region list");
+        error_setg(errp, "reserved-regions: no region list");
         return false;
     }
     items = g_new(MergeItem, n_regions ? n_regions : 1);
@@ -325,8 +322,8 @@ bool virt_hotmem_reserved_regions_union(
         if (regions[i].size == 0) {
             continue;
         }
-        if (!span_of(regions[i].base, regions[i].size, &items[n].span)) {
-            set_error(errp, "reserved-regions: the region at 0x%" PRIx64
+        if (!vhm_range_of(regions[i].base, regions[i].size, &items[n].span)) {
+            error_setg(errp, "reserved-regions: the region at 0x%" PRIx64
                       " of size 0x%" PRIx64 " wraps around the 64-bit "
                       "address space", regions[i].base, regions[i].size);
             return false;
@@ -339,27 +336,27 @@ bool virt_hotmem_reserved_regions_union(
     merged = g_array_new(FALSE, FALSE, sizeof(VirtHotmemReservedRegion));
     for (i = 0; i < n;) {
         g_autoptr(GPtrArray) types = g_ptr_array_new_with_free_func(g_free);
-        AddrSpan span = items[i].span;
+        Range span = items[i].span;
         VirtHotmemReservedRegion r;
         uint64_t next;
 
         add_types(types, items[i].type);
         /* Swallow every item that overlaps or touches the span so far. */
         for (i++; i < n; i++) {
-            if (span_next(&span, &next) && items[i].span.first > next) {
+            if (vhm_range_next(&span, &next) && items[i].span.lob > next) {
                 break;
             }
-            span.last = MAX(span.last, items[i].span.last);
+            span.upb = MAX(span.upb, items[i].span.upb);
             add_types(types, items[i].type);
         }
-        if (span.first == 0 && span.last == UINT64_MAX) {
-            set_error(errp, "reserved-regions: the regions cover the whole "
+        if (span.lob == 0 && span.upb == UINT64_MAX) {
+            error_setg(errp, "reserved-regions: the regions cover the whole "
                       "64-bit address space");
             free_region_array(merged);
             return false;
         }
-        r.base = span.first;
-        r.size = span.last - span.first + 1;
+        r.base = span.lob;
+        r.size = span.upb - span.lob + 1;
         r.type = join_types(types);
         g_array_append_val(merged, r);
     }

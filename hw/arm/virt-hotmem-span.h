@@ -1,6 +1,6 @@
 /*
- * virt-hotmem planner: address spans and error messages shared by the
- * memory-map planner and the reserved-regions parser (private to them).
+ * virt-hotmem planner: checked constructors of QEMU's Range (qemu/range.h)
+ * shared by the memory-map planner and the reserved-regions parser.
  *
  * Copyright (c) 2026 The virt-hotmem developers
  *
@@ -10,51 +10,28 @@
 #ifndef HW_ARM_VIRT_HOTMEM_SPAN_H
 #define HW_ARM_VIRT_HOTMEM_SPAN_H
 
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <glib.h>
+#include "qemu/range.h"
 
 /*
- * An inclusive address range.  Inclusive, so that a range can end at the
- * very top of the 64-bit space without its end overflowing.
+ * [@base, @base + @size - 1], or false if @size is 0 or the range would
+ * wrap: range_init() accepts both, and the planner gets them from users.
  */
-typedef struct AddrSpan {
-    uint64_t first;
-    uint64_t last;
-} AddrSpan;
-
-static inline void G_GNUC_PRINTF(2, 3)
-set_error(char **errp, const char *fmt, ...)
-{
-    va_list ap;
-
-    /* Like QEMU's Error, the first error wins. */
-    if (!errp || *errp) {
-        return;
-    }
-    va_start(ap, fmt);
-    *errp = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-}
-
-static inline bool span_of(uint64_t base, uint64_t size, AddrSpan *span)
+static inline bool vhm_range_of(uint64_t base, uint64_t size, Range *range)
 {
     if (size == 0 || base > UINT64_MAX - (size - 1)) {
         return false;
     }
-    span->first = base;
-    span->last = base + (size - 1);
+    range_init_nofail(range, base, size);
     return true;
 }
 
-/* The first address after @span; false if @span reaches the top. */
-static inline bool span_next(const AddrSpan *span, uint64_t *next)
+/* The first address after @range; false if @range reaches the top. */
+static inline bool vhm_range_next(const Range *range, uint64_t *next)
 {
-    if (span->last == UINT64_MAX) {
+    if (range->upb == UINT64_MAX) {
         return false;
     }
-    *next = span->last + 1;
+    *next = range->upb + 1;
     return true;
 }
 

@@ -30,6 +30,7 @@
 #include "exec/address-spaces.h"
 #include "hw/boards.h"
 #include "hw/mem/memory-device.h"
+#include "hw/acpi/acpi.h"
 #include "hw/core/memory-layout.h"
 #include "hw/arm/virt-hotmem.h"
 #include "migration/vmstate.h"
@@ -72,6 +73,9 @@ static const char *const virt_hotmem_low_names[VIRT_LOWMEMMAP_LAST] = {
     [VIRT_PVTIME] = "pvtime",
 };
 
+/* The migration section's wire format has exactly virt's high IO regions. */
+QEMU_BUILD_BUG_ON(VIRT_HOTMEM_NR_HIGH != VIRT_HOTMEM_MIGRATION_NR_HIGH);
+
 static const char *const virt_hotmem_high_names[VIRT_HOTMEM_NR_HIGH] = {
     [VIRT_HIGH_GIC_REDIST2 - VIRT_LOWMEMMAP_LAST] = "gic-redist2",
     [VIRT_HIGH_PCIE_ECAM - VIRT_LOWMEMMAP_LAST] = "pcie-ecam-high",
@@ -87,11 +91,6 @@ QEMU_BUILD_BUG_ON((int)VIRT_HOTMEM_MEMORY_LAYOUT_CONTIGUOUS !=
 QEMU_BUILD_BUG_ON((int)VIRT_HOTMEM_MEMORY_LAYOUT_ARM_DEN0001 !=
                   (int)VIRT_HOTMEM_POLICY_ARM_DEN0001);
 #define virt_hotmem_policy_name(policy) VirtHotmemMemoryLayout_str(policy)
-
-bool virt_hotmem_is_machine(MachineState *ms)
-{
-    return object_dynamic_cast(OBJECT(ms), TYPE_VIRT_HOTMEM_MACHINE) != NULL;
-}
 
 /* virt keeps the enable flag of each high IO region in its own field. */
 static bool *virt_hotmem_high_enabled(VirtMachineState *vms, int index)
@@ -114,7 +113,6 @@ static bool virt_hotmem_read_reserved_file(const char *path, const char *opt,
                                            size_t *n_regions, Error **errp)
 {
     g_autofree char *text = NULL;
-    g_autofree char *msg = NULL;
     g_autoptr(GError) gerr = NULL;
     gsize len;
 
@@ -122,12 +120,8 @@ static bool virt_hotmem_read_reserved_file(const char *path, const char *opt,
         error_setg(errp, "reserved-regions=%s: %s", opt, gerr->message);
         return false;
     }
-    if (!virt_hotmem_parse_reserved_regions(text, len, path, regions,
-                                            n_regions, &msg)) {
-        error_setg(errp, "%s", msg);
-        return false;
-    }
-    return true;
+    return virt_hotmem_parse_reserved_regions(text, len, path, regions,
+                                              n_regions, errp);
 }
 
 /*
@@ -140,7 +134,6 @@ static bool virt_hotmem_load_reserved(VirtHotmemMachineState *vhms,
     const char *opt = vhms->reserved_regions;
     VirtHotmemReservedRegion *all = NULL;
     size_t n_all = 0;
-    g_autofree char *msg = NULL;
     bool ok = true;
 
     if (!opt || g_str_equal(opt, "none")) {
@@ -165,12 +158,9 @@ static bool virt_hotmem_load_reserved(VirtHotmemMachineState *vhms,
     } else {
         ok = virt_hotmem_read_reserved_file(opt, opt, &all, &n_all, errp);
     }
-    if (ok && !virt_hotmem_reserved_regions_union(all, n_all,
+    ok = ok && virt_hotmem_reserved_regions_union(all, n_all,
                                                   &vhms->reserved,
-                                                  &vhms->n_reserved, &msg)) {
-        error_setg(errp, "reserved-regions=%s: %s", opt, msg);
-        ok = false;
-    }
+                                                  &vhms->n_reserved, errp);
     virt_hotmem_reserved_regions_free(all, n_all);
     return ok;
 }
@@ -279,9 +269,13 @@ static bool virt_hotmem_plan_memmap(VirtMachineState *vms, int pa_bits,
         .n_high = VIRT_HOTMEM_NR_HIGH,
         /* virt has already made highmem=off mean 32 bits */
         .pa_bits = pa_bits,
+        /* virt's own constants: virt_set_memmap() has them as literals */
+        .legacy_ram_base = vms->memmap[VIRT_MEM].base,
+        .high_io_floor = 256 * GiB,
+        .slot_slack = 1 * GiB,
+        .max_ram_slots = ACPI_MAX_RAM_SLOTS,
     };
     VirtHotmemLayout *layout;
-    g_autofree char *msg = NULL;
     size_t i;
 
     for (i = 0; i < VIRT_LOWMEMMAP_LAST; i++) {
@@ -314,16 +308,9 @@ static bool virt_hotmem_plan_memmap(VirtMachineState *vms, int pa_bits,
     req.reserved = vhms->reserved;
     req.n_reserved = vhms->n_reserved;
 
-    layout = virt_hotmem_layout_plan(&req, &msg);
+    layout = virt_hotmem_layout_plan(&req, errp);
     if (!layout) {
-        error_setg(errp, "%s", msg);
         return false;
-    }
-    /* Cheap, and turns a planner bug into a message, not a broken guest. */
-    if (!virt_hotmem_layout_check(&req, layout, &msg)) {
-        error_setg(errp, "virt-hotmem: planned memory map is invalid: %s",
-                   msg);
-        goto fail;
     }
     if (layout->n_ram_banks > VIRT_HOTMEM_MIGRATION_MAX_BANKS) {
         error_setg(errp, "memory-layout=%s: RAM would be split into %zu "
@@ -344,7 +331,7 @@ static bool virt_hotmem_plan_memmap(VirtMachineState *vms, int pa_bits,
         *virt_hotmem_high_enabled(vms, VIRT_LOWMEMMAP_LAST + i) =
             layout->high[i].enabled;
     }
-    vms->highest_gpa = layout->highest_gpa;
+    vms->highest_gpa = virt_hotmem_layout_highest_gpa(layout);
     if (layout->n_ram_banks > 1) {
         vhms->ram_banks = g_new(MemMapEntry, layout->n_ram_banks);
         for (i = 0; i < layout->n_ram_banks; i++) {
@@ -364,7 +351,8 @@ static bool virt_hotmem_plan_memmap(VirtMachineState *vms, int pa_bits,
                            layout->ram_banks[0].base,
                            layout->device_memory_base,
                            layout->device_memory_size,
-                           layout->highest_gpa, layout->ipa_bits);
+                           vms->highest_gpa,
+                           virt_hotmem_layout_ipa_bits(layout));
     for (i = 0; i < layout->n_ram_banks; i++) {
         trace_virt_hotmem_ram_bank(i, layout->ram_banks[i].base,
                                    layout->ram_banks[i].size);
@@ -403,6 +391,7 @@ static MemoryLayout *virt_hotmem_get_layout(MemoryLayoutProvider *p,
     VirtHotmemMachineState *vhms = VIRT_HOTMEM_MACHINE(p);
     MemoryLayout *ret;
     MemoryLayoutRegionList **tail;
+    g_autoptr(GArray) regions = NULL;
     size_t i;
 
     if (!vhms->layout) {
@@ -411,8 +400,10 @@ static MemoryLayout *virt_hotmem_get_layout(MemoryLayoutProvider *p,
     }
     ret = g_new0(MemoryLayout, 1);
     tail = &ret->regions;
-    for (i = 0; i < vhms->layout->n_regions; i++) {
-        const VirtHotmemRegion *r = &vhms->layout->regions[i];
+    regions = virt_hotmem_layout_regions(vhms->layout);
+    for (i = 0; i < regions->len; i++) {
+        const VirtHotmemRegion *r =
+            &g_array_index(regions, VirtHotmemRegion, i);
         MemoryLayoutRegion *q = g_new0(MemoryLayoutRegion, 1);
 
         q->name = g_strdup(r->name);
@@ -421,8 +412,8 @@ static MemoryLayout *virt_hotmem_get_layout(MemoryLayoutProvider *p,
         q->kind = virt_hotmem_qapi_kind(r->kind);
         QAPI_LIST_APPEND(tail, q);
     }
-    ret->highest_gpa = vhms->layout->highest_gpa;
-    ret->ipa_bits = vhms->layout->ipa_bits;
+    ret->highest_gpa = virt_hotmem_layout_highest_gpa(vhms->layout);
+    ret->ipa_bits = virt_hotmem_layout_ipa_bits(vhms->layout);
     return ret;
 }
 
@@ -447,7 +438,7 @@ static void virt_hotmem_layout_to_migrated(VirtHotmemMachineState *vhms,
         m->high_base[i] = l->high[i].enabled ? l->high[i].base : 0;
         m->high_enabled[i] = l->high[i].enabled;
     }
-    m->highest_gpa = l->highest_gpa;
+    m->highest_gpa = virt_hotmem_layout_highest_gpa(l);
 }
 
 static int virt_hotmem_layout_pre_save(void *opaque)
@@ -530,12 +521,22 @@ static int virt_hotmem_layout_post_load(void *opaque, int version_id)
     const VirtHotmemMigratedLayout *src = &vhms->migrated;
     g_autofree char *diff = NULL;
 
-    if (src->policy >= VIRT_HOTMEM_MEMORY_LAYOUT__MAX ||
-        src->n_ram_banks == 0 ||
-        src->n_ram_banks > VIRT_HOTMEM_MIGRATION_MAX_BANKS) {
-        error_report("virt-hotmem: migration stream has an invalid memory "
-                     "layout (policy %u, %u RAM banks)", src->policy,
-                     src->n_ram_banks);
+    if (src->n_ram_banks > VIRT_HOTMEM_MIGRATION_MAX_BANKS) {
+        error_report("virt-hotmem: migration stream: the memory layout has "
+                     "%u RAM banks, more than the %d its wire format "
+                     "carries", src->n_ram_banks,
+                     VIRT_HOTMEM_MIGRATION_MAX_BANKS);
+        return -EINVAL;
+    }
+    if (src->policy != VIRT_HOTMEM_POLICY_CONTIGUOUS &&
+        src->policy != VIRT_HOTMEM_POLICY_ARM_DEN0001) {
+        error_report("virt-hotmem: migration stream: unknown memory-layout "
+                     "policy %u", src->policy);
+        return -EINVAL;
+    }
+    if (src->n_ram_banks == 0) {
+        error_report("virt-hotmem: migration stream: the memory layout has "
+                     "no RAM bank");
         return -EINVAL;
     }
     virt_hotmem_layout_to_migrated(vhms, &here);
@@ -578,9 +579,9 @@ static const VMStateDescription vmstate_virt_hotmem_layout = {
         VMSTATE_UINT64(migrated.device_memory_base, VirtHotmemMachineState),
         VMSTATE_UINT64(migrated.device_memory_size, VirtHotmemMachineState),
         VMSTATE_UINT64_ARRAY(migrated.high_base, VirtHotmemMachineState,
-                             VIRT_HOTMEM_NR_HIGH),
+                             VIRT_HOTMEM_MIGRATION_NR_HIGH),
         VMSTATE_BOOL_ARRAY(migrated.high_enabled, VirtHotmemMachineState,
-                           VIRT_HOTMEM_NR_HIGH),
+                           VIRT_HOTMEM_MIGRATION_NR_HIGH),
         VMSTATE_UINT64(migrated.highest_gpa, VirtHotmemMachineState),
         VMSTATE_END_OF_LIST()
     },
@@ -601,15 +602,14 @@ static void virt_hotmem_init(MachineState *ms)
     layout = vhms->layout;
 
     /*
-     * ArmVirtQemu (Debian's AAVMF) is built for RAM at 1 GiB and finds
-     * nothing to boot elsewhere; other firmware may read the device tree.
+     * ArmVirtQemu (Debian's AAVMF) is built for RAM at virt's 1 GiB and
+     * finds nothing to boot elsewhere; other firmware may read the DT.
      */
-    if (vms->bootinfo.firmware_loaded &&
-        layout->ram_banks[0].base != VIRT_HOTMEM_LEGACY_RAM_BASE) {
+    if (vms->bootinfo.firmware_loaded && layout->ram_banks[0].base != GiB) {
         warn_report("virt-hotmem: RAM starts at 0x%" PRIx64 ", not 0x%"
                     PRIx64 ": UEFI firmware built for virt (ArmVirtQemu, "
                     "AAVMF) will not boot", layout->ram_banks[0].base,
-                    (uint64_t)VIRT_HOTMEM_LEGACY_RAM_BASE);
+                    (uint64_t)GiB);
     }
 }
 

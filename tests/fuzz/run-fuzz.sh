@@ -20,11 +20,25 @@ if ! command -v clang >/dev/null 2>&1; then
     exit 0
 fi
 mkdir -p "$out/$name-corpus"
-if ! clang -g -O1 -std=gnu11 -Wall -Wextra -Werror \
+if [ ! -f "$build/libqemuutil.a" ]; then
+    echo "not ok 1 fuzz/$name: $build/libqemuutil.a is missing (run make build first)"
+    exit 1
+fi
+# The planner is built as QEMU builds it (osdep.h, the configured
+# config-host.h) and linked with QEMU's util library, like the unit tests.
+qemu=$src/assembled/qemu
+[ -d "$qemu" ] || qemu=$(cd "$build/.." && pwd)/assembled/qemu
+if ! clang -g -O1 -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
+        -Wno-sign-compare -Wno-missing-field-initializers -Werror \
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-        -I "$src/include" $(pkg-config --cflags glib-2.0) \
+        -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -D_LARGEFILE_SOURCE \
+        -I "$src/include" -iquote "$build" -iquote "$qemu" \
+        -iquote "$qemu/include" -iquote "$qemu/host/include/$(uname -m)" \
+        -iquote "$qemu/host/include/generic" -isystem "$qemu/linux-headers" \
+        $(pkg-config --cflags glib-2.0) \
         "$src/tests/fuzz/$name-fuzz.c" "$src/hw/arm/$name.c" "$src/hw/arm/virt-hotmem-reserved.c" \
-        $(pkg-config --libs glib-2.0) -o "$out/$name-fuzz" 2>"$out/build.log"; then
+        "$build/libqemuutil.a" $(pkg-config --libs glib-2.0) -lm -lrt -pthread \
+        -o "$out/$name-fuzz" 2>"$out/build.log"; then
     sed 's/^/# /' "$out/build.log"
     echo "not ok 1 fuzz/$name: building with clang -fsanitize=fuzzer failed"
     exit 1

@@ -1,8 +1,7 @@
 /*
  * Unit tests of the virt-hotmem reserved-regions parser and merger
  *
- * Like the module under test, this file includes no QEMU header: it is
- * built from hw/arm/virt-hotmem-reserved.c and glib alone.  Every
+ * Built from hw/arm/virt-hotmem-reserved.c and libqemuutil alone.  Every
  * expectation is a literal worked out from the input text.
  *
  * Copyright (c) 2026 The virt-hotmem developers
@@ -10,16 +9,15 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#include <inttypes.h>
-#include <string.h>
-#include <glib.h>
-
+#include "qemu/osdep.h"
+#include "qemu/units.h"
+#include "qapi/error.h"
 #include "hw/arm/virt-hotmem-reserved.h"
 
-#define GiB (UINT64_C(1) << 30)
-
-static void assert_contains(const char *msg, const char *needle)
+static void assert_contains(Error *err, const char *needle)
 {
+    const char *msg = err ? error_get_pretty(err) : NULL;
+
     if (!msg || !strstr(msg, needle)) {
         g_error("message '%s' lacks '%s'", msg ? msg : "(null)", needle);
     }
@@ -36,7 +34,7 @@ static void parse_fails(const char *text, const char *needle)
 {
     VirtHotmemReservedRegion *regions = NULL;
     size_t n = 0;
-    g_autofree char *err = NULL;
+    g_autoptr(Error) err = NULL;
 
     g_assert_false(virt_hotmem_parse_reserved_regions(text, -1, SOURCE,
                                                       &regions, &n, &err));
@@ -148,7 +146,7 @@ static void test_parse_binary_junk(void)
     char junk[200];
     VirtHotmemReservedRegion *regions = NULL;
     size_t n = 0;
-    g_autofree char *err = NULL;
+    g_autoptr(Error) err = NULL;
     size_t i;
 
     for (i = 0; i < sizeof(junk); i++) {
@@ -161,7 +159,7 @@ static void test_parse_binary_junk(void)
                                                       &err));
     assert_contains(err, "reserved-regions=/tmp/r.txt:1: malformed line");
     assert_contains(err, "\\x00");
-    g_assert_cmpuint(strlen(err), <, 400);
+    g_assert_cmpuint(strlen(error_get_pretty(err)), <, 400);
 }
 
 /* Parsing appends; a failure appends nothing. */
@@ -169,7 +167,7 @@ static void test_parse_appends(void)
 {
     VirtHotmemReservedRegion *regions = NULL;
     size_t n = 0;
-    g_autofree char *err = NULL;
+    g_autoptr(Error) err = NULL;
 
     g_assert_true(virt_hotmem_parse_reserved_regions("0x1000 0x1fff msi\n",
                                                      -1, "a", &regions, &n,
@@ -253,12 +251,12 @@ static void test_union_errors(void)
     };
     VirtHotmemReservedRegion *out = NULL;
     size_t n = 0;
-    g_autofree char *err = NULL;
+    g_autoptr(Error) err = NULL;
 
     g_assert_false(virt_hotmem_reserved_regions_union(halves, 2, &out, &n,
                                                       &err));
     assert_contains(err, "cover the whole 64-bit address space");
-    g_clear_pointer(&err, g_free);
+    g_clear_pointer(&err, error_free);
     g_assert_false(virt_hotmem_reserved_regions_union(wraps, 1, &out, &n,
                                                       &err));
     assert_contains(err, "reserved-regions: the region at "

@@ -2,16 +2,13 @@
  * virt-hotmem memory-map planner
  *
  * Decides where RAM, hotpluggable device memory and the high IO regions
- * of the -M virt-hotmem machine sit in the guest physical address space,
- * and parses the host's IOMMU reserved regions that the map must avoid.
- *
- * This header and its implementation include no QEMU header, only glib
- * and libc: the planner is also compiled on its own, outside QEMU's build,
- * by its unit tests and by a libFuzzer target.  Keeping it free of QOM,
- * Error and globals is what lets a fuzzer call it millions of times.
- * Errors are therefore reported as a g_strdup'd one-line message through
- * a char **errp (see "Error reporting" below), which the machine turns
- * into a QEMU Error with error_setg(errp, "%s", msg).
+ * of the -M virt-hotmem machine sit in the guest physical address space.
+ * Pure: no QOM, no global state, only QEMU's utility library (Error,
+ * Range, size_to_str), so that the unit tests and a libFuzzer target link
+ * it with libqemuutil alone and can call it millions of times.  It never
+ * asserts on its input: every request gets a layout or one Error whose
+ * message names the option at fault, e.g.
+ * "ram-base=0x40100000: not aligned to 2 MiB".
  *
  * Copyright (c) 2026 The virt-hotmem developers
  *
@@ -21,23 +18,7 @@
 #ifndef HW_ARM_VIRT_HOTMEM_LAYOUT_H
 #define HW_ARM_VIRT_HOTMEM_LAYOUT_H
 
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <glib.h>
-
 #include "hw/arm/virt-hotmem-reserved.h"
-
-/*
- * Error reporting
- *
- * Every function that can fail returns false (or NULL, or -1) and, if its
- * char **errp argument is not NULL, stores in *errp a newly allocated
- * one-line message that the caller must g_free().  *errp is left alone on
- * success.  The message names the user option at fault, e.g.
- * "ram-base=0x40100000: not aligned to 2 MiB".  Passing errp == NULL
- * discards the message.  No function asserts or aborts on any input.
- */
 
 /*
  * ram-base must be 2 MiB aligned: the arm64 boot protocol places the
@@ -50,21 +31,6 @@
  * DIMMs can be backed and mapped with 1 GiB pages.
  */
 #define VIRT_HOTMEM_DEVICE_MEMORY_ALIGN (UINT64_C(1) << 30)
-
-/* Slack that upstream virt adds to device memory for every memory slot. */
-#define VIRT_HOTMEM_SLOT_SLACK          (UINT64_C(1) << 30)
-
-/* The number of memory slots ACPI can describe (ACPI_MAX_RAM_SLOTS). */
-#define VIRT_HOTMEM_MAX_RAM_SLOTS       256
-
-/* Where upstream virt's RAM starts, and where ram-base=auto starts looking. */
-#define VIRT_HOTMEM_LEGACY_RAM_BASE     (UINT64_C(1) << 30)
-
-/*
- * The high IO regions are never placed below 256 GiB, the end of upstream
- * virt's legacy 255 GiB RAM area: small guests keep the legacy map.
- */
-#define VIRT_HOTMEM_HIGH_IO_FLOOR       (UINT64_C(256) << 30)
 
 /**
  * VirtHotmemPolicy:
@@ -132,7 +98,7 @@ typedef struct VirtHotmemHighRegion {
  * VirtHotmemRequest:
  * @ram_size: -m, the boot RAM size in bytes; not 0.
  * @maxram_size: -m maxmem=, at least @ram_size.
- * @ram_slots: -m slots=, at most %VIRT_HOTMEM_MAX_RAM_SLOTS.
+ * @ram_slots: -m slots=, at most @max_ram_slots.
  * @ram_base_auto: true for ram-base=auto; @ram_base is then ignored.
  * @ram_base: an explicit ram-base, 2 MiB aligned.
  * @device_memory_base_auto: true for device-memory-base=auto.
@@ -147,6 +113,15 @@ typedef struct VirtHotmemHighRegion {
  * @n_reserved: number of entries in @reserved.
  * @pa_bits: the guest physical address limit in bits, 32 to 64: the CPU's
  *   PARange under TCG, the host's maximum IPA size under KVM.
+ * @legacy_ram_base: the board's: where its own RAM starts, and where
+ *   ram-base=auto starts looking (virt: 1 GiB); 2 MiB aligned.
+ * @high_io_floor: the board's: no high IO region goes below it (virt:
+ *   256 GiB, the end of its legacy RAM area, so small guests keep the
+ *   board's own map).
+ * @slot_slack: the board's: device memory it adds per memory slot for
+ *   alignment (virt: 1 GiB).
+ * @max_ram_slots: the board's: the most memory slots it can describe
+ *   (virt: ACPI_MAX_RAM_SLOTS).
  *
  * Everything virt_hotmem_layout_plan() needs; the planner only reads it.
  */
@@ -166,6 +141,10 @@ typedef struct VirtHotmemRequest {
     const VirtHotmemReservedRegion *reserved;
     size_t n_reserved;
     unsigned int pa_bits;
+    uint64_t legacy_ram_base;
+    uint64_t high_io_floor;
+    uint64_t slot_slack;
+    uint64_t max_ram_slots;
 } VirtHotmemRequest;
 
 /**
@@ -176,7 +155,7 @@ typedef struct VirtHotmemRequest {
  * @size: size in bytes, not 0.
  * @kind: what the region is.
  *
- * One region of a planned map.
+ * One region of a planned map, as virt_hotmem_layout_regions() lists it.
  */
 typedef struct VirtHotmemRegion {
     char *name;
@@ -217,83 +196,53 @@ typedef struct VirtHotmemHighPlacement {
 
 /**
  * VirtHotmemLayout:
- * @regions: every region of the map sorted by base (then larger first):
- *   RAM banks, device memory, fixed MMIO, enabled high IO and the union
- *   (virt_hotmem_reserved_regions_union()) of the reserved regions.
- * @n_regions: number of entries in @regions.
  * @ram_banks: the boot RAM banks in ascending order, at least one.
  * @n_ram_banks: number of entries in @ram_banks.
  * @device_memory_base: base of the device memory area, 0 if there is none.
  * @device_memory_size: its size; 0 means no device memory.
  * @high: one entry per #VirtHotmemRequest.high entry, in the same order.
  * @n_high: number of entries in @high.
- * @highest_gpa: last byte of the highest enabled guest-visible region.
- *   Upstream virt rounds the end of device memory up to 1 GiB here; the
- *   IPA size that follows is the same either way.
- * @ipa_bits: max(32, number of bits needed to address @highest_gpa).
+ * @mmio: the board's fixed MMIO regions, copied from the request.
+ * @n_mmio: number of entries in @mmio.
+ * @reserved: the union (virt_hotmem_reserved_regions_union()) of the
+ *   request's reserved regions.
+ * @n_reserved: number of entries in @reserved.
  *
- * A planned memory map.  Its invariant is over the guest-visible regions
- * (every kind but %VIRT_HOTMEM_REGION_RESERVED): RAM, device memory and
- * high IO regions overlap neither each other, nor an MMIO region, nor a
- * reserved region, and end below 2^pa_bits.  MMIO regions are the board's
- * business: they may nest, and a reserved region may overlap them (the
- * host MSI window at 0x8000000 usually covers virt's GIC), so reserved
- * regions may overlap MMIO ones in @regions.  Free with
+ * A planned memory map: each fact once.  What follows from it (the sorted
+ * region list, the highest address, the IPA size) is computed on demand
+ * by the functions below.  RAM, device memory and high IO regions overlap
+ * neither each other, nor an MMIO region, nor a reserved region, and end
+ * below 2^pa_bits.  MMIO regions are the board's business: they may nest,
+ * and a reserved region may overlap them (the host MSI window at
+ * 0x8000000 usually covers virt's GIC).  Free with
  * virt_hotmem_layout_free().
  */
 typedef struct VirtHotmemLayout {
-    VirtHotmemRegion *regions;
-    size_t n_regions;
     VirtHotmemRamBank *ram_banks;
     size_t n_ram_banks;
     uint64_t device_memory_base;
     uint64_t device_memory_size;
     VirtHotmemHighPlacement *high;
     size_t n_high;
-    uint64_t highest_gpa;
-    unsigned int ipa_bits;
+    VirtHotmemRegion *mmio;
+    size_t n_mmio;
+    VirtHotmemReservedRegion *reserved;
+    size_t n_reserved;
 } VirtHotmemLayout;
-
-/**
- * virt_hotmem_device_memory_size:
- * @ram_size: -m.
- * @maxram_size: -m maxmem=.
- * @ram_slots: -m slots=.
- * @size: where to store the device memory size.
- * @errp: where to store an error message, or NULL.
- *
- * Computes upstream virt's device memory size: maxmem - ram + slots * 1 GiB
- * (1 GiB of alignment slack per slot), 0 when maxmem equals -m and there
- * are no slots.
- *
- * Returns: true on success; false if maxmem < -m, slots exceed
- * %VIRT_HOTMEM_MAX_RAM_SLOTS or the sum overflows 64 bits.
- */
-bool virt_hotmem_device_memory_size(uint64_t ram_size, uint64_t maxram_size,
-                                    uint64_t ram_slots, uint64_t *size,
-                                    char **errp);
-
-/**
- * virt_hotmem_ipa_bits:
- * @highest_gpa: the last guest physical address in use.
- *
- * Returns: the IPA size needed to address @highest_gpa, at least 32 (the
- * smallest IPA size KVM accepts and the smallest Arm PARange).
- */
-unsigned int virt_hotmem_ipa_bits(uint64_t highest_gpa);
 
 /**
  * virt_hotmem_layout_plan:
  * @req: what the user asked for and what the board and host impose.
- * @errp: where to store an error message, or NULL.
+ * @errp: pointer to a NULL-initialised error object.
  *
  * Plans the memory map.  Under memory-layout=contiguous with ram-base and
  * device-memory-base auto and no reserved region, the result is exactly
- * upstream virt's: RAM at 1 GiB, device memory at the next 1 GiB boundary
- * after it, the high IO regions from 256 GiB (or the end of device memory)
- * upwards, each aligned to its size.  A reserved region in the way moves
- * RAM and device memory up together; with an explicit ram-base, auto
- * device memory takes the next free 1 GiB boundary after RAM instead.
+ * upstream virt's: RAM at @legacy_ram_base, device memory at the next 1 GiB
+ * boundary after it, the high IO regions from @high_io_floor (or the end of
+ * device memory) upwards, each aligned to its size.  A reserved region in
+ * the way moves RAM and device memory up together; with an explicit
+ * ram-base, auto device memory takes the next free 1 GiB boundary after
+ * RAM instead.
  *
  * Under memory-layout=arm-den0001, RAM fills the DRAM windows 2 GiB at
  * 2 GiB, 30 GiB at 34 GiB, 480 GiB at 544 GiB, 7.5 TiB at 8.5 TiB and
@@ -306,30 +255,10 @@ unsigned int virt_hotmem_ipa_bits(uint64_t highest_gpa);
  * can be mapped with 1 GiB blocks; device memory takes whole GiBs too.
  *
  * Returns: the layout, to free with virt_hotmem_layout_free(); NULL on
- * error, with a message naming the option at fault in *errp.
+ * error, with a message naming the option at fault in @errp.
  */
 VirtHotmemLayout *virt_hotmem_layout_plan(const VirtHotmemRequest *req,
-                                          char **errp);
-
-/**
- * virt_hotmem_layout_check:
- * @req: the request @layout was planned from.
- * @layout: the layout to check.
- * @errp: where to store a description of the first violation, or NULL.
- *
- * Checks every invariant of a planned layout against its request: regions
- * sorted, guest-visible regions disjoint and below the address limit, RAM
- * banks aligned and summing to -m, device memory sized as
- * virt_hotmem_device_memory_size() says, high IO regions aligned and above
- * the floor, highest_gpa and ipa_bits consistent.  The machine runs it
- * after planning (it is cheap) so that a planner bug stops QEMU with a
- * message instead of handing a guest an overlapping map; the unit tests
- * run it on every layout they build.
- *
- * Returns: true if @layout is valid.
- */
-bool virt_hotmem_layout_check(const VirtHotmemRequest *req,
-                              const VirtHotmemLayout *layout, char **errp);
+                                          Error **errp);
 
 /**
  * virt_hotmem_layout_free:
@@ -340,13 +269,37 @@ bool virt_hotmem_layout_check(const VirtHotmemRequest *req,
 void virt_hotmem_layout_free(VirtHotmemLayout *layout);
 
 /**
- * virt_hotmem_region_kind_str:
- * @kind: a region kind.
+ * virt_hotmem_layout_highest_gpa:
+ * @layout: a planned layout.
  *
- * Returns: a static name for @kind ("ram", "device-memory", "mmio",
- * "high-mmio", "reserved"), for printing a map.
+ * Returns: the last byte of the highest guest-visible region (RAM, device
+ * memory, MMIO or an enabled high IO region).  Upstream virt rounds the
+ * end of device memory up to 1 GiB here; the IPA size that follows is the
+ * same either way.
  */
-const char *virt_hotmem_region_kind_str(VirtHotmemRegionKind kind);
+uint64_t virt_hotmem_layout_highest_gpa(const VirtHotmemLayout *layout);
+
+/**
+ * virt_hotmem_layout_ipa_bits:
+ * @layout: a planned layout.
+ *
+ * Returns: the IPA size needed to address
+ * virt_hotmem_layout_highest_gpa(), at least 32 (the smallest IPA size
+ * KVM accepts and the smallest Arm PARange).
+ */
+unsigned int virt_hotmem_layout_ipa_bits(const VirtHotmemLayout *layout);
+
+/**
+ * virt_hotmem_layout_regions:
+ * @layout: a planned layout.
+ *
+ * Returns: a new array of every #VirtHotmemRegion of @layout sorted by
+ * base (a container before what it contains): RAM banks named "ram0",
+ * "ram1"..., "device-memory", the MMIO regions, the enabled high IO
+ * regions and the reserved regions named by their type.  The array owns
+ * the names; free it with g_array_unref().
+ */
+GArray *virt_hotmem_layout_regions(const VirtHotmemLayout *layout);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VirtHotmemLayout, virt_hotmem_layout_free)
 

@@ -2,8 +2,7 @@
  * virt-hotmem reserved regions: the host's IOMMU reserved regions that
  * the memory map must avoid, parsed from reserved_regions files.
  *
- * This header and its implementation include no QEMU header, only glib
- * and libc, as the memory-map planner's.
+ * Pure, as the memory-map planner: it needs only QEMU's utility library.
  *
  * Copyright (c) 2026 The virt-hotmem developers
  *
@@ -13,10 +12,6 @@
 #ifndef HW_ARM_VIRT_HOTMEM_RESERVED_H
 #define HW_ARM_VIRT_HOTMEM_RESERVED_H
 
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <glib.h>
 
 /**
  * VirtHotmemReservedRegion:
@@ -44,7 +39,7 @@ typedef struct VirtHotmemReservedRegion {
  * @source: where @text comes from (the file's path), used in messages.
  * @regions: in/out: a g_new() array (or NULL) to append the regions to.
  * @n_regions: in/out: number of entries in *@regions.
- * @errp: where to store an error message, or NULL.
+ * @errp: pointer to a NULL-initialised error object.
  *
  * Parses the format of Linux's /sys/kernel/iommu_groups/N/reserved_regions:
  * one "0x<start> 0x<end> <type>" line per region, the end inclusive,
@@ -59,7 +54,7 @@ typedef struct VirtHotmemReservedRegion {
 bool virt_hotmem_parse_reserved_regions(const char *text, gssize len,
                                         const char *source,
                                         VirtHotmemReservedRegion **regions,
-                                        size_t *n_regions, char **errp);
+                                        size_t *n_regions, Error **errp);
 
 /**
  * virt_hotmem_reserved_regions_union:
@@ -67,7 +62,7 @@ bool virt_hotmem_parse_reserved_regions(const char *text, gssize len,
  * @n_regions: number of entries in @regions.
  * @out: where to store the union, a new array sorted by base.
  * @n_out: where to store its number of entries.
- * @errp: where to store an error message, or NULL.
+ * @errp: pointer to a NULL-initialised error object.
  *
  * Merges overlapping and adjacent regions, and drops empty ones, so that
  * the result is sorted and has a gap between any two regions.  A merged
@@ -81,7 +76,7 @@ bool virt_hotmem_parse_reserved_regions(const char *text, gssize len,
  */
 bool virt_hotmem_reserved_regions_union(
     const VirtHotmemReservedRegion *regions, size_t n_regions,
-    VirtHotmemReservedRegion **out, size_t *n_out, char **errp);
+    VirtHotmemReservedRegion **out, size_t *n_out, Error **errp);
 
 /**
  * virt_hotmem_reserved_regions_free:

@@ -21,21 +21,31 @@
  */
 #define TYPE_VIRT_HOTMEM_MACHINE "virt-hotmem-machine"
 
-/* The most RAM banks a layout may have and still be migrated. */
-#define VIRT_HOTMEM_MIGRATION_MAX_BANKS 16
 /* virt's high IO regions: GIC redistributor 2, high PCIe ECAM and MMIO */
 #define VIRT_HOTMEM_NR_HIGH (VIRT_HIGH_PCIE_MMIO - VIRT_LOWMEMMAP_LAST + 1)
 
+/*
+ * The wire format of the "virt-hotmem/memory-layout" migration section,
+ * version 1, as docs/system/arm/virt-hotmem.rst ("Wire format") states
+ * it.  Its array sizes are numbers of the format, not of QEMU's enums: a
+ * layout with more banks is refused at start-up, a stream that claims
+ * more is refused on load, and if upstream virt ever gains a high IO
+ * region the build fails (virt-hotmem.c) rather than the stream change.
+ */
+#define VIRT_HOTMEM_MIGRATION_MAX_BANKS 16
+#define VIRT_HOTMEM_MIGRATION_NR_HIGH 3
+
 /* The memory map as it travels in the migration stream. */
 typedef struct VirtHotmemMigratedLayout {
-    uint32_t policy;
-    uint32_t n_ram_banks;
+    uint32_t policy;                /* VirtHotmemPolicy: 0 or 1 */
+    uint32_t n_ram_banks;           /* 1..VIRT_HOTMEM_MIGRATION_MAX_BANKS */
     uint64_t ram_bank_base[VIRT_HOTMEM_MIGRATION_MAX_BANKS];
     uint64_t ram_bank_size[VIRT_HOTMEM_MIGRATION_MAX_BANKS];
     uint64_t device_memory_base;
     uint64_t device_memory_size;
-    uint64_t high_base[VIRT_HOTMEM_NR_HIGH];
-    bool high_enabled[VIRT_HOTMEM_NR_HIGH];
+    /* gic-redist2, pcie-ecam-high, pcie-mmio-high, in that order */
+    uint64_t high_base[VIRT_HOTMEM_MIGRATION_NR_HIGH];
+    bool high_enabled[VIRT_HOTMEM_MIGRATION_NR_HIGH];
     uint64_t highest_gpa;
 } VirtHotmemMigratedLayout;
 
@@ -72,17 +82,21 @@ typedef struct VirtHotmemMachineClass {
 } VirtHotmemMachineClass;
 
 /*
- * TYPE_VIRT_HOTMEM_MACHINE is an interface, so casting the class through it
- * would give the interface's class: check the object, then take its class.
+ * Why the cast goes through an interface: each virt-hotmem-X.Y derives
+ * from upstream's virt-X.Y, not from a common virt-hotmem class, so that
+ * it inherits that version's compat properties and migration format.  The
+ * only type they all have in common is the TYPE_VIRT_HOTMEM_MACHINE
+ * interface, so that is what OBJECT_CHECK() tests; every class
+ * implementing it has VirtHotmemMachineState and VirtHotmemMachineClass
+ * as its instance and class structs.  Casting the class through the
+ * interface would give the interface's class, so VIRT_HOTMEM_MACHINE_
+ * GET_CLASS() checks the object and then takes its class.
  */
 #define VIRT_HOTMEM_MACHINE(obj) \
     OBJECT_CHECK(VirtHotmemMachineState, (obj), TYPE_VIRT_HOTMEM_MACHINE)
 #define VIRT_HOTMEM_MACHINE_GET_CLASS(obj) \
     ((VirtHotmemMachineClass *) \
      object_get_class(OBJECT(VIRT_HOTMEM_MACHINE(obj))))
-
-/* True if @ms is a virt-hotmem machine of any version. */
-bool virt_hotmem_is_machine(MachineState *ms);
 
 /*
  * virt-hotmem-dt.c: the bootinfo.modify_dtb callback (RAM banks, DIMMs

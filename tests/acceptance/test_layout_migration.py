@@ -4,7 +4,8 @@
 # QEMU processes: a destination whose map differs refuses the stream with
 # one message naming what differs and the options to pass; the source keeps
 # running; a destination started with those options accepts it.  A stream
-# whose layout section is corrupt is refused too.
+# whose layout section is corrupt (more banks than the wire format's 16, an
+# unknown policy, no bank) is refused with one line saying so.
 #
 # Copyright (c) 2026 The virt-hotmem developers
 #
@@ -75,30 +76,58 @@ def test_mismatch_refused_then_retry():
                                3 * GiB + 512 * MiB)], placed
 
 
-def test_corrupt_section_refused():
+def saved_stream():
+    """A real migration stream of the default map, saved to a file."""
     tmp = tempfile.mkdtemp(prefix="vhm-stream-")
     path = os.path.join(tmp, "stream")
     with vm("virt-hotmem-10.0", "src") as src:
         src.qmp.cmd("migrate", uri="file:" + path)
         assert guest.wait_migration(src) == "completed"
-    data = bytearray(open(path, "rb").read())
+    return path, bytearray(open(path, "rb").read())
+
+
+def load_patched(path, data, policy, banks):
+    """Load @data with the section's policy and n_ram_banks replaced; the
+    destination's stderr."""
     at = data.find(SECTION)
     assert at > 0, "no %s section in the stream" % SECTION.decode()
-    # idstr, instance_id (be32), version_id (be32), policy (be32), then
-    # n_ram_banks (be32): claim 99 banks.
+    # The wire format of docs/system/arm/virt-hotmem.rst: after the idstr,
+    # instance_id (be32) and version_id (be32), policy (be32) and
+    # n_ram_banks (be32).
     fields = at + len(SECTION) + 8
-    policy, banks = struct.unpack(">II", data[fields:fields + 8])
-    assert (policy, banks) == (0, 1), (policy, banks)
-    data[fields + 4:fields + 8] = struct.pack(">I", 99)
-    open(path, "wb").write(bytes(data))
-
-    with vm("virt-hotmem-10.0", "dst", incoming=True) as dst:
+    assert struct.unpack(">III", data[fields - 4:fields + 8]) == (1, 0, 1), \
+        "not version 1 with policy 0 and one bank"
+    patched = bytearray(data)
+    patched[fields:fields + 8] = struct.pack(">II", policy, banks)
+    open(path, "wb").write(bytes(patched))
+    with vm("virt-hotmem-10.0", "dst-%u-%u" % (policy, banks),
+            incoming=True) as dst:
         dst.qmp.cmd("migrate-incoming", uri="file:" + path)
         assert dst.wait_exit(30) not in (None, 0), "corrupt stream accepted"
         err = dst.stderr()
     ours = [l for l in error_lines(err) if ": virt-hotmem: " in l]
     assert len(ours) == 1, err
-    assert "invalid memory layout (policy 0, 99 RAM banks)" in ours[0], err
+    return ours[0]
+
+
+def test_corrupt_section_refused():
+    path, data = saved_stream()
+    # The bank cap of the wire format, 16, is checked: 17 is refused
+    # before anything else, 16 passes the check and fails the comparison.
+    line = load_patched(path, data, 0, 17)
+    assert line.endswith("virt-hotmem: migration stream: the memory layout "
+                         "has 17 RAM banks, more than the 16 its wire "
+                         "format carries"), line
+    line = load_patched(path, data, 0, 0xffffffff)
+    assert "has 4294967295 RAM banks, more than the 16" in line, line
+    line = load_patched(path, data, 0, 16)
+    assert "number of RAM banks differs (source 16, here 1)" in line, line
+    line = load_patched(path, data, 2, 1)
+    assert line.endswith("virt-hotmem: migration stream: unknown "
+                         "memory-layout policy 2"), line
+    line = load_patched(path, data, 0, 0)
+    assert line.endswith("virt-hotmem: migration stream: the memory layout "
+                         "has no RAM bank"), line
 
 
 if __name__ == "__main__":

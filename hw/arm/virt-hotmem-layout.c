@@ -49,42 +49,11 @@
  * A reserved region in the way moves RAM (and device memory with it) up
  * to the next 2 MiB boundary past it; high IO regions skip it too.
  *
- * memory-layout=arm-den0001, here for -m 40G,maxmem=100G,slots=4 and a
- * 44-bit address limit: RAM fills the DRAM windows in ascending order,
- * one bank per contiguous piece; device memory takes the first window
- * with room after the RAM; the high IO regions go where they fit.
- *
- *   16 TiB    +----------------------------------+ <- 44-bit limit
- *             | DRAM window 3 (unused) 7.5 TiB   |
- *   8.5 TiB   +----------------------------------+
- *             | (free)                           |
- *   1.5 TiB   +----------------------------------+
- *             | pcie-mmio-high         512 GiB   | 512 GiB aligned and
- *   1 TiB     +----------------------------------+ clear of RAM
- *             | (rest of window 2)               |
- *   616 GiB   +----------------------------------+
- *             | device memory           64 GiB   |
- *   552 GiB   +----------------------------------+
- *             | RAM bank ram2            8 GiB   |
- *   544 GiB   +----------------------------------+ <- DRAM window 2
- *             | (free)                           |
- *   +512 MiB  +----------------------------------+
- *             | pcie-ecam-high         256 MiB   |
- *   +256 MiB  +----------------------------------+
- *             | gic-redist2             64 MiB   |
- *   256 GiB   +----------------------------------+ <- high IO floor
- *             | (free)                           |
- *   64 GiB    +----------------------------------+
- *             | RAM bank ram1           30 GiB   |
- *   34 GiB    +----------------------------------+ <- DRAM window 1
- *             | (free)                           |
- *   4 GiB     +----------------------------------+
- *             | RAM bank ram0            2 GiB   |
- *   2 GiB     +----------------------------------+ <- DRAM window 0
- *             | (free)                           |
- *   1 GiB     +----------------------------------+
- *             | low MMIO, as in the default map  |
- *   0         +----------------------------------+
+ * memory-layout=arm-den0001 fills the DRAM windows of Arm's memory map
+ * white paper (den0001_windows[] below) in ascending order, one RAM bank
+ * per contiguous free piece; device memory takes the first window with
+ * room after the RAM; the high IO regions go where they fit, as above.
+ * docs/system/arm/virt-hotmem.rst draws that map for -m 40G,maxmem=100G.
  */
 
 #include "qemu/osdep.h"

@@ -244,6 +244,62 @@ def test_arm_den0001():
                "acpi-den0001")
 
 
+def test_migration():
+    """RAM at 512 GiB, a pc-dimm hot-added, then migrated to a second
+    QEMU: the handoff (EFI and ACPI tables, in the first bank) and the
+    DIMM arrive byte for byte, and on the destination the guest answers
+    on its console, still sees its ACPI tables and onlines a second
+    DIMM hot-added there (the GED works after the move)."""
+    opts = "acpi=on,ram-base=0x8000000000"
+    mem = "1G,slots=4,maxmem=8G"
+    dm = 513 * GiB
+    dimm_args = ["-object", "memory-backend-ram,id=hm0,size=512M",
+                 "-device", "pc-dimm,id=dimm0,memdev=hm0,addr=%#x" % dm]
+    src = guest.arm64_guest(machine_opts=opts, mem=mem, cmdline=CMDLINE,
+                            name="acpi-mig-src")
+    dst = guest.arm64_guest(machine_opts=opts, mem=mem, cmdline=CMDLINE,
+                            extra=dimm_args + ["-incoming", "defer"],
+                            name="acpi-mig-dst")
+    with src:
+        src.wait_shell(timeout=180)
+        rows = [(r["base"], r["size"]) for r in
+                src.qmp.cmd("query-memory-layout")["regions"]
+                if r["kind"] == "boot-tables"]
+        assert rows, "no boot-tables rows"
+        src.qmp.cmd("object-add", **{"qom-type": "memory-backend-ram",
+                                     "id": "hm0", "size": 512 * MiB})
+        src.qmp.cmd("device_add", driver="pc-dimm", id="dimm0",
+                    memdev="hm0", addr=dm)
+        wait_iomem(src, dm)
+        src.check("echo VHM-BEFORE-MIGRATION > /tmp/mark")
+        with dst:
+            status = guest.migrate(src, dst)
+            assert status == "completed", "migration %s" % status
+            for base, size in rows + [(dm, 512 * MiB)]:
+                a = src.qmp.cmd("pmemsave", val=base, size=size,
+                                filename=os.path.join(src.tmp, "m"))
+                b = dst.qmp.cmd("pmemsave", val=base, size=size,
+                                filename=os.path.join(dst.tmp, "m"))
+                assert a == b == {}
+                with open(os.path.join(src.tmp, "m"), "rb") as f:
+                    a = f.read()
+                with open(os.path.join(dst.tmp, "m"), "rb") as f:
+                    b = f.read()
+                assert a == b, "[%#x, +%#x) differs after migration" % (
+                    base, size)
+            deadline = time.monotonic() + 10
+            while dst.qmp.cmd("query-status")["status"] != "running":
+                assert time.monotonic() < deadline, "destination not running"
+                time.sleep(0.1)
+            assert "VHM-BEFORE-MIGRATION" in dst.check("cat /tmp/mark")
+            assert "SPCR" in dst.check("ls /sys/firmware/acpi/tables")
+            dst.qmp.cmd("object-add", **{"qom-type": "memory-backend-ram",
+                                         "id": "hm1", "size": 256 * MiB})
+            dst.qmp.cmd("device_add", driver="pc-dimm", id="dimm1",
+                        memdev="hm1", addr=dm + GiB)
+            wait_iomem(dst, dm + GiB)
+
+
 # --- without a guest -------------------------------------------------------
 
 def qemu(args, timeout=30):
@@ -319,4 +375,5 @@ if __name__ == "__main__":
               ("acpi-direct/acpi-auto-is-stock", test_acpi_auto_is_stock),
               ("acpi-direct/default-layout", test_default_layout),
               ("acpi-direct/ram-base-512g", test_ram_base_512g),
-              ("acpi-direct/arm-den0001", test_arm_den0001)])
+              ("acpi-direct/arm-den0001", test_arm_den0001),
+              ("acpi-direct/migration", test_migration)])

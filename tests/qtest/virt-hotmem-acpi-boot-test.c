@@ -88,25 +88,20 @@ static uint8_t sum8(const uint8_t *p, size_t len)
     return s;
 }
 
-static uint64_t fdt_u64(const void *fdt, int node, const char *name)
+/* A property that must be a big-endian integer of @size bytes */
+static uint64_t fdt_uint(const void *fdt, int node, const char *name,
+                         int size)
 {
     int len;
     const void *p = fdt_getprop(fdt, node, name, &len);
 
     g_assert_nonnull(p);
-    g_assert_cmpint(len, ==, 8);
-    return ldq_be_p(p);
+    g_assert_cmpint(len, ==, size);
+    return size == 8 ? ldq_be_p(p) : ldl_be_p(p);
 }
 
-static uint32_t fdt_u32(const void *fdt, int node, const char *name)
-{
-    int len;
-    const void *p = fdt_getprop(fdt, node, name, &len);
-
-    g_assert_nonnull(p);
-    g_assert_cmpint(len, ==, 4);
-    return ldl_be_p(p);
-}
+#define fdt_u64(fdt, node, name) fdt_uint(fdt, node, name, 8)
+#define fdt_u32(fdt, node, name) fdt_uint(fdt, node, name, 4)
 
 /* The descriptor of the map that covers [addr, addr + len), or -1 */
 static int desc_type_of(const uint8_t *map, uint32_t n, uint32_t dsize,

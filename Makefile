@@ -27,7 +27,7 @@ help:
 	@echo "make demo    boot the Debian arm64 guest on virt-hotmem, show its memory"
 	@echo "make check   build and run every test suite"
 	@echo "make fuzz    build and run the memory-map planner's fuzzer"
-	@echo "make bench   precise-tsc figures in an emulated AMD-V host"
+	@echo "make bench   precise-tsc figures in an emulated AMD-V host, ACPI boot times"
 	@echo "make clean   remove build/ (keeps the downloaded QEMU source in cache/)"
 	@echo "make install   copy the two emulators to \$$(DESTDIR)\$$(PREFIX)/bin (PREFIX=$(PREFIX))"
 	@echo "make uninstall remove exactly what make install copied"
@@ -65,8 +65,12 @@ fuzz: deps build
 # End-to-end precise-tsc figures in an emulated AMD-V host (medians of
 # BENCH_ROUNDS rounds, precise-tsc on and off).
 BENCH_ROUNDS ?= 3
+# Boot time of acpi=on against device tree and UEFI boot (medians of
+# BENCH_ACPI_ROUNDS boots each).
+BENCH_ACPI_ROUNDS ?= 5
 bench: deps build
 	@$(PYTHON) scripts/bench-precise-tsc.py $(BENCH_ROUNDS)
+	@$(PYTHON) scripts/bench-acpi-boot.py $(BENCH_ACPI_ROUNDS)
 
 clean:
 	rm -rf $(BUILD) assembled

@@ -175,6 +175,11 @@ void virt_hotmem_dt_modify(const struct arm_boot_info *binfo, void *fdt)
 {
     MachineState *ms = MACHINE(qdev_get_machine());
 
+    if (VIRT_HOTMEM_MACHINE(ms)->acpi_boot) {
+        /* The kernel takes RAM and devices from EFI and ACPI instead */
+        virt_hotmem_acpi_boot_modify_dtb(VIRT_HOTMEM_MACHINE(ms), fdt);
+        return;
+    }
     virt_hotmem_dt_add_ram_banks(VIRT_HOTMEM_MACHINE(ms), fdt);
     /*
      * With ACPI, DIMMs are virt's (GED, SRAT); UEFI firmware would take

@@ -412,6 +412,7 @@ static MemoryLayout *virt_hotmem_get_layout(MemoryLayoutProvider *p,
         q->kind = virt_hotmem_qapi_kind(r->kind);
         QAPI_LIST_APPEND(tail, q);
     }
+    virt_hotmem_acpi_boot_layout(vhms, &tail);
     ret->highest_gpa = virt_hotmem_layout_highest_gpa(vhms->layout);
     ret->ipa_bits = virt_hotmem_layout_ipa_bits(vhms->layout);
     return ret;
@@ -594,12 +595,25 @@ static void virt_hotmem_init(MachineState *ms)
     VirtMachineState *vms = VIRT_MACHINE(ms);
     VirtHotmemLayout *layout;
 
+    Error *err = NULL;
+
     vmstate_register(NULL, 0, &vmstate_virt_hotmem_layout, vhms);
     vms->bootinfo.modify_dtb = virt_hotmem_dt_modify;
+    if (!virt_hotmem_acpi_boot_check(vhms, &err)) {
+        error_report_err(err);
+        exit(1);
+    }
+    /* virt creates the GED, as it does for firmware */
+    vms->acpi_kernel_boot = vhms->acpi_boot;
 
     /* virt maps RAM into the planned banks and boots from the first. */
     vhmc->parent_init(ms);
     layout = vhms->layout;
+    if (vhms->acpi_boot &&
+        !virt_hotmem_acpi_boot_check_loaded(vhms, &err)) {
+        error_report_err(err);
+        exit(1);
+    }
 
     /*
      * ArmVirtQemu (Debian's AAVMF) is built for RAM at virt's 1 GiB and

@@ -13,6 +13,7 @@
 #include "hw/arm/virt-hotmem-layout.h"
 #include "qom/object.h"
 #include "hw/hotplug.h"
+#include "qapi/qapi-types-memory-layout.h"
 
 /*
  * Every versioned virt-hotmem-X.Y type implements this interface, so code
@@ -67,6 +68,19 @@ typedef struct VirtHotmemMachineState {
     /* The RAM banks as virt reads them (vms->ram_banks), if more than one */
     MemMapEntry *ram_banks;
 
+    /*
+     * ACPI direct boot (virt-hotmem-acpi-boot.c): acpi=on with -kernel and
+     * no firmware.  The handoff region starts at acpi_handoff_base and must
+     * end below acpi_handoff_limit (the kernel); its parts' sizes are set
+     * once it is built.
+     */
+    bool acpi_boot;
+    hwaddr acpi_handoff_base;
+    hwaddr acpi_handoff_limit;
+    uint64_t acpi_efi_size;
+    uint64_t acpi_tables_size;
+    uint64_t acpi_nvs_size;
+
     /* Migration: this machine's layout, or the source's on load */
     VirtHotmemMigratedLayout migrated;
 } VirtHotmemMachineState;
@@ -105,5 +119,20 @@ typedef struct VirtHotmemMachineClass {
  */
 void virt_hotmem_dt_modify(const struct arm_boot_info *binfo, void *fdt);
 void virt_hotmem_dt_class_init(ObjectClass *oc);
+
+/*
+ * virt-hotmem-acpi-boot.c: ACPI on direct kernel boot without firmware.
+ * _check() decides before virt's init (acpi=on, -kernel, no firmware),
+ * _check_loaded() after it (an arm64 Image was loaded), _modify_dtb()
+ * builds the EFI and ACPI tables and turns the device tree into a stub,
+ * _layout() appends their rows to query-memory-layout.
+ */
+bool virt_hotmem_acpi_boot_check(VirtHotmemMachineState *vhms, Error **errp);
+bool virt_hotmem_acpi_boot_check_loaded(VirtHotmemMachineState *vhms,
+                                        Error **errp);
+void virt_hotmem_acpi_boot_modify_dtb(VirtHotmemMachineState *vhms,
+                                      void *fdt);
+void virt_hotmem_acpi_boot_layout(VirtHotmemMachineState *vhms,
+                                  MemoryLayoutRegionList ***tail);
 
 #endif /* HW_ARM_VIRT_HOTMEM_H */

@@ -1,0 +1,687 @@
+/*
+ * virt-hotmem: ACPI on direct kernel boot, without firmware
+ *
+ * With -M virt-hotmem,acpi=on -kernel Image and no firmware, the kernel is
+ * handed what Linux's EFI stub would hand it (Documentation/arch/arm/
+ * uefi.rst, "UEFI kernel support on ARM"): a device tree that holds only
+ * /chosen, whose linux,uefi-* properties (read by drivers/firmware/efi/
+ * fdtparams.c) point at an EFI system table and an EFI memory map in
+ * guest RAM.  The system table's configuration table carries the ACPI 2.0
+ * RSDP; the ACPI tables are the very ones virt builds for firmware
+ * (virt_acpi_build()), placed in RAM here by running their BIOSLinker
+ * commands as firmware would.  arm64's acpi_boot_table_init() takes the
+ * hardware from ACPI because the device tree is a stub (dt_is_stub() in
+ * arch/arm64/kernel/acpi.c), and efi_init() (drivers/firmware/efi/
+ * efi-init.c) takes RAM from the EFI memory map.
+ *
+ * There are no EFI boot or runtime services: the system table's
+ * RuntimeServices pointer is 0 and an EFI_RT_PROPERTIES_TABLE (UEFI 2.8+,
+ * section 4.6) says that no runtime service is supported, which Linux
+ * honours in efi_config_parse_tables() (efi.runtime_supported_mask): no
+ * EFI variables, no EFI RTC, reboot and power-off through PSCI.
+ *
+ * Everything handed over lives in one region of the first RAM bank, in
+ * the gap between virt's boot loader page and the kernel (boot.c loads an
+ * arm64 Image 2 MiB above the start of RAM), and is rewritten from a ROM
+ * blob at every reset.  The EFI memory map marks it reserved, so the
+ * kernel keeps it:
+ *
+ *   +0x00000  EFI system table, configuration table, RT properties,
+ *             vendor string, memory map        EfiRuntimeServicesData
+ *   +0x10000  ACPI tables and RSDP             EfiACPIReclaimMemory
+ *   ...       NVDIMM _DSM buffer (if nvdimm=on) EfiACPIMemoryNVS
+ *
+ * Copyright (c) 2026 The virt-hotmem developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/units.h"
+#include "qemu/error-report.h"
+#include "qemu/bswap.h"
+#include "qapi/error.h"
+#include "hw/acpi/aml-build.h"
+#include "hw/acpi/bios-linker-loader.h"
+#include "hw/acpi/acpi.h"
+#include "hw/loader.h"
+#include "hw/mem/nvdimm.h"
+#include "hw/block/flash.h"
+#include "hw/arm/virt-hotmem.h"
+#include "system/blockdev.h"
+#include "system/device_tree.h"
+#include "target/arm/cpu.h"
+#include "trace.h"
+
+#include <zlib.h>
+#include <libfdt.h>
+
+/* UEFI 2.10, 4.3 EFI_SYSTEM_TABLE (64-bit) */
+#define EFI_SYSTEM_TABLE_SIGNATURE      0x5453595320494249ULL /* "IBI SYST" */
+#define EFI_SYSTEM_TABLE_REVISION       ((2 << 16) | 70)      /* 2.70 */
+#define EFI_SYSTEM_TABLE_SIZE           120
+#define EFI_SYSTAB_FW_VENDOR            24
+#define EFI_SYSTAB_FW_REVISION          32
+#define EFI_SYSTAB_RUNTIME_SERVICES     88
+#define EFI_SYSTAB_NR_TABLES            104
+#define EFI_SYSTAB_TABLES               112
+/* 4.6 EFI_CONFIGURATION_TABLE: a GUID and a pointer */
+#define EFI_CONFIG_TABLE_ENTRY_SIZE     24
+/* 4.6.2 EFI_RT_PROPERTIES_TABLE: Version 1, Length 8, supported mask 0 */
+#define EFI_RT_PROPERTIES_TABLE_SIZE    8
+/*
+ * 7.2 EFI_MEMORY_DESCRIPTOR is 40 bytes; like EDK2, hand out a larger
+ * stride so that a consumer must use the descriptor size it is given.
+ */
+#define EFI_MEMORY_DESCRIPTOR_VERSION   1
+#define EFI_MEMORY_DESC_SIZE            48
+#define EFI_MEMORY_WB                   0x8ULL
+#define EFI_PAGE_SIZE                   4096
+
+/* EFI memory types (7.2, EFI_MEMORY_TYPE) */
+enum {
+    EFI_RUNTIME_SERVICES_DATA = 6,
+    EFI_CONVENTIONAL_MEMORY = 7,
+    EFI_ACPI_RECLAIM_MEMORY = 9,
+    EFI_ACPI_MEMORY_NVS = 10,
+};
+
+/* Offsets in the handoff region (see the top of this file) */
+#define HANDOFF_SYSTAB          0x0
+#define HANDOFF_CONFIG_TABLES   0x100
+#define HANDOFF_RT_PROPERTIES   0x200
+#define HANDOFF_VENDOR          0x300
+#define HANDOFF_MEMMAP          0x1000
+#define HANDOFF_EFI_SIZE        (64 * KiB)
+#define HANDOFF_MAX_DESC \
+    ((HANDOFF_EFI_SIZE - HANDOFF_MEMMAP) / EFI_MEMORY_DESC_SIZE)
+/*
+ * Every boundary of the map on a 64 KiB granule, so that a kernel with
+ * 64 KiB pages can honour it.  The region starts one granule into RAM:
+ * virt's boot loader (4 KiB, boot.c) is there.
+ */
+#define HANDOFF_ALIGN           (64 * KiB)
+#define HANDOFF_OFFSET          (64 * KiB)
+
+#define VENDOR_NAME             "virt-hotmem"
+
+/* ACPI_20_TABLE_GUID 8868e871-e4f1-11d3-bc22-0080c73c8881 */
+static const uint8_t acpi_20_table_guid[16] = {
+    0x71, 0xe8, 0x68, 0x88, 0xf1, 0xe4, 0xd3, 0x11,
+    0xbc, 0x22, 0x00, 0x80, 0xc7, 0x3c, 0x88, 0x81,
+};
+/* EFI_RT_PROPERTIES_TABLE_GUID eb66918a-7eef-402a-842e-931d21c38ae9 */
+static const uint8_t rt_properties_table_guid[16] = {
+    0x8a, 0x91, 0x66, 0xeb, 0xef, 0x7e, 0x2a, 0x40,
+    0x84, 0x2e, 0x93, 0x1d, 0x21, 0xc3, 0x8a, 0xe9,
+};
+
+/*
+ * arm64's COMMAND_LINE_SIZE (arch/arm64/include/uapi/asm/setup.h): the
+ * kernel silently cuts a longer command line.
+ */
+#define ARM64_COMMAND_LINE_SIZE 2048
+
+/* enum efi_secureboot_mode in Linux's include/linux/efi.h */
+#define EFI_SECUREBOOT_MODE_DISABLED 2
+
+/* arm64 Image header (Documentation/arch/arm64/booting.rst) */
+#define ARM64_IMAGE_MAGIC_OFFSET 56
+#define ARM64_IMAGE_SIZE_OFFSET  16
+
+/* --- the decision, at machine init --------------------------------------- */
+
+static bool virt_hotmem_has_firmware(VirtMachineState *vms)
+{
+    MachineState *ms = MACHINE(vms);
+
+    return ms->firmware || drive_get(IF_PFLASH, 0, 0) ||
+           (vms->flash[0] && pflash_cfi01_get_blk(vms->flash[0]));
+}
+
+bool virt_hotmem_acpi_boot_check(VirtHotmemMachineState *vhms, Error **errp)
+{
+    VirtMachineState *vms = VIRT_MACHINE(vhms);
+    MachineState *ms = MACHINE(vhms);
+
+    vhms->acpi_boot = false;
+    if (vms->acpi != ON_OFF_AUTO_ON) {
+        /* acpi=auto and acpi=off: virt's own behaviour */
+        return true;
+    }
+    if (virt_hotmem_has_firmware(vms)) {
+        error_setg(errp, "acpi=on: virt-hotmem hands ACPI to a -kernel it "
+                   "boots without firmware, but firmware was given (-bios "
+                   "or pflash); with firmware, leave acpi=auto");
+        return false;
+    }
+    if (!ms->kernel_filename) {
+        error_setg(errp, "acpi=on: no -kernel given: virt-hotmem hands ACPI "
+                   "only to a kernel it boots itself (an arm64 Image)");
+        return false;
+    }
+    if (ms->kernel_cmdline &&
+        strlen(ms->kernel_cmdline) >= ARM64_COMMAND_LINE_SIZE) {
+        error_setg(errp, "acpi=on: the -append command line is %zu bytes, "
+                   "the arm64 kernel takes at most %d",
+                   strlen(ms->kernel_cmdline), ARM64_COMMAND_LINE_SIZE - 1);
+        return false;
+    }
+    vhms->acpi_boot = true;
+    return true;
+}
+
+/*
+ * After virt's init: boot.c has loaded the kernel (an Image at
+ * bootinfo.entry), the initrd and chosen where the DTB goes.  Check what
+ * only then is known, and where the handoff region fits.
+ */
+bool virt_hotmem_acpi_boot_check_loaded(VirtHotmemMachineState *vhms,
+                                        Error **errp)
+{
+    VirtMachineState *vms = VIRT_MACHINE(vhms);
+    MachineState *ms = MACHINE(vhms);
+    const struct arm_boot_info *info = &vms->bootinfo;
+    AddressSpace *as = &address_space_memory;
+    const uint8_t *head = rom_ptr_for_as(as, info->entry, 64);
+
+    if (!arm_feature(&ARM_CPU(first_cpu)->env, ARM_FEATURE_AARCH64)) {
+        error_setg(errp, "acpi=on: the CPU (-cpu %s) is not 64-bit; ACPI "
+                   "direct boot is for arm64 kernels (e.g. -cpu max)",
+                   ms->cpu_type ? ms->cpu_type : "default");
+        return false;
+    }
+    if (!head || memcmp(head + ARM64_IMAGE_MAGIC_OFFSET, "ARM\x64", 4) ||
+        !ldq_le_p(head + ARM64_IMAGE_SIZE_OFFSET)) {
+        error_setg(errp, "acpi=on: -kernel %s is not an arm64 Image (no "
+                   "'ARM\\x64' magic and image size in its header, see "
+                   "Linux's Documentation/arch/arm64/booting.rst)",
+                   ms->kernel_filename);
+        return false;
+    }
+    vhms->acpi_handoff_base = info->loader_start + HANDOFF_OFFSET;
+    vhms->acpi_handoff_limit = info->entry;
+    return true;
+}
+
+/* --- the BIOSLinker loader ----------------------------------------------- */
+
+/*
+ * QEMU's linker/loader commands (the guest ABI of fw_cfg's
+ * etc/table-loader, documented in hw/acpi/bios-linker-loader.c): 128-byte
+ * little-endian entries.
+ */
+#define LINKER_ENTRY_SIZE       128
+#define LINKER_FILESZ           56
+#define LINKER_ALLOCATE         1
+#define LINKER_ADD_POINTER      2
+#define LINKER_ADD_CHECKSUM     3
+#define LINKER_WRITE_POINTER    4
+
+typedef struct AcpiBootFile {
+    const char *name;
+    GArray *blob;
+    bool nvs;           /* written at run time: ACPI NVS, not reclaimable */
+    hwaddr addr;        /* 0 until allocated */
+    uint8_t *data;      /* its bytes inside the handoff buffer */
+} AcpiBootFile;
+
+typedef struct AcpiBootHandoff {
+    hwaddr base;        /* guest address of the region */
+    GByteArray *buf;    /* its contents */
+    hwaddr acpi_end;    /* end of the ACPI reclaim part */
+    hwaddr nvs_end;     /* end of the NVS part (== acpi_end if none) */
+    AcpiBootFile files[5];
+    size_t n_files;
+} AcpiBootHandoff;
+
+static AcpiBootFile *acpi_boot_find(AcpiBootHandoff *h, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < h->n_files; i++) {
+        if (g_str_equal(h->files[i].name, name)) {
+            return &h->files[i];
+        }
+    }
+    return NULL;
+}
+
+/* A file named in a linker command: 56 bytes, NUL-padded */
+static AcpiBootFile *acpi_boot_find_cmd(AcpiBootHandoff *h,
+                                        const uint8_t *field)
+{
+    char name[LINKER_FILESZ + 1];
+
+    memcpy(name, field, LINKER_FILESZ);
+    name[LINKER_FILESZ] = 0;
+    return acpi_boot_find(h, name);
+}
+
+static bool acpi_boot_in_file(AcpiBootFile *f, uint64_t off, uint64_t len)
+{
+    return f && f->data && off <= f->blob->len && len <= f->blob->len - off;
+}
+
+/*
+ * Place the files in two passes (reclaimable first, then NVS), because
+ * the map wants each kind contiguous; then run the pointer and checksum
+ * commands in order, as firmware does.
+ */
+static bool acpi_boot_run_linker(AcpiBootHandoff *h, GArray *cmds,
+                                 Error **errp)
+{
+    hwaddr next = h->base + HANDOFF_EFI_SIZE;
+    unsigned pass;
+    size_t i;
+
+    if (cmds->len % LINKER_ENTRY_SIZE) {
+        error_setg(errp, "ACPI linker: command blob of %u bytes", cmds->len);
+        return false;
+    }
+    for (pass = 0; pass < 2; pass++) {
+        for (i = 0; i < cmds->len; i += LINKER_ENTRY_SIZE) {
+            const uint8_t *e = (const uint8_t *)cmds->data + i;
+            AcpiBootFile *f;
+            uint32_t align;
+
+            if (ldl_le_p(e) != LINKER_ALLOCATE) {
+                continue;
+            }
+            f = acpi_boot_find_cmd(h, e + 4);
+            if (!f) {
+                error_setg(errp, "ACPI linker: cannot allocate '%.56s', a "
+                           "file this boot does not provide", e + 4);
+                return false;
+            }
+            if (f->nvs != pass) {
+                continue;
+            }
+            align = MAX(ldl_le_p(e + 60), 1);
+            if (!is_power_of_2(align) || align > HANDOFF_ALIGN) {
+                error_setg(errp, "ACPI linker: '%s' wants alignment %u",
+                           f->name, align);
+                return false;
+            }
+            next = ROUND_UP(next, align);
+            f->addr = next;
+            next += f->blob->len;
+        }
+        /* Each part on its own granules */
+        next = ROUND_UP(next, HANDOFF_ALIGN);
+        if (pass == 0) {
+            h->acpi_end = next;
+        }
+    }
+    h->nvs_end = next;
+    g_byte_array_set_size(h->buf, next - h->base);
+    memset(h->buf->data + HANDOFF_EFI_SIZE, 0,
+           h->buf->len - HANDOFF_EFI_SIZE);
+    for (i = 0; i < h->n_files; i++) {
+        AcpiBootFile *f = &h->files[i];
+
+        if (f->addr) {
+            f->data = h->buf->data + (f->addr - h->base);
+            memcpy(f->data, f->blob->data, f->blob->len);
+            trace_virt_hotmem_acpi_boot_file(f->name, f->addr, f->blob->len);
+        }
+    }
+
+    for (i = 0; i < cmds->len; i += LINKER_ENTRY_SIZE) {
+        const uint8_t *e = (const uint8_t *)cmds->data + i;
+        uint32_t cmd = ldl_le_p(e);
+
+        if (cmd == LINKER_ADD_POINTER) {
+            AcpiBootFile *dst = acpi_boot_find_cmd(h, e + 4);
+            AcpiBootFile *src = acpi_boot_find_cmd(h, e + 60);
+            uint32_t off = ldl_le_p(e + 116);
+            uint8_t size = e[120];
+            uint64_t val = 0;
+
+            if (!acpi_boot_in_file(dst, off, size) || !src || !src->addr ||
+                (size != 1 && size != 2 && size != 4 && size != 8)) {
+                error_setg(errp, "ACPI linker: bad pointer from '%.56s' "
+                           "to '%.56s'", e + 4, e + 60);
+                return false;
+            }
+            memcpy(&val, dst->data + off, size);
+            val = le64_to_cpu(val) + src->addr;
+            /*
+             * A pointer narrower than 64 bits must hold the address: the
+             * NVDIMM _DSM buffer's is a 32-bit name (MEMA) in the SSDT.
+             */
+            if (size < 8 && val >> (size * 8)) {
+                error_setg(errp, "acpi=on: '%s' is placed at 0x%" PRIx64
+                           " but '%s' holds its address in %u bytes: it "
+                           "needs RAM below %u GiB%s", src->name, src->addr,
+                           dst->name, size, size == 4 ? 4 : 0,
+                           g_str_equal(src->name, NVDIMM_DSM_MEM_FILE) ?
+                           " (with nvdimm=on, keep ram-base below 4 GiB)" :
+                           "");
+                return false;
+            }
+            val = cpu_to_le64(val);
+            memcpy(dst->data + off, &val, size);
+        } else if (cmd == LINKER_ADD_CHECKSUM) {
+            AcpiBootFile *f = acpi_boot_find_cmd(h, e + 4);
+            uint32_t off = ldl_le_p(e + 60);
+            uint32_t start = ldl_le_p(e + 64);
+            uint32_t len = ldl_le_p(e + 68);
+            uint8_t sum = 0;
+            uint32_t j;
+
+            if (!acpi_boot_in_file(f, off, 1) ||
+                !acpi_boot_in_file(f, start, len)) {
+                error_setg(errp, "ACPI linker: bad checksum in '%.56s'",
+                           e + 4);
+                return false;
+            }
+            for (j = 0; j < len; j++) {
+                sum += f->data[start + j];
+            }
+            f->data[off] -= sum;
+        } else if (cmd == LINKER_WRITE_POINTER) {
+            /* Only ras=on and vmgenid ask for it; virt-hotmem has neither */
+            error_setg(errp, "ACPI linker: '%.56s' wants its address written "
+                       "back to QEMU, which ACPI direct boot does not do",
+                       e + 60);
+            return false;
+        } else if (cmd != LINKER_ALLOCATE && cmd != 0) {
+            error_setg(errp, "ACPI linker: unknown command %u", cmd);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* --- the EFI system table and memory map ---------------------------------- */
+
+typedef struct EfiMemmapBuilder {
+    uint8_t *desc;
+    size_t n;
+    bool overflow;
+} EfiMemmapBuilder;
+
+static void efi_memmap_add(EfiMemmapBuilder *m, uint32_t type, hwaddr start,
+                           hwaddr end)
+{
+    uint8_t *d;
+
+    if (end <= start) {
+        return;
+    }
+    if (m->n == HANDOFF_MAX_DESC) {
+        m->overflow = true;
+        return;
+    }
+    d = m->desc + m->n++ * EFI_MEMORY_DESC_SIZE;
+    stl_le_p(d, type);
+    stq_le_p(d + 8, start);                     /* PhysicalStart */
+    stq_le_p(d + 16, 0);                        /* VirtualStart */
+    stq_le_p(d + 24, (end - start) / EFI_PAGE_SIZE);
+    stq_le_p(d + 32, EFI_MEMORY_WB);
+    trace_virt_hotmem_acpi_boot_memmap(type, start, end - start);
+}
+
+static void efi_memmap_add_bank(EfiMemmapBuilder *m, const AcpiBootHandoff *h,
+                                hwaddr base, hwaddr size)
+{
+    hwaddr end = base + size;
+    hwaddr hend = h->nvs_end;
+
+    if (h->base < base || hend > end) {
+        efi_memmap_add(m, EFI_CONVENTIONAL_MEMORY, base, end);
+        return;
+    }
+    efi_memmap_add(m, EFI_CONVENTIONAL_MEMORY, base, h->base);
+    efi_memmap_add(m, EFI_RUNTIME_SERVICES_DATA, h->base,
+                   h->base + HANDOFF_EFI_SIZE);
+    efi_memmap_add(m, EFI_ACPI_RECLAIM_MEMORY, h->base + HANDOFF_EFI_SIZE,
+                   h->acpi_end);
+    efi_memmap_add(m, EFI_ACPI_MEMORY_NVS, h->acpi_end, h->nvs_end);
+    efi_memmap_add(m, EFI_CONVENTIONAL_MEMORY, hend, end);
+}
+
+static void acpi_boot_write_efi(AcpiBootHandoff *h, hwaddr rsdp)
+{
+    uint8_t *st = h->buf->data + HANDOFF_SYSTAB;
+    uint8_t *ct = h->buf->data + HANDOFF_CONFIG_TABLES;
+    uint8_t *rt = h->buf->data + HANDOFF_RT_PROPERTIES;
+    uint8_t *vendor = h->buf->data + HANDOFF_VENDOR;
+    size_t i;
+
+    /* FirmwareVendor is a NUL-terminated UCS-2 string */
+    for (i = 0; i <= strlen(VENDOR_NAME); i++) {
+        stw_le_p(vendor + 2 * i, VENDOR_NAME[i]);
+    }
+
+    memcpy(ct, acpi_20_table_guid, 16);
+    stq_le_p(ct + 16, rsdp);
+    memcpy(ct + EFI_CONFIG_TABLE_ENTRY_SIZE, rt_properties_table_guid, 16);
+    stq_le_p(ct + EFI_CONFIG_TABLE_ENTRY_SIZE + 16,
+             h->base + HANDOFF_RT_PROPERTIES);
+
+    stw_le_p(rt, 1);                            /* Version */
+    stw_le_p(rt + 2, EFI_RT_PROPERTIES_TABLE_SIZE);
+    stl_le_p(rt + 4, 0);                        /* nothing supported */
+
+    stq_le_p(st, EFI_SYSTEM_TABLE_SIGNATURE);
+    stl_le_p(st + 8, EFI_SYSTEM_TABLE_REVISION);
+    stl_le_p(st + 12, EFI_SYSTEM_TABLE_SIZE);   /* HeaderSize */
+    stl_le_p(st + 16, 0);                       /* CRC32, below */
+    stq_le_p(st + EFI_SYSTAB_FW_VENDOR, h->base + HANDOFF_VENDOR);
+    stl_le_p(st + EFI_SYSTAB_FW_REVISION, 0);
+    stq_le_p(st + EFI_SYSTAB_RUNTIME_SERVICES, 0);
+    stq_le_p(st + EFI_SYSTAB_NR_TABLES, 2);
+    stq_le_p(st + EFI_SYSTAB_TABLES, h->base + HANDOFF_CONFIG_TABLES);
+    stl_le_p(st + 16, crc32(0, st, EFI_SYSTEM_TABLE_SIZE));
+}
+
+/* --- the stub device tree ------------------------------------------------- */
+
+/*
+ * Keep only /chosen and, in it, what boot.c put there for the kernel
+ * (bootargs, initrd, seeds): the kernel then takes everything else from
+ * ACPI.  stdout-path named a node that is gone; SPCR names the console.
+ */
+static void acpi_boot_stub_dt(void *fdt)
+{
+    static const char *const keep_root[] = {
+        "#address-cells", "#size-cells", NULL
+    };
+    static const char *const keep_chosen[] = {
+        "bootargs", "linux,initrd-start", "linux,initrd-end", "rng-seed",
+        "kaslr-seed", NULL
+    };
+    struct { int parent_depth; const char *const *keep; } pass[2] = {
+        { 0, keep_root }, { 1, keep_chosen },
+    };
+    int node, off, i;
+
+    /* Every root subnode but /chosen */
+    for (;;) {
+        bool deleted = false;
+
+        fdt_for_each_subnode(node, fdt, 0) {
+            if (strcmp(fdt_get_name(fdt, node, NULL), "chosen")) {
+                fdt_del_node(fdt, node);
+                deleted = true;
+                break;
+            }
+        }
+        if (!deleted) {
+            break;
+        }
+    }
+    for (i = 0; i < 2; i++) {
+        node = pass[i].parent_depth ? fdt_path_offset(fdt, "/chosen") : 0;
+        for (;;) {
+            bool deleted = false;
+
+            fdt_for_each_property_offset(off, fdt, node) {
+                const char *name;
+                const char *const *k;
+
+                fdt_getprop_by_offset(fdt, off, &name, NULL);
+                for (k = pass[i].keep; *k && strcmp(*k, name); k++) {
+                    ;
+                }
+                if (!*k) {
+                    fdt_delprop(fdt, node, name);
+                    deleted = true;
+                    break;
+                }
+            }
+            if (!deleted) {
+                break;
+            }
+        }
+    }
+}
+
+/* --- putting it together (from virt's machine-done, via modify_dtb) ------ */
+
+static void acpi_boot_bank_cb(hwaddr base, hwaddr size, void *opaque)
+{
+    void **args = opaque;
+
+    efi_memmap_add_bank(args[0], args[1], base, size);
+}
+
+void virt_hotmem_acpi_boot_modify_dtb(VirtHotmemMachineState *vhms,
+                                      void *fdt)
+{
+    VirtMachineState *vms = VIRT_MACHINE(vhms);
+    MachineState *ms = MACHINE(vhms);
+    AcpiBuildTables tables;
+    AcpiBootHandoff h = {
+        .base = vhms->acpi_handoff_base,
+        .buf = g_byte_array_new(),
+    };
+    EfiMemmapBuilder m;
+    AcpiBootFile *rsdp;
+    Error *err = NULL;
+    void *args[2] = { &m, &h };
+    size_t memmap_size;
+
+    acpi_build_tables_init(&tables);
+    virt_acpi_build(vms, &tables);
+
+    h.files[h.n_files++] = (AcpiBootFile) {
+        .name = ACPI_BUILD_TABLE_FILE, .blob = tables.table_data,
+    };
+    h.files[h.n_files++] = (AcpiBootFile) {
+        .name = ACPI_BUILD_RSDP_FILE, .blob = tables.rsdp,
+    };
+    h.files[h.n_files++] = (AcpiBootFile) {
+        .name = ACPI_BUILD_TPMLOG_FILE, .blob = tables.tcpalog,
+    };
+    if (ms->nvdimms_state->is_enabled) {
+        /* The _DSM page QEMU and the guest's AML exchange data through */
+        h.files[h.n_files++] = (AcpiBootFile) {
+            .name = NVDIMM_DSM_MEM_FILE, .blob = ms->nvdimms_state->dsm_mem,
+            .nvs = true,
+        };
+    }
+    g_byte_array_set_size(h.buf, HANDOFF_EFI_SIZE);
+    memset(h.buf->data, 0, HANDOFF_EFI_SIZE);
+    if (!acpi_boot_run_linker(&h, tables.linker->cmd_blob, &err)) {
+        goto fail;
+    }
+    rsdp = acpi_boot_find(&h, ACPI_BUILD_RSDP_FILE);
+    if (!rsdp || !rsdp->addr) {
+        error_setg(&err, "ACPI linker: no RSDP was placed");
+        goto fail;
+    }
+    if (h.nvs_end > vhms->acpi_handoff_limit) {
+        error_setg(&err, "acpi=on: the EFI and ACPI tables need %" PRIu64
+                   " KiB at 0x%" PRIx64 ", below the kernel at 0x%" PRIx64
+                   ", which leaves %" PRIu64 " KiB",
+                   (uint64_t)(h.nvs_end - h.base) / KiB, (uint64_t)h.base,
+                   (uint64_t)vhms->acpi_handoff_limit,
+                   (uint64_t)(vhms->acpi_handoff_limit - h.base) / KiB);
+        goto fail;
+    }
+
+    m = (EfiMemmapBuilder) { .desc = h.buf->data + HANDOFF_MEMMAP };
+    virt_foreach_ram_range(vms, 0, ms->ram_size, acpi_boot_bank_cb, args);
+    if (m.overflow) {
+        error_setg(&err, "acpi=on: the EFI memory map has more than %zu "
+                   "entries", (size_t)HANDOFF_MAX_DESC);
+        goto fail;
+    }
+    memmap_size = m.n * EFI_MEMORY_DESC_SIZE;
+    acpi_boot_write_efi(&h, rsdp->addr);
+
+    rom_add_blob_fixed_as("virt-hotmem-efi-acpi", h.buf->data, h.buf->len,
+                          h.base, &address_space_memory);
+    vhms->acpi_efi_size = HANDOFF_EFI_SIZE;
+    vhms->acpi_tables_size = h.acpi_end - h.base - HANDOFF_EFI_SIZE;
+    vhms->acpi_nvs_size = h.nvs_end - h.acpi_end;
+
+    /* Documentation/arch/arm/uefi.rst lists these and their sizes */
+    acpi_boot_stub_dt(fdt);
+    qemu_fdt_setprop_u64(fdt, "/chosen", "linux,uefi-system-table",
+                         h.base + HANDOFF_SYSTAB);
+    qemu_fdt_setprop_u64(fdt, "/chosen", "linux,uefi-mmap-start",
+                         h.base + HANDOFF_MEMMAP);
+    qemu_fdt_setprop_cell(fdt, "/chosen", "linux,uefi-mmap-size",
+                          memmap_size);
+    qemu_fdt_setprop_cell(fdt, "/chosen", "linux,uefi-mmap-desc-size",
+                          EFI_MEMORY_DESC_SIZE);
+    qemu_fdt_setprop_cell(fdt, "/chosen", "linux,uefi-mmap-desc-ver",
+                          EFI_MEMORY_DESCRIPTOR_VERSION);
+    /*
+     * Debian's kernels (debian/patches/features/all/lockdown/"arm64: add
+     * kernel config option to lock down when in Secure Boot mode") read
+     * one more property with the others, and ignore all of them ("Can't
+     * find property 'linux,uefi-secure-boot' in DT!", then no EFI and no
+     * RAM) if it is missing.  Its value is an enum efi_secureboot_mode
+     * (include/linux/efi.h): disabled, since nothing was verified.
+     */
+    qemu_fdt_setprop_cell(fdt, "/chosen", "linux,uefi-secure-boot",
+                          EFI_SECUREBOOT_MODE_DISABLED);
+    trace_virt_hotmem_acpi_boot(h.base, rsdp->addr, m.n, h.nvs_end - h.base);
+
+    acpi_build_tables_cleanup(&tables, true);
+    g_byte_array_free(h.buf, true);
+    return;
+
+fail:
+    error_report_err(err);
+    exit(1);
+}
+
+/* Rows for query-memory-layout: what the kernel must not reuse */
+void virt_hotmem_acpi_boot_layout(VirtHotmemMachineState *vhms,
+                                  MemoryLayoutRegionList ***tail)
+{
+    const struct {
+        const char *name;
+        uint64_t size;
+    } rows[] = {
+        { "efi-tables", vhms->acpi_efi_size },
+        { "acpi-tables", vhms->acpi_tables_size },
+        { "acpi-nvs", vhms->acpi_nvs_size },
+    };
+    uint64_t base = vhms->acpi_handoff_base;
+    size_t i;
+
+    if (!vhms->acpi_efi_size) {
+        return;
+    }
+    for (i = 0; i < ARRAY_SIZE(rows); i++) {
+        MemoryLayoutRegion *q;
+
+        if (!rows[i].size) {
+            continue;
+        }
+        q = g_new0(MemoryLayoutRegion, 1);
+        q->name = g_strdup(rows[i].name);
+        q->base = base;
+        q->size = rows[i].size;
+        q->kind = MEMORY_LAYOUT_REGION_KIND_BOOT_TABLES;
+        QAPI_LIST_APPEND(*tail, q);
+        base += rows[i].size;
+    }
+}

@@ -1,0 +1,379 @@
+#!/usr/bin/env python3
+#
+# Acceptance: -M virt-hotmem,acpi=on -kernel, no firmware.  The unmodified
+# Debian arm64 cloud kernel boots with ACPI at three layouts, and what it
+# reports is checked against what this test works out from the command
+# line: RAM banks (ram-base=, Arm's DRAM windows for arm-den0001), the
+# EFI memory map covering exactly those banks, the SRAT naming each bank,
+# ACPI tables, console on SPCR, a virtio-pci disk read back byte for
+# byte, a pc-dimm and an nvdimm hot-added (in /proc/iomem, /dev/pmem0)
+# and a pc-dimm removed (DEVICE_DELETED).  Bad input: one line, exit 1.
+#
+# Copyright (c) 2026 The virt-hotmem developers
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+import base64
+import hashlib
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from vhm import guest, tap  # noqa: E402
+
+GiB = guest.GiB
+MiB = guest.MiB
+
+# efi=debug makes the kernel print the EFI memory map it was handed.
+CMDLINE = "efi=debug memhp_default_state=online_movable"
+NVDIMM_MODULES = ["kernel/drivers/dax/dax.ko",
+                  "kernel/drivers/nvdimm/libnvdimm.ko",
+                  "kernel/drivers/nvdimm/nd_btt.ko",
+                  "kernel/drivers/nvdimm/nd_pmem.ko",
+                  "kernel/drivers/acpi/nfit/nfit.ko"]
+DISK_MODULES = ["kernel/drivers/virtio/virtio_ring.ko",
+                "kernel/drivers/virtio/virtio.ko",
+                "kernel/drivers/virtio/virtio_pci_modern_dev.ko",
+                "kernel/drivers/virtio/virtio_pci_legacy_dev.ko",
+                "kernel/drivers/virtio/virtio_pci.ko",
+                "kernel/drivers/block/virtio_blk.ko"]
+ACPI_TABLES = ("APIC", "DSDT", "FACP", "GTDT", "IORT", "MCFG", "SPCR",
+               "SRAT")
+
+
+def efi_memmap(console):
+    """The EFI memory map as the kernel printed it: (start, end, type)."""
+    return [(int(s, 16), int(e, 16), t.strip()) for s, e, t in re.findall(
+        r"efi:\s+0x([0-9a-f]+)-0x([0-9a-f]+) \[([A-Za-z ]+)\|", console)]
+
+
+def merge(ranges):
+    out = []
+    for s, e in sorted(ranges):
+        if out and out[-1][1] + 1 == s:
+            out[-1] = (out[-1][0], e)
+        else:
+            out.append((s, e))
+    return out
+
+
+def hexr(ranges):
+    return [(hex(s), hex(e)) for s, e in ranges]
+
+
+def make_disk(tmp):
+    path = os.path.join(tmp, "disk.raw")
+    data = hashlib.sha256(b"vhm-acpi").digest() * (4 * MiB // 32)
+    with open(path, "wb") as f:
+        f.write(data)
+    return path, hashlib.md5(data).hexdigest()
+
+
+def acpi_guest(machine_opts, mem, name, extra=(), nvdimm=True):
+    tmp = tempfile.mkdtemp(prefix="vhm-acpi-disk-")
+    disk, md5 = make_disk(tmp)
+    vm = guest.arm64_guest(
+        machine_opts="acpi=on,gic-version=3" +
+        (",nvdimm=on" if nvdimm else "") +
+        ("," + machine_opts if machine_opts else ""),
+        mem=mem, name=name, cmdline=CMDLINE,
+        modules=DISK_MODULES + NVDIMM_MODULES,
+        extra=["-drive", "if=none,id=d0,format=raw,file=" + disk,
+               "-device", "virtio-blk-pci,drive=d0"] + list(extra))
+    vm.disk_md5 = md5
+    return vm
+
+
+def check_boot(vm, banks):
+    """What the guest reports of a direct ACPI boot, against @banks
+    (base, size) worked out by the caller."""
+    console = vm.console.decode(errors="replace")
+    expect = merge([(b, b + s - 1) for b, s in banks])
+
+    # Hardware from ACPI: the tables, and a device tree that is a stub
+    tables = vm.check("ls /sys/firmware/acpi/tables").split()
+    missing = [t for t in ACPI_TABLES if t not in tables]
+    assert not missing, "guest has no ACPI %s (has %s)" % (missing, tables)
+    # With ACPI the kernel does not unflatten the tree it was handed ...
+    assert vm.shell("[ -e /sys/firmware/devicetree/base ]")[0] != 0
+    # ... which holds /chosen only (dt_is_stub() in arch/arm64/kernel/acpi.c)
+    fdt = base64.b64decode("".join(vm.check(
+        "base64 /sys/firmware/fdt").split()))
+    path = os.path.join(vm.tmp, "guest.dtb")
+    with open(path, "wb") as f:
+        f.write(fdt)
+    dts = subprocess.run(["dtc", "-I", "dtb", "-O", "dts", path],
+                         capture_output=True, text=True, check=True).stdout
+    nodes = re.findall(r"^\t(\S+) \{", dts, re.M)
+    assert nodes == ["chosen"], "device tree has %s" % nodes
+    # The console we talk to is the one SPCR names
+    assert re.search(r"ACPI: SPCR: console: pl011,mmio32,0x9000000",
+                     console), "no SPCR console in the boot log"
+    assert "ttyAMA0" in vm.check("cat /proc/consoles")
+
+    # RAM: the EFI memory map covers exactly the banks ...
+    memmap = efi_memmap(console)
+    assert memmap, "kernel printed no EFI memory map"
+    covered = merge([(s, e) for s, e, _ in memmap])
+    assert covered == expect, "EFI memory map covers %s, RAM is %s" % (
+        hexr(covered), hexr(expect))
+    # ... and the SRAT names each bank (node 0, no -numa given)
+    srat = merge([(int(s, 16), int(e, 16)) for s, e in re.findall(
+        r"SRAT: Node 0 PXM 0 \[mem 0x([0-9a-f]+)-0x([0-9a-f]+)\]\n",
+        console.replace("\r", ""))])
+    assert srat == expect, "SRAT has %s, RAM is %s" % (hexr(srat),
+                                                        hexr(expect))
+
+    # What QEMU says it reserved is what the guest got as non-RAM types,
+    # inside the first bank, and holds the RSDP the kernel used
+    rows = [r for r in vm.qmp.cmd("query-memory-layout")["regions"]
+            if r["kind"] == "boot-tables"]
+    assert {r["name"] for r in rows} >= {"efi-tables", "acpi-tables"}, rows
+    kinds = {(s, e): t for s, e, t in memmap}
+    for r in rows:
+        key = (r["base"], r["base"] + r["size"] - 1)
+        want = {"efi-tables": "Runtime Data", "acpi-tables": "ACPI Reclaim",
+                "acpi-nvs": "ACPI Mem NVS"}[r["name"]]
+        assert kinds.get(key) == want, "%s %s is %r in the guest's map" % (
+            r["name"], hexr([key]), kinds.get(key))
+        assert banks[0][0] <= key[0] and key[1] < banks[0][0] + banks[0][1]
+    rsdp = int(re.search(r"ACPI: RSDP 0x([0-9A-F]+)", console).group(1), 16)
+    acpi = [r for r in rows if r["name"] == "acpi-tables"][0]
+    assert acpi["base"] <= rsdp < acpi["base"] + acpi["size"], hex(rsdp)
+
+    # The guest keeps its hands off them: not System RAM it could reuse
+    iomem = guest.parse_iomem(vm.check("cat /proc/iomem"))
+    efi = [r for r in rows if r["name"] == "efi-tables"][0]
+    assert not any(s <= efi["base"] <= e for s, e in iomem), \
+        "EFI tables at %#x are System RAM in the guest" % efi["base"]
+    assert "System RAM" not in vm.check(
+        "grep -i '^ *%x-' /proc/iomem || true" % efi["base"])
+
+    # virtio-pci disk: read it back whole
+    for m in DISK_MODULES:
+        vm.check("insmod /modules/" + os.path.basename(m))
+    vm.check("for i in $(seq 50); do [ -b /dev/vda ] && break; sleep 0.1; "
+             "done; [ -b /dev/vda ]")
+    got = vm.check("md5sum /dev/vda").split()[0]
+    assert got == vm.disk_md5, "disk reads back as %s, not %s" % (
+        got, vm.disk_md5)
+
+
+def wait_iomem(vm, start):
+    vm.check("for i in $(seq 100); do grep -q '^%x-' /proc/iomem && "
+             "break; sleep 0.1; done; grep -q '^%x-' /proc/iomem" %
+             (start, start))
+
+
+def check_nvdimm(vm, nv):
+    """An nvdimm hot-added at @nv becomes /dev/pmem0 (NFIT, _FIT), and
+    what the guest writes there is in its backend."""
+    for m in NVDIMM_MODULES:
+        vm.check("insmod /modules/" + os.path.basename(m))
+    vm.qmp.cmd("object-add", **{"qom-type": "memory-backend-ram",
+                                "id": "hn0", "size": 128 * MiB})
+    vm.qmp.cmd("device_add", driver="nvdimm", id="nv0", memdev="hn0",
+               addr=nv)
+    vm.check("for i in $(seq 100); do [ -b /dev/pmem0 ] && break; "
+             "sleep 0.1; done; [ -b /dev/pmem0 ]")
+    size = int(vm.check("cat /sys/block/pmem0/size").strip()) * 512
+    assert size == 128 * MiB, "/dev/pmem0 has %d bytes" % size
+    vm.check("echo VHM-PMEM-MARK > /dev/pmem0; sync")
+    path = os.path.join(vm.tmp, "pmem")
+    vm.qmp.cmd("pmemsave", val=nv, size=4096, filename=path)
+    with open(path, "rb") as f:
+        assert f.read().startswith(b"VHM-PMEM-MARK"), "pmem write lost"
+
+
+def check_hotplug(vm, dm_base, nvdimm):
+    """pc-dimm hot-added then removed, nvdimm hot-added (if @nvdimm), at
+    addresses given here from device memory's base @dm_base."""
+    dimm, nv = dm_base, dm_base + 1 * GiB
+    vm.qmp.cmd("object-add", **{"qom-type": "memory-backend-ram",
+                                "id": "hm0", "size": 512 * MiB})
+    vm.qmp.cmd("device_add", driver="pc-dimm", id="dimm0", memdev="hm0",
+               addr=dimm)
+    wait_iomem(vm, dimm)
+    iomem = guest.parse_iomem(vm.check("cat /proc/iomem"))
+    assert any(s <= dimm and dimm + 512 * MiB - 1 <= e for s, e in iomem), \
+        "hot-added DIMM at %#x not System RAM: %s" % (dimm, hexr(iomem))
+    if nvdimm:
+        check_nvdimm(vm, nv)
+
+    vm.qmp.cmd("device_del", id="dimm0")
+    deadline = time.monotonic() + 30
+    while not any(e["event"] == "DEVICE_DELETED" and
+                  e.get("data", {}).get("device") == "dimm0"
+                  for e in vm.qmp.events):
+        assert time.monotonic() < deadline, "no DEVICE_DELETED for dimm0"
+        vm.qmp.execute("query-status")
+        time.sleep(0.1)
+    out = vm.check("grep '^%x-' /proc/iomem || true" % dimm)
+    assert "System RAM" not in out, "removed DIMM still in /proc/iomem"
+
+
+def run_layout(machine_opts, mem, banks, dm_base, name, nvdimm=True):
+    with acpi_guest(machine_opts, mem + ",slots=4,maxmem=16G", name,
+                    nvdimm=nvdimm) as vm:
+        vm.wait_shell(timeout=180)
+        check_boot(vm, banks)
+        check_hotplug(vm, dm_base, nvdimm)
+
+
+def test_default_layout():
+    """RAM at 1 GiB (virt's), device memory from the next GiB after it."""
+    run_layout("", "1G", [(1 * GiB, 1 * GiB)], 2 * GiB, "acpi-default")
+
+
+def test_ram_base_512g():
+    """No nvdimm: its _DSM buffer needs RAM below 4 GiB (refused, see
+    test_bad_input)."""
+    run_layout("ram-base=0x8000000000", "1G", [(512 * GiB, 1 * GiB)],
+               513 * GiB, "acpi-512g", nvdimm=False)
+
+
+def test_arm_den0001():
+    """4 GiB in Arm's DRAM windows (DEN0001: 2 GiB at 2 GiB, then from
+    34 GiB); device memory from the next GiB after the last bank."""
+    run_layout("memory-layout=arm-den0001", "4G",
+               [(2 * GiB, 2 * GiB), (34 * GiB, 2 * GiB)], 36 * GiB,
+               "acpi-den0001")
+
+
+def test_migration():
+    """RAM at 512 GiB, a pc-dimm hot-added, then migrated to a second
+    QEMU: the handoff (EFI and ACPI tables, in the first bank) and the
+    DIMM arrive byte for byte, and on the destination the guest answers
+    on its console, still sees its ACPI tables and onlines a second
+    DIMM hot-added there (the GED works after the move)."""
+    opts = "acpi=on,ram-base=0x8000000000"
+    mem = "1G,slots=4,maxmem=8G"
+    dm = 513 * GiB
+    dimm_args = ["-object", "memory-backend-ram,id=hm0,size=512M",
+                 "-device", "pc-dimm,id=dimm0,memdev=hm0,addr=%#x" % dm]
+    src = guest.arm64_guest(machine_opts=opts, mem=mem, cmdline=CMDLINE,
+                            name="acpi-mig-src")
+    dst = guest.arm64_guest(machine_opts=opts, mem=mem, cmdline=CMDLINE,
+                            extra=dimm_args + ["-incoming", "defer"],
+                            name="acpi-mig-dst")
+    with src:
+        src.wait_shell(timeout=180)
+        rows = [(r["base"], r["size"]) for r in
+                src.qmp.cmd("query-memory-layout")["regions"]
+                if r["kind"] == "boot-tables"]
+        assert rows, "no boot-tables rows"
+        src.qmp.cmd("object-add", **{"qom-type": "memory-backend-ram",
+                                     "id": "hm0", "size": 512 * MiB})
+        src.qmp.cmd("device_add", driver="pc-dimm", id="dimm0",
+                    memdev="hm0", addr=dm)
+        wait_iomem(src, dm)
+        src.check("echo VHM-BEFORE-MIGRATION > /tmp/mark")
+        with dst:
+            status = guest.migrate(src, dst)
+            assert status == "completed", "migration %s" % status
+            for base, size in rows + [(dm, 512 * MiB)]:
+                a = src.qmp.cmd("pmemsave", val=base, size=size,
+                                filename=os.path.join(src.tmp, "m"))
+                b = dst.qmp.cmd("pmemsave", val=base, size=size,
+                                filename=os.path.join(dst.tmp, "m"))
+                assert a == b == {}
+                with open(os.path.join(src.tmp, "m"), "rb") as f:
+                    a = f.read()
+                with open(os.path.join(dst.tmp, "m"), "rb") as f:
+                    b = f.read()
+                assert a == b, "[%#x, +%#x) differs after migration" % (
+                    base, size)
+            deadline = time.monotonic() + 10
+            while dst.qmp.cmd("query-status")["status"] != "running":
+                assert time.monotonic() < deadline, "destination not running"
+                time.sleep(0.1)
+            assert "VHM-BEFORE-MIGRATION" in dst.check("cat /tmp/mark")
+            assert "SPCR" in dst.check("ls /sys/firmware/acpi/tables")
+            dst.qmp.cmd("object-add", **{"qom-type": "memory-backend-ram",
+                                         "id": "hm1", "size": 256 * MiB})
+            dst.qmp.cmd("device_add", driver="pc-dimm", id="dimm1",
+                        memdev="hm1", addr=dm + GiB)
+            wait_iomem(dst, dm + GiB)
+
+
+# --- without a guest -------------------------------------------------------
+
+def qemu(args, timeout=30):
+    cpu = [] if "-cpu" in args else ["-cpu", "max"]
+    return subprocess.run([guest.QEMU_AARCH64, "-nodefaults", "-display",
+                           "none", "-accel", "tcg"] + cpu + args,
+                          capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+
+
+def dumpdtb(machine, tmp):
+    path = os.path.join(tmp, "%d.dtb" % len(os.listdir(tmp)))
+    kernel = os.path.join(guest.guest_assets(), "vmlinuz")
+    r = qemu(["-M", machine + ",dumpdtb=" + path, "-kernel", kernel])
+    assert r.returncode == 0, r.stderr
+    dts = subprocess.run(["dtc", "-I", "dtb", "-O", "dts", path],
+                         capture_output=True, text=True, check=True).stdout
+    # Random on every start
+    return re.sub(r"(rng|kaslr)-seed = [^;]*;", "", dts)
+
+
+def test_acpi_auto_is_stock():
+    """acpi=auto (the default) and acpi=off boot the same device tree as
+    before: a full one, no EFI properties; acpi=on gives a stub."""
+    with tempfile.TemporaryDirectory() as tmp:
+        auto = dumpdtb("virt-hotmem,acpi=auto", tmp)
+        default = dumpdtb("virt-hotmem", tmp)
+        on = dumpdtb("virt-hotmem,acpi=on", tmp)
+    assert auto == default
+    assert "pl011@9000000" in auto and "linux,uefi" not in auto
+    assert "pl011" not in on and "linux,uefi-system-table" in on
+
+
+def bad(args, *words):
+    r = qemu(args)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 1, "exit %d: %s" % (r.returncode, r.stderr)
+    assert len(lines) == 1, "not one line: %r" % r.stderr
+    for w in words:
+        assert w in lines[0], "%r not in %r" % (w, lines[0])
+
+
+def test_bad_input():
+    kernel = os.path.join(guest.guest_assets(), "vmlinuz")
+    with tempfile.TemporaryDirectory() as tmp:
+        fw = os.path.join(tmp, "fw.bin")
+        with open(fw, "wb") as f:
+            f.write(b"\0" * 4096)
+        notimage = os.path.join(tmp, "notimage")
+        with open(notimage, "wb") as f:
+            f.write(b"#!/bin/sh\necho not a kernel\n" * 100)
+        big = os.path.join(tmp, "initrd")
+        with open(big, "wb") as f:
+            f.truncate(300 * MiB)
+        bad(["-M", "virt-hotmem,acpi=on", "-bios", fw, "-kernel", kernel],
+            "acpi=on", "firmware")
+        bad(["-M", "virt-hotmem,acpi=on"], "acpi=on", "-kernel")
+        bad(["-M", "virt-hotmem,acpi=on", "-kernel", notimage],
+            "acpi=on", notimage, "not an arm64 Image")
+        bad(["-M", "virt-hotmem,acpi=on", "-kernel", kernel,
+             "-append", "x" * 3000], "acpi=on", "3000 bytes")
+        bad(["-M", "virt-hotmem,acpi=on", "-m", "256M", "-kernel", kernel,
+             "-initrd", big], big)
+        bad(["-M", "virt-hotmem,acpi=on,nvdimm=on,ram-base=512G",
+             "-m", "1G,slots=2,maxmem=4G", "-kernel", kernel],
+            "acpi=on", "nvdimm-mem", "below 4 GiB")
+        bad(["-M", "virt-hotmem,acpi=on", "-cpu", "cortex-a15",
+             "-kernel", kernel], "acpi=on", "not 64-bit")
+
+
+if __name__ == "__main__":
+    tap.main([("acpi-direct/bad-input", test_bad_input),
+              ("acpi-direct/acpi-auto-is-stock", test_acpi_auto_is_stock),
+              ("acpi-direct/default-layout", test_default_layout),
+              ("acpi-direct/ram-base-512g", test_ram_base_512g),
+              ("acpi-direct/arm-den0001", test_arm_den0001),
+              ("acpi-direct/migration", test_migration)])

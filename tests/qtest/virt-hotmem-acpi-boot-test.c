@@ -1,0 +1,294 @@
+/*
+ * qtest: what -M virt-hotmem,acpi=on hands a kernel, read from guest RAM
+ *
+ * QEMU loads a minimal arm64 Image written here, and the test reads the
+ * device tree, the EFI system table, the EFI memory map and the ACPI
+ * tables from guest memory (qtest memread), as the kernel would.  Where
+ * they must be is worked out here: the DTB where boot.c puts it for an
+ * Image (hw/arm/boot.c: kernel 2 MiB into RAM for text_offset 0, the
+ * initrd slot at min(RAM/2, 128 MiB), the DTB at the next 2 MiB after
+ * it), the EFI system table at the address the DTB names, and the memory
+ * map covering exactly the RAM banks of the command line.  Checksums
+ * (EFI CRC32, ACPI sums) are computed here.
+ *
+ * Copyright (c) 2026 The virt-hotmem developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/units.h"
+#include "qemu/bswap.h"
+#include "libqtest.h"
+#include "qobject/qdict.h"
+#include "qobject/qlist.h"
+#include <libfdt.h>
+
+#define IMAGE_SIZE          (2 * MiB)
+#define DESC_ALIGN          (4 * KiB)
+
+/* EFI memory types (UEFI 2.10, 7.2) */
+#define EFI_RUNTIME_SERVICES_DATA 6
+#define EFI_CONVENTIONAL_MEMORY   7
+#define EFI_ACPI_RECLAIM_MEMORY   9
+
+typedef struct Bank {
+    uint64_t base, size;
+} Bank;
+
+typedef struct Case {
+    const char *name;
+    const char *opts;       /* -M virt-hotmem,acpi=on,<opts> */
+    const char *mem;        /* -m */
+    Bank banks[4];          /* RAM as the test works it out */
+} Case;
+
+/* A header-only arm64 Image (Documentation/arch/arm64/booting.rst) */
+static char *write_image(void)
+{
+    g_autoptr(GError) gerr = NULL;
+    g_autofree uint8_t *img = g_malloc0(4096);
+    char *path;
+    int fd;
+
+    stl_le_p(img, 0x14000000);              /* code0: b . + 0 */
+    stq_le_p(img + 8, 0);                   /* text_offset */
+    stq_le_p(img + 16, IMAGE_SIZE);         /* image_size */
+    stq_le_p(img + 24, 0xa);                /* flags: LE, 4K, anywhere */
+    memcpy(img + 56, "ARM\x64", 4);
+    fd = g_file_open_tmp("vhm-acpi-image-XXXXXX", &path, &gerr);
+    g_assert_no_error(gerr);
+    g_assert_cmpint(write(fd, img, 4096), ==, 4096);
+    close(fd);
+    return path;
+}
+
+static uint32_t crc32_ieee(const uint8_t *p, size_t len)
+{
+    uint32_t crc = 0xffffffff;
+    size_t i;
+    int b;
+
+    for (i = 0; i < len; i++) {
+        crc ^= p[i];
+        for (b = 0; b < 8; b++) {
+            crc = (crc >> 1) ^ (0xedb88320 & -(crc & 1));
+        }
+    }
+    return ~crc;
+}
+
+static uint8_t sum8(const uint8_t *p, size_t len)
+{
+    uint8_t s = 0;
+
+    while (len--) {
+        s += *p++;
+    }
+    return s;
+}
+
+/* A property that must be a big-endian integer of @size bytes */
+static uint64_t fdt_uint(const void *fdt, int node, const char *name,
+                         int size)
+{
+    int len;
+    const void *p = fdt_getprop(fdt, node, name, &len);
+
+    g_assert_nonnull(p);
+    g_assert_cmpint(len, ==, size);
+    return size == 8 ? ldq_be_p(p) : ldl_be_p(p);
+}
+
+#define fdt_u64(fdt, node, name) fdt_uint(fdt, node, name, 8)
+#define fdt_u32(fdt, node, name) fdt_uint(fdt, node, name, 4)
+
+/* The descriptor of the map that covers [addr, addr + len), or -1 */
+static int desc_type_of(const uint8_t *map, uint32_t n, uint32_t dsize,
+                        uint64_t addr, uint64_t len)
+{
+    uint32_t i;
+
+    for (i = 0; i < n; i++) {
+        const uint8_t *d = map + i * dsize;
+        uint64_t s = ldq_le_p(d + 8), e = s + ldq_le_p(d + 24) * 4096;
+
+        if (s <= addr && addr + len <= e) {
+            return ldl_le_p(d);
+        }
+    }
+    return -1;
+}
+
+static void test_handoff(const void *opaque)
+{
+    const Case *c = opaque;
+    const Bank *b0 = &c->banks[0];
+    g_autofree char *image = write_image();
+    QTestState *qts;
+    uint64_t dtb, systab, mmap, rsdp, xsdt, cfg;
+    uint32_t mmap_size, dsize, n, i, ntables;
+    uint8_t hdr[40], st[120], rs[36];
+    g_autofree uint8_t *fdt = NULL;
+    g_autofree uint8_t *map = NULL;
+    g_autofree uint8_t *x = NULL;
+    uint64_t expect_next;
+    int chosen, node, nb;
+
+    qts = qtest_initf("-nic none -cpu max -m %s -M virt-hotmem,acpi=on%s%s "
+                      "-kernel %s", c->mem, *c->opts ? "," : "", c->opts,
+                      image);
+
+    /* boot.c: no initrd, so the DTB is 2 MiB-aligned after 128 MiB */
+    dtb = b0->base + MIN(b0->size / 2, 128 * MiB);
+    dtb = QEMU_ALIGN_UP(MAX(dtb, b0->base + 2 * MiB + IMAGE_SIZE), 2 * MiB);
+    qtest_memread(qts, dtb, hdr, sizeof(hdr));
+    g_assert_cmpint(fdt_check_header(hdr), ==, 0);
+    fdt = g_malloc(fdt_totalsize(hdr));
+    qtest_memread(qts, dtb, fdt, fdt_totalsize(hdr));
+
+    /* A stub: /chosen and nothing else (dt_is_stub() in Linux) */
+    nb = 0;
+    fdt_for_each_subnode(node, fdt, 0) {
+        g_assert_cmpstr(fdt_get_name(fdt, node, NULL), ==, "chosen");
+        nb++;
+    }
+    g_assert_cmpint(nb, ==, 1);
+    chosen = fdt_path_offset(fdt, "/chosen");
+    systab = fdt_u64(fdt, chosen, "linux,uefi-system-table");
+    mmap = fdt_u64(fdt, chosen, "linux,uefi-mmap-start");
+    mmap_size = fdt_u32(fdt, chosen, "linux,uefi-mmap-size");
+    dsize = fdt_u32(fdt, chosen, "linux,uefi-mmap-desc-size");
+    g_assert_cmpint(fdt_u32(fdt, chosen, "linux,uefi-mmap-desc-ver"), ==, 1);
+    /* enum efi_secureboot_mode: disabled */
+    g_assert_cmpint(fdt_u32(fdt, chosen, "linux,uefi-secure-boot"), ==, 2);
+    g_assert_null(fdt_getprop(fdt, chosen, "stdout-path", NULL));
+
+    /* The system table: signature, header size, CRC32 of the header */
+    qtest_memread(qts, systab, st, sizeof(st));
+    g_assert_cmphex(ldq_le_p(st), ==, 0x5453595320494249ULL);
+    g_assert_cmpint(ldl_le_p(st + 12), ==, 120);
+    {
+        uint32_t crc = ldl_le_p(st + 16);
+
+        stl_le_p(st + 16, 0);
+        g_assert_cmphex(crc32_ieee(st, 120), ==, crc);
+    }
+    g_assert_cmphex(ldq_le_p(st + 88), ==, 0);          /* RuntimeServices */
+    ntables = ldq_le_p(st + 104);
+    cfg = ldq_le_p(st + 112);
+    rsdp = 0;
+    for (i = 0; i < ntables; i++) {
+        uint8_t e[24];
+        static const uint8_t acpi20[16] = {
+            0x71, 0xe8, 0x68, 0x88, 0xf1, 0xe4, 0xd3, 0x11,
+            0xbc, 0x22, 0x00, 0x80, 0xc7, 0x3c, 0x88, 0x81,
+        };
+
+        qtest_memread(qts, cfg + i * 24, e, 24);
+        if (!memcmp(e, acpi20, 16)) {
+            rsdp = ldq_le_p(e + 16);
+        }
+    }
+    g_assert_cmphex(rsdp, !=, 0);
+
+    /* The memory map tiles the banks exactly, in 4 KiB pages */
+    g_assert_cmpint(dsize, >=, 40);
+    g_assert_cmpint(mmap_size % dsize, ==, 0);
+    n = mmap_size / dsize;
+    map = g_malloc(mmap_size);
+    qtest_memread(qts, mmap, map, mmap_size);
+    expect_next = c->banks[0].base;
+    nb = 0;
+    for (i = 0; i < n; i++) {
+        const uint8_t *d = map + i * dsize;
+        uint64_t s = ldq_le_p(d + 8), len = ldq_le_p(d + 24) * 4096;
+
+        if (s != expect_next) {
+            /* The next bank starts where this one's last entry ended */
+            g_assert_cmphex(expect_next, ==,
+                            c->banks[nb].base + c->banks[nb].size);
+            nb++;
+            g_assert_cmphex(s, ==, c->banks[nb].base);
+        }
+        g_assert_cmpint(s % DESC_ALIGN, ==, 0);
+        g_assert_cmphex(ldq_le_p(d + 32) & 0x8, ==, 0x8);   /* WB */
+        expect_next = s + len;
+    }
+    g_assert_cmphex(expect_next, ==, c->banks[nb].base + c->banks[nb].size);
+    g_assert_cmpint(c->banks[nb + 1].size, ==, 0);
+
+    /* Reserved what the kernel must keep; the rest is for it to use */
+    g_assert_cmpint(desc_type_of(map, n, dsize, systab, 120), ==,
+                    EFI_RUNTIME_SERVICES_DATA);
+    g_assert_cmpint(desc_type_of(map, n, dsize, mmap, mmap_size), ==,
+                    EFI_RUNTIME_SERVICES_DATA);
+    g_assert_cmpint(desc_type_of(map, n, dsize, b0->base + 2 * MiB,
+                                 IMAGE_SIZE), ==, EFI_CONVENTIONAL_MEMORY);
+    g_assert_cmpint(desc_type_of(map, n, dsize, dtb, fdt_totalsize(fdt)),
+                    ==, EFI_CONVENTIONAL_MEMORY);
+
+    /* RSDP 2.0: both checksums, then every table the XSDT lists */
+    qtest_memread(qts, rsdp, rs, sizeof(rs));
+    g_assert_cmpmem(rs, 8, "RSD PTR ", 8);
+    g_assert_cmpint(rs[15], ==, 2);
+    g_assert_cmpint(sum8(rs, 20), ==, 0);
+    g_assert_cmpint(sum8(rs, 36), ==, 0);
+    g_assert_cmpint(desc_type_of(map, n, dsize, rsdp, 36), ==,
+                    EFI_ACPI_RECLAIM_MEMORY);
+    xsdt = ldq_le_p(rs + 24);
+    qtest_memread(qts, xsdt, hdr, 36);
+    g_assert_cmpmem(hdr, 4, "XSDT", 4);
+    x = g_malloc(ldl_le_p(hdr + 4));
+    qtest_memread(qts, xsdt, x, ldl_le_p(hdr + 4));
+    g_assert_cmpint(sum8(x, ldl_le_p(hdr + 4)), ==, 0);
+    for (i = 36; i + 8 <= ldl_le_p(hdr + 4); i += 8) {
+        uint64_t t = ldq_le_p(x + i);
+        uint8_t th[8];
+        g_autofree uint8_t *tb = NULL;
+
+        qtest_memread(qts, t, th, 8);
+        tb = g_malloc(ldl_le_p(th + 4));
+        qtest_memread(qts, t, tb, ldl_le_p(th + 4));
+        g_assert_cmpint(sum8(tb, ldl_le_p(th + 4)), ==, 0);
+        g_assert_cmpint(desc_type_of(map, n, dsize, t, ldl_le_p(th + 4)), ==,
+                        EFI_ACPI_RECLAIM_MEMORY);
+        if (!memcmp(th, "FACP", 4)) {
+            /* The DSDT through the FADT's X_DSDT (offset 140) */
+            uint64_t dsdt = ldq_le_p(tb + 140);
+            uint8_t dh[8];
+
+            qtest_memread(qts, dsdt, dh, 8);
+            g_assert_cmpmem(dh, 4, "DSDT", 4);
+            g_assert_cmpint(desc_type_of(map, n, dsize, dsdt,
+                                         ldl_le_p(dh + 4)), ==,
+                            EFI_ACPI_RECLAIM_MEMORY);
+        }
+    }
+
+    qtest_quit(qts);
+    unlink(image);
+}
+
+static const Case cases[] = {
+    { "default", "", "1G", { { 1 * GiB, 1 * GiB } } },
+    { "ram-base-512g", "ram-base=0x8000000000", "1G",
+      { { 512 * GiB, 1 * GiB } } },
+    /* Arm DEN0001's DRAM windows: 2 GiB at 2 GiB, the rest at 34 GiB */
+    { "arm-den0001", "memory-layout=arm-den0001", "4G",
+      { { 2 * GiB, 2 * GiB }, { 34 * GiB, 2 * GiB } } },
+};
+
+int main(int argc, char **argv)
+{
+    size_t i;
+
+    g_test_init(&argc, &argv, NULL);
+    for (i = 0; i < ARRAY_SIZE(cases); i++) {
+        g_autofree char *path =
+            g_strdup_printf("/virt-hotmem/acpi-boot/%s", cases[i].name);
+
+        qtest_add_data_func(path, &cases[i], test_handoff);
+    }
+    return g_test_run();
+}

@@ -53,6 +53,9 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 stty -echo 2>/dev/null
+# Kernel messages (e.g. on memory hotplug) would land inside command
+# output and the end markers on this console; dmesg still has them.
+dmesg -n 1
 echo VHM-GUEST-READY
 export PS1=
 exec sh

@@ -62,11 +62,12 @@ FUZZ_SECONDS ?= 300
 fuzz: deps
 	@tests/fuzz/run-fuzz.sh $(BUILD) $(FUZZ_SECONDS)
 
-# End-to-end precise-tsc figures in an emulated AMD-V host (medians of
-# BENCH_ROUNDS rounds, precise-tsc on and off).
+# End-to-end precise-tsc figures in an emulated AMD-V host, then between
+# two of them (medians of BENCH_ROUNDS rounds, precise-tsc on and off).
 BENCH_ROUNDS ?= 3
 bench: deps build
 	@$(PYTHON) scripts/bench-precise-tsc.py $(BENCH_ROUNDS)
+	@$(PYTHON) scripts/bench-precise-tsc-2host.py $(BENCH_ROUNDS)
 
 clean:
 	rm -rf $(BUILD) assembled

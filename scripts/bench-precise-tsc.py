@@ -157,7 +157,7 @@ def fetch_assets():
 CASES = ("on", "off", "on@200", "off@200", "on+leap", "off+leap")
 
 
-def build_parts(work, assets, rounds, downtime, cases=CASES):
+def build_parts(work, assets, rounds, downtime, cases=CASES, role="measure"):
     l2o = os.path.join(work, "l2guest.o")
     l2 = os.path.join(work, "l2guest.bin")
     run(["as", "--32", "-o", l2o, os.path.join(E2E, "l2guest.S")])
@@ -167,11 +167,15 @@ def build_parts(work, assets, rounds, downtime, cases=CASES):
     run(["gcc", "-O2", "-static", "-o", qmp, os.path.join(E2E, "qmp.c")])
     leap = os.path.join(work, "leap")
     run(["gcc", "-O2", "-static", "-o", leap, os.path.join(E2E, "leap.c")])
+    hostclock = os.path.join(work, "hostclock")
+    run(["gcc", "-O2", "-static", "-o", hostclock,
+         os.path.join(E2E, "hostclock.c")])
     initrd = os.path.join(work, "initrd.cpio")
     run([sys.executable, os.path.join(E2E, "build_initramfs.py"),
          "--out", initrd, "--busybox", assets["busybox"],
          "--modules", assets["modules"], "--qemu", QEMU, "--qmp", qmp,
-         "--l2", l2, "--leap", leap,
+         "--l2", l2, "--leap", leap, "--hostclock", hostclock,
+         "--role", role,
          "--rounds", str(rounds), "--downtime", str(downtime),
          "--modes", " ".join(cases)])
     return initrd
@@ -179,14 +183,19 @@ def build_parts(work, assets, rounds, downtime, cases=CASES):
 
 # --- the L1 run -------------------------------------------------------------
 
-def run_l1(kernel, initrd, logpath, timeout, verbose):
-    cmd = [QEMU, "-M", "q35", "-accel", "tcg", "-cpu", L1_CPU, "-smp", "2",
+def l1_command(kernel, initrd, machine="q35"):
+    """The emulated AMD-V host: its console on stdio."""
+    cmd = [QEMU, "-M", machine, "-accel", "tcg", "-cpu", L1_CPU, "-smp", "2",
            "-m", "2G", "-bios", QBOOT]
     for d in FIRMWARE_DIRS:
         cmd += ["-L", d]
-    cmd += ["-kernel", kernel, "-initrd", initrd, "-append", L1_APPEND,
-            "-nodefaults", "-display", "none", "-serial", "stdio",
-            "-no-reboot"]
+    return cmd + ["-kernel", kernel, "-initrd", initrd, "-append", L1_APPEND,
+                  "-nodefaults", "-display", "none", "-serial", "stdio",
+                  "-no-reboot"]
+
+
+def run_l1(kernel, initrd, logpath, timeout, verbose):
+    cmd = l1_command(kernel, initrd)
     lines = []
     start = time.monotonic()
     with open(logpath, "w") as logf:

@@ -113,12 +113,7 @@ while read -r cmd args; do
         ;;
     migrate)
         $QMP $dir/src.qmp '{"execute":"migrate","arguments":{"uri":"tcp:'$1:$PORT'"}}' >/dev/null
-        i=0; st=
-        while [ $i -lt 600 ]; do
-            st=$(field status "$($QMP $dir/src.qmp '{"execute":"query-migrate"}')")
-            case $st in completed|failed|cancelled) break ;; esac
-            usleep 50000; i=$((i + 1))
-        done
+        st=$(wait_migration $dir/src.qmp)
         if [ "$st" = completed ]; then
             ok migrate
         else

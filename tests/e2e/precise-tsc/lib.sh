@@ -90,9 +90,12 @@ tsc_cpu() {
     esac
 }
 
-# l2_args PRECISE CPU DIR: the options both L2 QEMUs of a migration share.
+# l2_args PRECISE CPU: the options both L2 QEMUs of a migration share;
+# PRECISE is on, off or catchup (on, with precise-tsc-catch-up=on).
 l2_args() {
-    echo "-M pc -accel kvm,precise-tsc=$1 $2 -smp 2 -m 16 -nodefaults
+    accel=precise-tsc=$1
+    [ "$1" = catchup ] && accel=precise-tsc=on,precise-tsc-catch-up=on
+    echo "-M pc -accel kvm,$accel $2 -smp 2 -m 16 -nodefaults
           -display none -bios $L2 -L /usr/share/qemu -trace kvm_tsc_*"
 }
 
@@ -103,4 +106,16 @@ print_traces() {
         sed "s|^|VHM-TRACE round=$r mode=$m $side: |" $d/$side.log
         sed "s|^|VHM-LOG round=$r mode=$m $side stderr: |" $d/$side.err
     done
+}
+
+# wait_migration QMP_SOCKET: poll the source's query-migrate for up to
+# 30 s, until the migration ended; prints its last status.
+wait_migration() {
+    i=0; st=
+    while [ $i -lt 600 ]; do
+        st=$(field status "$($QMP $1 '{"execute":"query-migrate"}')")
+        case $st in completed|failed|cancelled) break ;; esac
+        usleep 50000; i=$((i + 1))
+    done
+    echo "$st"
 }

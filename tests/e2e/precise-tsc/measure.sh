@@ -12,6 +12,7 @@
 #   VHM-RESULT round=R mode=on|off vcpu=N src_offset=.. dst_offset=..
 #     error_cycles=.. error_ns=.. skew_cycles=.. downtime_ns=.. khz=..
 #     elapsed_ns=.. uncertainty_ns=.. qmode=.. guest_kvmclock_move_ns=..
+#     restored=true|false|none (none: no precise restore was attempted)
 # and VHM-FAIL / VHM-TRACE / VHM-LOG lines for the host-side script.
 #
 # usage: measure.sh ROUNDS DOWNTIME_S "CASES"
@@ -22,7 +23,10 @@
 # TSC runs at the host's rate, and a perfect restore still leaves the
 # offsets unchanged.  MODE+leap inserts a leap second during the pause
 # (/bin/leap: CLOCK_REALTIME one second back, the TAI offset one up); the
-# true pause is unchanged.  Results carry mode=CASE.
+# true pause is unchanged.  MODE+file migrates through a file instead
+# (migrate file:, then migrate-incoming file: on a destination started
+# with -incoming defer).  MODE may also be catchup: precise-tsc=on with
+# precise-tsc-catch-up=on.  Results carry mode=CASE.
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
@@ -35,20 +39,24 @@ run_one() { # run_one ROUND CASE
     r=$1; mode=$2
     precise=${mode%%[@+]*}
     leap=
+    file=
     ppm=
     case $mode in
     *+leap) leap=1 ;;
+    *+file) file=1 ;;
     esac
     case $mode in
     *@*) ppm=${mode#*@}; ppm=${ppm%%+*} ;;
     esac
     cpu=$(tsc_cpu $mode)
-    dir=/tmp/r$r-$precise-${ppm:-0}-${leap:-0}
+    dir=/tmp/r$r-$precise-${ppm:-0}-${leap:-0}-${file:-0}
+    incoming=unix:$dir/mig.sock
+    [ -n "$file" ] && incoming=defer
     rm -rf "$dir"; mkdir -p "$dir"
     common=$(l2_args $precise "$cpu")
 
     $QEMU $common -qmp unix:$dir/dst.qmp,server=on,wait=off \
-        -incoming unix:$dir/mig.sock -S -D $dir/dst.log 2>$dir/dst.err &
+        -incoming $incoming -S -D $dir/dst.log 2>$dir/dst.err &
     dpid=$!
     $QEMU $common -qmp unix:$dir/src.qmp,server=on,wait=off \
         -D $dir/src.log 2>$dir/src.err &
@@ -70,7 +78,14 @@ run_one() { # run_one ROUND CASE
     if [ -n "$leap" ]; then
         echo "VHM-INFO $(/bin/leap 2>&1)"
     fi
-    $QMP $dir/src.qmp '{"execute":"migrate","arguments":{"uri":"unix:'$dir/mig.sock'"}}' >/dev/null
+    if [ -n "$file" ]; then
+        $QMP $dir/src.qmp '{"execute":"migrate","arguments":{"uri":"file:'$dir/vm.state'"}}' >/dev/null
+        st=$(wait_migration $dir/src.qmp)
+        [ "$st" = completed ] || echo "VHM-LOG migrate file: status '$st'"
+        $QMP $dir/dst.qmp '{"execute":"migrate-incoming","arguments":{"uri":"file:'$dir/vm.state'"}}' >/dev/null
+    else
+        $QMP $dir/src.qmp '{"execute":"migrate","arguments":{"uri":"unix:'$dir/mig.sock'"}}' >/dev/null
+    fi
     st=
     i=0
     while [ $i -lt 600 ]; do
@@ -101,6 +116,7 @@ run_one() { # run_one ROUND CASE
     elapsed=$(field elapsed-ns "$q"); [ -n "$elapsed" ] || elapsed=none
     unc=$(field uncertainty-ns "$q"); [ -n "$unc" ] || unc=none
     qmode=$(field mode "$q"); [ -n "$qmode" ] || qmode=none
+    restored=$(field restored "$q"); [ -n "$restored" ] || restored=none
     set -- $src; s0=$1; s1=$2
     set -- $dst; d0=$1; d1=$2
     skew=$(( (d1 - d0) - (s1 - s0) ))
@@ -108,7 +124,7 @@ run_one() { # run_one ROUND CASE
     for pair in "$s0 $d0" "$s1 $d1"; do
         set -- $pair
         err=$(( $2 - $1 ))
-        echo "VHM-RESULT round=$r mode=$mode vcpu=$v src_offset=$1 dst_offset=$2 error_cycles=$err error_ns=$(( err * 1000000 / khz )) skew_cycles=$skew downtime_ns=$downtime_ns khz=$khz elapsed_ns=$elapsed uncertainty_ns=$unc qmode=$qmode guest_kvmclock_move_ns=$guest_move"
+        echo "VHM-RESULT round=$r mode=$mode vcpu=$v src_offset=$1 dst_offset=$2 error_cycles=$err error_ns=$(( err * 1000000 / khz )) skew_cycles=$skew downtime_ns=$downtime_ns khz=$khz elapsed_ns=$elapsed uncertainty_ns=$unc qmode=$qmode guest_kvmclock_move_ns=$guest_move restored=$restored"
         v=$((v + 1))
     done
     print_traces $r $mode $dir src dst

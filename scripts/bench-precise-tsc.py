@@ -31,9 +31,11 @@ CLOCK_REALTIME one second back, the kernel's TAI offset one up).  Two more
 migrate through a file (migrate file:, migrate-incoming file:): on+file,
 where precise-tsc leaves its section out and the guest TSC stands still as
 with stock QEMU, and catchup+file, where precise-tsc-catch-up=on asks for
-the realtime catch-up.
+the realtime catch-up.  The +nostep cases run an L2 guest that leaves its
+TSC alone: equal vCPU offsets, under which KVM keeps its master clock.
 
-usage: scripts/bench-precise-tsc.py [ROUNDS] [--downtime S] [--keep] [-v]
+usage: scripts/bench-precise-tsc.py [ROUNDS] [--cases "on off ..."]
+           [--downtime S] [--keep] [-v]
 
 Exits non-zero only when the measurement could not be done.  Python 3
 standard library only; as root it installs missing tools.
@@ -159,7 +161,7 @@ def fetch_assets():
 
 
 CASES = ("on", "off", "on@200", "off@200", "on+leap", "off+leap", "on+file",
-         "catchup+file")
+         "catchup+file", "on+nostep", "off+nostep")
 
 
 def precise_case(case):
@@ -173,9 +175,12 @@ def precise_case(case):
 def build_parts(work, assets, rounds, downtime, cases=CASES, role="measure"):
     l2o = os.path.join(work, "l2guest.o")
     l2 = os.path.join(work, "l2guest.bin")
-    run(["as", "--32", "-o", l2o, os.path.join(E2E, "l2guest.S")])
-    run(["ld", "-m", "elf_i386", "-Ttext=0", "--oformat", "binary",
-         "-o", l2, l2o])
+    l2_nostep = os.path.join(work, "l2guest-nostep.bin")
+    for image, defs in ((l2, []), (l2_nostep, ["--defsym", "TSC_STEP=0"])):
+        run(["as", "--32"] + defs + ["-o", l2o,
+                                     os.path.join(E2E, "l2guest.S")])
+        run(["ld", "-m", "elf_i386", "-Ttext=0", "--oformat", "binary",
+             "-o", image, l2o])
     qmp = os.path.join(work, "qmp")
     run(["gcc", "-O2", "-static", "-o", qmp, os.path.join(E2E, "qmp.c")])
     leap = os.path.join(work, "leap")
@@ -187,7 +192,7 @@ def build_parts(work, assets, rounds, downtime, cases=CASES, role="measure"):
     run([sys.executable, os.path.join(E2E, "build_initramfs.py"),
          "--out", initrd, "--busybox", assets["busybox"],
          "--modules", assets["modules"], "--qemu", QEMU, "--qmp", qmp,
-         "--l2", l2, "--leap", leap, "--hostclock", hostclock,
+         "--l2", l2, "--l2-nostep", l2_nostep, "--leap", leap, "--hostclock", hostclock,
          "--role", role,
          "--rounds", str(rounds), "--downtime", str(downtime),
          "--modes", " ".join(cases)])
@@ -322,6 +327,8 @@ def report(results, queries, rounds, cases=CASES):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("rounds", nargs="?", type=int, default=3)
+    ap.add_argument("--cases", default=" ".join(CASES),
+                    help="space-separated, default: " + " ".join(CASES))
     ap.add_argument("--downtime", type=float, default=2.0,
                     help="seconds between stopping the source and migrating "
                     "(>= 2, default 2)")
@@ -341,7 +348,8 @@ def main():
     work = tempfile.mkdtemp(prefix="vhm-bench-tsc-")
     try:
         t0 = time.monotonic()
-        initrd = build_parts(work, assets, args.rounds, args.downtime)
+        cases = tuple(args.cases.split())
+        initrd = build_parts(work, assets, args.rounds, args.downtime, cases)
         log("L1: %s, initramfs %.0f MB built in %.1f s; %d round(s), "
             "downtime %g s" % (assets["kernel_package"],
                                os.path.getsize(initrd) / 1e6,
@@ -349,7 +357,8 @@ def main():
                                args.downtime))
         logpath = os.path.join(work, "l1.log")
         lines, took = run_l1(assets["kernel"], initrd, logpath,
-                             90 + 60 * args.rounds, args.verbose)
+                             90 + 40 * args.rounds * len(cases),
+                             args.verbose)
         log("L1 run took %.1f s" % took)
         results, queries = parse(lines)
         if not args.verbose:
@@ -357,7 +366,7 @@ def main():
             for line in lines:
                 if line.startswith("VHM-TRACE round=1 "):
                     print("  " + line)
-        ok = report(results, queries, args.rounds)
+        ok = report(results, queries, args.rounds, cases)
         if not ok:
             for line in lines[-40:]:
                 print("  L1| " + line)

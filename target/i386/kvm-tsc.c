@@ -898,10 +898,38 @@ static bool kvm_tsc_reapply(Error **errp)
     return true;
 }
 
+/*
+ * The VM starts after a clock-first restore: do it again rather than
+ * write the same offsets under a clock landed anew.  Each KVM_SET_CLOCK
+ * lands a little differently (within KVM_TSC_CLOCK_LANDING_NS), and the
+ * offsets derived from the first landing would no longer match the
+ * second: the guest's kvmclock-to-TSC relationship would move by the
+ * difference.  Derived from the new landing's own pair, it does not.
+ * The report of the restore is replaced by the one of the redone restore.
+ */
+static bool kvm_tsc_restore_again(Error **errp)
+{
+    const KvmTscMigrated *m = &kvm_tsc.mig;
+    g_autofree uint32_t *order = g_new0(uint32_t, m->nr_vcpus);
+    PreciseTscMigration *report = g_new0(PreciseTscMigration, 1);
+
+    report->source_mode = kvm_tsc.last->source_mode;
+    if (!kvm_tsc_match_vcpus(m, order, errp) ||
+        !kvm_tsc_restore(order, report, errp)) {
+        qapi_free_PreciseTscMigration(report);
+        return false;
+    }
+    report->restored = true;
+    qapi_free_PreciseTscMigration(kvm_tsc.last);
+    kvm_tsc.last = report;
+    return true;
+}
+
 static void kvm_tsc_vm_state_change(void *opaque, bool running,
                                     RunState state)
 {
     Error *err = NULL;
+    bool ok;
 
     if (!running) {
         /* The source's snapshot: the vCPUs are already paused. */
@@ -913,7 +941,9 @@ static void kvm_tsc_vm_state_change(void *opaque, bool running,
     kvm_tsc.snapshot_valid = false;
     if (kvm_tsc.reapply_pending) {
         kvm_tsc.reapply_pending = false;
-        if (!kvm_tsc_reapply(&err)) {
+        ok = kvm_tsc.last->clock_first ? kvm_tsc_restore_again(&err) :
+                                         kvm_tsc_reapply(&err);
+        if (!ok) {
             /* Too late to fail the migration: say so, never "restored". */
             kvm_tsc.last->restored = false;
             kvm_tsc.last->error = g_strdup(error_get_pretty(err));

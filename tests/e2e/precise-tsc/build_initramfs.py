@@ -137,6 +137,8 @@ def build(args):
     if args.hostclock:
         c.copy(args.hostclock, "/bin/hostclock", 0o755)
     c.copy(args.l2, "/l2/l2guest.bin", 0o644)
+    if args.l2_nostep:
+        c.copy(args.l2_nostep, "/l2/l2guest-nostep.bin", 0o644)
 
     qemu = os.path.abspath(args.qemu)
     c.copy(qemu, QEMU_IN_L1, 0o755)
@@ -157,6 +159,8 @@ def main():
     p.add_argument("--qemu", required=True)
     p.add_argument("--qmp", required=True)
     p.add_argument("--l2", required=True)
+    p.add_argument("--l2-nostep", help="the L2 guest built with "
+                   "TSC_STEP=0, for MODE+nostep cases")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--downtime", type=float, default=2)
     p.add_argument("--modes", default="on off")

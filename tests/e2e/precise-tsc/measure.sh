@@ -25,7 +25,8 @@
 # (/bin/leap: CLOCK_REALTIME one second back, the TAI offset one up); the
 # true pause is unchanged.  MODE+file migrates through a file instead
 # (migrate file:, then migrate-incoming file: on a destination started
-# with -incoming defer).  MODE may also be catchup: precise-tsc=on with
+# with -incoming defer).  MODE+nostep runs the L2 guest that leaves its
+# TSC alone (equal vCPU offsets).  MODE may also be catchup: precise-tsc=on with
 # precise-tsc-catch-up=on.  Results carry mode=CASE.
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -41,15 +42,17 @@ run_one() { # run_one ROUND CASE
     leap=
     file=
     ppm=
+    L2=/l2/l2guest.bin
     case $mode in
     *+leap) leap=1 ;;
     *+file) file=1 ;;
+    *+nostep) L2=/l2/l2guest-nostep.bin ;;
     esac
     case $mode in
     *@*) ppm=${mode#*@}; ppm=${ppm%%+*} ;;
     esac
     cpu=$(tsc_cpu $mode)
-    dir=/tmp/r$r-$precise-${ppm:-0}-${leap:-0}-${file:-0}
+    dir=/tmp/r$r-$mode
     incoming=unix:$dir/mig.sock
     [ -n "$file" ] && incoming=defer
     rm -rf "$dir"; mkdir -p "$dir"

@@ -49,7 +49,6 @@ usage: scripts/bench-precise-tsc-2host.py [ROUNDS] [--cases "on off"]
 Exits non-zero only when the measurement could not be done.  Python 3
 standard library only; as root it installs missing tools.
 """
-import argparse
 import importlib.util
 import os
 import queue
@@ -382,20 +381,10 @@ def summary(results, facts, rounds, cases):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("rounds", nargs="?", type=int, default=3)
-    ap.add_argument("--cases", default=" ".join(CASES),
-                    help="space-separated, of: " + " ".join(CASES))
+    ap = bench.argument_parser(__doc__.splitlines()[0], CASES)
     ap.add_argument("--stagger", type=float, default=5.0,
                     help="seconds between host A being up and host B "
                     "starting (default 5)")
-    ap.add_argument("--downtime", type=float, default=2.0,
-                    help="seconds between stopping the source and "
-                    "migrating (>= 2, default 2)")
-    ap.add_argument("--keep", action="store_true",
-                    help="keep the work directory (initramfs, L1 logs)")
-    ap.add_argument("-v", "--verbose", action="store_true",
-                    help="show both L1 consoles, kvm_tsc_* traces included")
     args = ap.parse_args()
     cases = args.cases.split()
     if args.rounds < 1 or not cases or \

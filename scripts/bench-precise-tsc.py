@@ -324,19 +324,24 @@ def report(results, queries, rounds, cases=CASES):
     return True
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def argument_parser(description, cases):
+    """The options this bench and bench-precise-tsc-2host.py share."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("rounds", nargs="?", type=int, default=3)
-    ap.add_argument("--cases", default=" ".join(CASES),
-                    help="space-separated, default: " + " ".join(CASES))
+    ap.add_argument("--cases", default=" ".join(cases),
+                    help="space-separated, default: " + " ".join(cases))
     ap.add_argument("--downtime", type=float, default=2.0,
                     help="seconds between stopping the source and migrating "
                     "(>= 2, default 2)")
     ap.add_argument("--keep", action="store_true",
-                    help="keep the work directory (initramfs, L1 log)")
+                    help="keep the work directory (initramfs, L1 logs)")
     ap.add_argument("-v", "--verbose", action="store_true",
-                    help="show L1's whole console, kvm_tsc_* traces included")
-    args = ap.parse_args()
+                    help="show the L1 consoles, kvm_tsc_* traces included")
+    return ap
+
+
+def main():
+    args = argument_parser(__doc__.splitlines()[0], CASES).parse_args()
     if args.rounds < 1:
         die("ROUNDS must be at least 1")
     if args.downtime < 2:

@@ -194,6 +194,20 @@ static void start_stop(const char *precise, bool expect_enabled)
     qtest_quit(qts);
 }
 
+/* Run QEMU (argv[0], which must be set) to a failure; its stderr. */
+static char *run_qemu_expecting_failure(const char **argv)
+{
+    char *err = NULL;
+    gint status;
+
+    g_assert_nonnull(argv[0]);
+    g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL,
+                               G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
+                               &err, &status, NULL));
+    g_assert_false(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    return err;
+}
+
 /*
  * Without KVM_VCPU_TSC_OFFSET (Linux before 5.16) precise-tsc=on must not
  * start.  The QEMU binary is run directly: it is expected to exit.
@@ -202,7 +216,6 @@ static void test_on_refused_without_offset_attr(void)
 {
     const char *qemu = g_getenv("QTEST_QEMU_BINARY");
     g_autofree char *err = NULL;
-    gint status;
     const char *argv[] = {
         qemu, "-accel", "kvm,precise-tsc=on", "-M", "q35", "-nodefaults",
         "-display", "none", "-S", "-L", "/usr/share/seabios",
@@ -215,11 +228,7 @@ static void test_on_refused_without_offset_attr(void)
                     "this host's KVM has KVM_VCPU_TSC_OFFSET");
         return;
     }
-    g_assert_nonnull(qemu);
-    g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL,
-                               G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
-                               &err, &status, NULL));
-    g_assert_false(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    err = run_qemu_expecting_failure(argv);
     g_assert_nonnull(strstr(err, "has no KVM_VCPU_TSC_OFFSET vCPU attribute"));
 }
 
@@ -250,7 +259,6 @@ static void test_catch_up_bad_value(void)
     const char *qemu = g_getenv("QTEST_QEMU_BINARY");
     g_autofree char *err = NULL;
     g_auto(GStrv) lines = NULL;
-    gint status;
     const char *argv[] = {
         qemu, "-accel", "kvm,precise-tsc=on,precise-tsc-catch-up=maybe",
         "-M", "none", "-display", "none", "-S", NULL,
@@ -259,11 +267,7 @@ static void test_catch_up_bad_value(void)
     if (skip_without_kvm()) {
         return;
     }
-    g_assert_nonnull(qemu);
-    g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL,
-                               G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
-                               &err, &status, NULL));
-    g_assert_false(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    err = run_qemu_expecting_failure(argv);
     lines = g_strsplit(g_strchomp(err), "\n", -1);
     g_assert_cmpint(g_strv_length(lines), ==, 1);
     g_assert_nonnull(strstr(lines[0], "precise-tsc-catch-up"));

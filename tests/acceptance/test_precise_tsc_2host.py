@@ -25,6 +25,7 @@
 
 import importlib.util
 import os
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -50,9 +51,10 @@ def measure():
             _measured.append(bench2.measure(
                 1, CASES, STAGGER_S, DOWNTIME_S, False,
                 report=lambda s: print("# " + s, flush=True)))
-        except (bench2.HostError, SystemExit) as e:
-            # HostError says what; bench's die() already said why
-            _measured.append("the measurement could not be done: %s" % e)
+        except (bench2.HostError, SystemExit, OSError,
+                subprocess.SubprocessError) as e:
+            # each says what; bench's die() (SystemExit) already said why
+            _measured.append("the measurement could not be done: %r" % e)
     if isinstance(_measured[0], str):
         raise AssertionError(_measured[0])
     return _measured[0]

@@ -62,14 +62,15 @@ FUZZ_SECONDS ?= 300
 fuzz: deps build
 	@tests/fuzz/run-fuzz.sh $(BUILD) $(FUZZ_SECONDS)
 
-# End-to-end precise-tsc figures in an emulated AMD-V host (medians of
-# BENCH_ROUNDS rounds, precise-tsc on and off).
+# End-to-end precise-tsc figures in an emulated AMD-V host, then between
+# two of them (medians of BENCH_ROUNDS rounds, precise-tsc on and off).
 BENCH_ROUNDS ?= 3
 # Boot time of acpi=on against device tree and UEFI boot (medians of
 # BENCH_ACPI_ROUNDS boots each).
 BENCH_ACPI_ROUNDS ?= 5
 bench: deps build
 	@$(PYTHON) scripts/bench-precise-tsc.py $(BENCH_ROUNDS)
+	@$(PYTHON) scripts/bench-precise-tsc-2host.py $(BENCH_ROUNDS)
 	@$(PYTHON) scripts/bench-acpi-boot.py $(BENCH_ACPI_ROUNDS)
 
 clean:

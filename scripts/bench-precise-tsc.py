@@ -27,9 +27,15 @@ Each mode runs in two cases: the L2 guest at the host's TSC frequency, and
 KVM's default tsc_tolerance_ppm of 250, where KVM does not scale and the
 guest TSC runs at the host's rate; and (on+leap, off+leap) with a leap
 second inserted in L1 during the pause (tests/e2e/precise-tsc/leap.c:
-CLOCK_REALTIME one second back, the kernel's TAI offset one up).
+CLOCK_REALTIME one second back, the kernel's TAI offset one up).  Two more
+migrate through a file (migrate file:, migrate-incoming file:): on+file,
+where precise-tsc leaves its section out and the guest TSC stands still as
+with stock QEMU, and catchup+file, where precise-tsc-catch-up=on asks for
+the realtime catch-up.  The +nostep cases run an L2 guest that leaves its
+TSC alone: equal vCPU offsets, under which KVM keeps its master clock.
 
-usage: scripts/bench-precise-tsc.py [ROUNDS] [--downtime S] [--keep] [-v]
+usage: scripts/bench-precise-tsc.py [ROUNDS] [--cases "on off ..."]
+           [--downtime S] [--keep] [-v]
 
 Exits non-zero only when the measurement could not be done.  Python 3
 standard library only; as root it installs missing tools.
@@ -154,24 +160,40 @@ def fetch_assets():
             "kernel_package": kpkg}
 
 
-CASES = ("on", "off", "on@200", "off@200", "on+leap", "off+leap")
+CASES = ("on", "off", "on@200", "off@200", "on+leap", "off+leap", "on+file",
+         "catchup+file", "on+nostep", "off+nostep")
 
 
-def build_parts(work, assets, rounds, downtime, cases=CASES):
+def precise_case(case):
+    """Whether CASE restores precisely: precise-tsc=on over a socket, or
+    through a file with precise-tsc-catch-up=on (a file stream without it
+    is restored as stock QEMU restores it)."""
+    return case.startswith("catchup") or (case.startswith("on") and
+                                          not case.endswith("+file"))
+
+
+def build_parts(work, assets, rounds, downtime, cases=CASES, role="measure"):
     l2o = os.path.join(work, "l2guest.o")
     l2 = os.path.join(work, "l2guest.bin")
-    run(["as", "--32", "-o", l2o, os.path.join(E2E, "l2guest.S")])
-    run(["ld", "-m", "elf_i386", "-Ttext=0", "--oformat", "binary",
-         "-o", l2, l2o])
+    l2_nostep = os.path.join(work, "l2guest-nostep.bin")
+    for image, defs in ((l2, []), (l2_nostep, ["--defsym", "TSC_STEP=0"])):
+        run(["as", "--32"] + defs + ["-o", l2o,
+                                     os.path.join(E2E, "l2guest.S")])
+        run(["ld", "-m", "elf_i386", "-Ttext=0", "--oformat", "binary",
+             "-o", image, l2o])
     qmp = os.path.join(work, "qmp")
     run(["gcc", "-O2", "-static", "-o", qmp, os.path.join(E2E, "qmp.c")])
     leap = os.path.join(work, "leap")
     run(["gcc", "-O2", "-static", "-o", leap, os.path.join(E2E, "leap.c")])
+    hostclock = os.path.join(work, "hostclock")
+    run(["gcc", "-O2", "-static", "-o", hostclock,
+         os.path.join(E2E, "hostclock.c")])
     initrd = os.path.join(work, "initrd.cpio")
     run([sys.executable, os.path.join(E2E, "build_initramfs.py"),
          "--out", initrd, "--busybox", assets["busybox"],
          "--modules", assets["modules"], "--qemu", QEMU, "--qmp", qmp,
-         "--l2", l2, "--leap", leap,
+         "--l2", l2, "--l2-nostep", l2_nostep, "--leap", leap, "--hostclock", hostclock,
+         "--role", role,
          "--rounds", str(rounds), "--downtime", str(downtime),
          "--modes", " ".join(cases)])
     return initrd
@@ -179,14 +201,19 @@ def build_parts(work, assets, rounds, downtime, cases=CASES):
 
 # --- the L1 run -------------------------------------------------------------
 
-def run_l1(kernel, initrd, logpath, timeout, verbose):
-    cmd = [QEMU, "-M", "q35", "-accel", "tcg", "-cpu", L1_CPU, "-smp", "2",
+def l1_command(kernel, initrd, machine="q35"):
+    """The emulated AMD-V host: its console on stdio."""
+    cmd = [QEMU, "-M", machine, "-accel", "tcg", "-cpu", L1_CPU, "-smp", "2",
            "-m", "2G", "-bios", QBOOT]
     for d in FIRMWARE_DIRS:
         cmd += ["-L", d]
-    cmd += ["-kernel", kernel, "-initrd", initrd, "-append", L1_APPEND,
-            "-nodefaults", "-display", "none", "-serial", "stdio",
-            "-no-reboot"]
+    return cmd + ["-kernel", kernel, "-initrd", initrd, "-append", L1_APPEND,
+                  "-nodefaults", "-display", "none", "-serial", "stdio",
+                  "-no-reboot"]
+
+
+def run_l1(kernel, initrd, logpath, timeout, verbose):
+    cmd = l1_command(kernel, initrd)
     lines = []
     start = time.monotonic()
     with open(logpath, "w") as logf:
@@ -259,7 +286,8 @@ def report(results, queries, rounds, cases=CASES):
             err[case] += e
             skews[case].append(skew)
             extra = "downtime %.1f ms" % down
-            if case.startswith("on"):
+            if case.startswith(("on", "catchup")):
+                extra += ", restored %s" % v[0].get("restored", "none")
                 extra += ", elapsed-ns %s, uncertainty-ns %s, mode %s" % (
                     v[0]["elapsed_ns"], v[0]["uncertainty_ns"],
                     v[0]["qmode"])
@@ -287,26 +315,33 @@ def report(results, queries, rounds, cases=CASES):
                  med(skews[case]),
                  ", guest's kvmclock/TSC moved median %.0f ns"
                  % med(guest_moves[case]) if guest_moves[case] else ""))
-        if case.startswith("on"):
+        if precise_case(case):
             met = met and med([abs(x) for x in err[case]]) <= 0.01 and \
                 med(skews[case]) == 0
     print("targets: precise-tsc=on |error| <= 0.01 ms and skew 0 in every "
-          "case: %s (stock, off: error ~ -downtime)"
+          "precise case: %s (stock, off and on+file: error ~ -downtime)"
           % ("met" if met else "NOT met"))
     return True
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def argument_parser(description, cases):
+    """The options this bench and bench-precise-tsc-2host.py share."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("rounds", nargs="?", type=int, default=3)
+    ap.add_argument("--cases", default=" ".join(cases),
+                    help="space-separated, default: " + " ".join(cases))
     ap.add_argument("--downtime", type=float, default=2.0,
                     help="seconds between stopping the source and migrating "
                     "(>= 2, default 2)")
     ap.add_argument("--keep", action="store_true",
-                    help="keep the work directory (initramfs, L1 log)")
+                    help="keep the work directory (initramfs, L1 logs)")
     ap.add_argument("-v", "--verbose", action="store_true",
-                    help="show L1's whole console, kvm_tsc_* traces included")
-    args = ap.parse_args()
+                    help="show the L1 consoles, kvm_tsc_* traces included")
+    return ap
+
+
+def main():
+    args = argument_parser(__doc__.splitlines()[0], CASES).parse_args()
     if args.rounds < 1:
         die("ROUNDS must be at least 1")
     if args.downtime < 2:
@@ -318,7 +353,8 @@ def main():
     work = tempfile.mkdtemp(prefix="vhm-bench-tsc-")
     try:
         t0 = time.monotonic()
-        initrd = build_parts(work, assets, args.rounds, args.downtime)
+        cases = tuple(args.cases.split())
+        initrd = build_parts(work, assets, args.rounds, args.downtime, cases)
         log("L1: %s, initramfs %.0f MB built in %.1f s; %d round(s), "
             "downtime %g s" % (assets["kernel_package"],
                                os.path.getsize(initrd) / 1e6,
@@ -326,7 +362,8 @@ def main():
                                args.downtime))
         logpath = os.path.join(work, "l1.log")
         lines, took = run_l1(assets["kernel"], initrd, logpath,
-                             90 + 60 * args.rounds, args.verbose)
+                             90 + 40 * args.rounds * len(cases),
+                             args.verbose)
         log("L1 run took %.1f s" % took)
         results, queries = parse(lines)
         if not args.verbose:
@@ -334,7 +371,7 @@ def main():
             for line in lines:
                 if line.startswith("VHM-TRACE round=1 "):
                     print("  " + line)
-        ok = report(results, queries, args.rounds)
+        ok = report(results, queries, args.rounds, cases)
         if not ok:
             for line in lines[-40:]:
                 print("  L1| " + line)

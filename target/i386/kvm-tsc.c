@@ -41,6 +41,10 @@
 #include "qapi/qapi-visit-precise-tsc.h"
 #include "hw/core/cpu.h"
 #include "migration/vmstate.h"
+#include "migration/migration.h"
+#include "migration/qemu-file.h"
+#include "io/channel-command.h"
+#include "io/channel-file.h"
 #include "system/kvm.h"
 #include "system/kvm_int.h"
 #include "system/runstate.h"
@@ -103,6 +107,7 @@ typedef struct KvmTscApplied {
 
 typedef struct KvmTscState {
     bool enabled;               /* -accel kvm,precise-tsc= */
+    bool catch_up;              /* -accel kvm,precise-tsc-catch-up= */
     bool offsets_ignored;       /* the start-up probe's finding */
     bool snapshot_valid;        /* taken since the VM last stopped */
     bool reapply_pending;       /* loaded and written, VM not started */
@@ -893,10 +898,38 @@ static bool kvm_tsc_reapply(Error **errp)
     return true;
 }
 
+/*
+ * The VM starts after a clock-first restore: do it again rather than
+ * write the same offsets under a clock landed anew.  Each KVM_SET_CLOCK
+ * lands a little differently (within KVM_TSC_CLOCK_LANDING_NS), and the
+ * offsets derived from the first landing would no longer match the
+ * second: the guest's kvmclock-to-TSC relationship would move by the
+ * difference.  Derived from the new landing's own pair, it does not.
+ * The report of the restore is replaced by the one of the redone restore.
+ */
+static bool kvm_tsc_restore_again(Error **errp)
+{
+    const KvmTscMigrated *m = &kvm_tsc.mig;
+    g_autofree uint32_t *order = g_new0(uint32_t, m->nr_vcpus);
+    PreciseTscMigration *report = g_new0(PreciseTscMigration, 1);
+
+    report->source_mode = kvm_tsc.last->source_mode;
+    if (!kvm_tsc_match_vcpus(m, order, errp) ||
+        !kvm_tsc_restore(order, report, errp)) {
+        qapi_free_PreciseTscMigration(report);
+        return false;
+    }
+    report->restored = true;
+    qapi_free_PreciseTscMigration(kvm_tsc.last);
+    kvm_tsc.last = report;
+    return true;
+}
+
 static void kvm_tsc_vm_state_change(void *opaque, bool running,
                                     RunState state)
 {
     Error *err = NULL;
+    bool ok;
 
     if (!running) {
         /* The source's snapshot: the vCPUs are already paused. */
@@ -908,7 +941,9 @@ static void kvm_tsc_vm_state_change(void *opaque, bool running,
     kvm_tsc.snapshot_valid = false;
     if (kvm_tsc.reapply_pending) {
         kvm_tsc.reapply_pending = false;
-        if (!kvm_tsc_reapply(&err)) {
+        ok = kvm_tsc.last->clock_first ? kvm_tsc_restore_again(&err) :
+                                         kvm_tsc_reapply(&err);
+        if (!ok) {
             /* Too late to fail the migration: say so, never "restored". */
             kvm_tsc.last->restored = false;
             kvm_tsc.last->error = g_strdup(error_get_pretty(err));
@@ -977,13 +1012,41 @@ static int kvm_tsc_post_load(void *opaque, int version_id)
 }
 
 /*
- * Not in a savevm snapshot: loadvm restores it at an unknown later time
- * (days), and the guest must then find its TSC where it left it, as with
- * stock QEMU.  Without the section the restore is stock QEMU's.
+ * Whether the outgoing migration writes to a file (file:, or fd: of a
+ * file) or to a command (exec:) rather than to a socket: such a stream is
+ * loaded at an unknown later time, maybe days, like a savevm snapshot.
+ */
+static bool kvm_tsc_migrating_to_file_or_command(void)
+{
+    MigrationState *s = migrate_get_current();
+    QIOChannel *ioc;
+
+    if (!s->to_dst_file) {
+        return false;
+    }
+    ioc = qemu_file_get_ioc(s->to_dst_file);
+    return object_dynamic_cast(OBJECT(ioc), TYPE_QIO_CHANNEL_FILE) ||
+           object_dynamic_cast(OBJECT(ioc), TYPE_QIO_CHANNEL_COMMAND);
+}
+
+/*
+ * Not in a savevm snapshot, nor by default in a migration to a file or a
+ * command: those are restored at an unknown later time (days), and the
+ * guest must then find its TSC where it left it, as with stock QEMU.
+ * Without the section the restore is stock QEMU's.  With
+ * precise-tsc-catch-up=on a file or command stream carries the section,
+ * and loading it advances the guest TSCs by the time that passed.
  */
 static bool kvm_tsc_section_needed(void *opaque)
 {
-    return !runstate_check(RUN_STATE_SAVE_VM);
+    if (runstate_check(RUN_STATE_SAVE_VM)) {
+        return false;
+    }
+    if (!kvm_tsc.catch_up && kvm_tsc_migrating_to_file_or_command()) {
+        trace_kvm_tsc_section_omitted("a file or command stream");
+        return false;
+    }
+    return true;
 }
 
 static const VMStateDescription vmstate_kvm_tsc = {
@@ -1057,6 +1120,23 @@ static void kvm_tsc_set_precise(Object *obj, bool value, Error **errp)
     kvm_tsc.enabled = value;
 }
 
+static bool kvm_tsc_get_catch_up(Object *obj, Error **errp)
+{
+    return kvm_tsc.catch_up;
+}
+
+static void kvm_tsc_set_catch_up(Object *obj, bool value, Error **errp)
+{
+    KVMState *s = KVM_STATE(obj);
+
+    if (s->fd != -1) {
+        error_setg(errp, "precise-tsc-catch-up: cannot be changed after KVM "
+                   "started");
+        return;
+    }
+    kvm_tsc.catch_up = value;
+}
+
 static void kvm_tsc_accel_class_init(ObjectClass *oc)
 {
     object_class_property_add_bool(oc, "precise-tsc", kvm_tsc_get_precise,
@@ -1064,6 +1144,14 @@ static void kvm_tsc_accel_class_init(ObjectClass *oc)
     object_class_property_set_description(oc, "precise-tsc",
         "Carry the precise TSC state in the migration stream (default off: "
         "the stream stays that of upstream QEMU)");
+    object_class_property_add_bool(oc, "precise-tsc-catch-up",
+                                   kvm_tsc_get_catch_up,
+                                   kvm_tsc_set_catch_up);
+    object_class_property_set_description(oc, "precise-tsc-catch-up",
+        "With precise-tsc=on, carry the TSC state in migrations to a file "
+        "or a command (file:, exec:) too, so that loading them advances "
+        "the guest TSCs by the time that passed (default off: restored "
+        "where they were, as upstream QEMU does)");
 }
 
 /*

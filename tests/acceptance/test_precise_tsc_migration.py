@@ -9,6 +9,8 @@
 #   /dev/kvm here, independently of QEMU) the incoming migration fails
 #   with one line saying so and the source keeps running.
 # - precise-tsc=off: the stream has no such section.
+# - a migration to a file (migrate file:) has it only with
+#   precise-tsc-catch-up=on.
 # - a destination without the feature refuses a stream that has it, and
 #   the source keeps running.
 # - a stream whose section claims a newer version, is cut short inside it,
@@ -177,11 +179,23 @@ def section_in_stream(precise):
         return SECTION in f.read()
 
 
+CATCH_UP = "on,precise-tsc-catch-up=on"
+
+
 def test_off_stream_has_no_section():
     need_kvm()
-    assert section_in_stream("on"), "precise-tsc=on sent no section"
+    # a file stream carries the section only if catch-up was asked for
+    assert section_in_stream(CATCH_UP), "precise-tsc=on sent no section"
     assert not section_in_stream("off"), "precise-tsc=off sent the section"
     assert not section_in_stream(None), "the default sent the section"
+
+
+def test_file_stream_section_only_with_catch_up():
+    need_kvm()
+    assert not section_in_stream("on"), \
+        "precise-tsc=on sent the section to a file without catch-up"
+    assert section_in_stream(CATCH_UP), \
+        "precise-tsc-catch-up=on sent no section to a file"
 
 
 def test_destination_without_feature_refuses():
@@ -384,6 +398,8 @@ if __name__ == "__main__":
                test_on_to_on),
               ("precise-tsc/off-sends-no-section",
                test_off_stream_has_no_section),
+              ("precise-tsc/file-stream-section-only-with-catch-up",
+               test_file_stream_section_only_with_catch_up),
               ("precise-tsc/destination-without-feature-refuses",
                test_destination_without_feature_refuses),
               ("precise-tsc/newer-version-refused", test_newer_version_refused),

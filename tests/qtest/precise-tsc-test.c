@@ -194,6 +194,20 @@ static void start_stop(const char *precise, bool expect_enabled)
     qtest_quit(qts);
 }
 
+/* Run QEMU (argv[0], which must be set) to a failure; its stderr. */
+static char *run_qemu_expecting_failure(const char **argv)
+{
+    char *err = NULL;
+    gint status;
+
+    g_assert_nonnull(argv[0]);
+    g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL,
+                               G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
+                               &err, &status, NULL));
+    g_assert_false(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    return err;
+}
+
 /*
  * Without KVM_VCPU_TSC_OFFSET (Linux before 5.16) precise-tsc=on must not
  * start.  The QEMU binary is run directly: it is expected to exit.
@@ -202,7 +216,6 @@ static void test_on_refused_without_offset_attr(void)
 {
     const char *qemu = g_getenv("QTEST_QEMU_BINARY");
     g_autofree char *err = NULL;
-    gint status;
     const char *argv[] = {
         qemu, "-accel", "kvm,precise-tsc=on", "-M", "q35", "-nodefaults",
         "-display", "none", "-S", "-L", "/usr/share/seabios",
@@ -215,11 +228,7 @@ static void test_on_refused_without_offset_attr(void)
                     "this host's KVM has KVM_VCPU_TSC_OFFSET");
         return;
     }
-    g_assert_nonnull(qemu);
-    g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL,
-                               G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
-                               &err, &status, NULL));
-    g_assert_false(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    err = run_qemu_expecting_failure(argv);
     g_assert_nonnull(strstr(err, "has no KVM_VCPU_TSC_OFFSET vCPU attribute"));
 }
 
@@ -232,6 +241,37 @@ static void test_on(void)
         return;
     }
     start_stop(",precise-tsc=on", true);
+}
+
+static void test_catch_up(void)
+{
+    if (host == HOST_TSC_NO_OFFSET_ATTR) {
+        g_test_skip("this host's KVM has no KVM_VCPU_TSC_OFFSET: "
+                    "precise-tsc=on refuses to start");
+        return;
+    }
+    start_stop(",precise-tsc=on,precise-tsc-catch-up=on", true);
+}
+
+/* A bad value: one line naming the property, and QEMU does not start. */
+static void test_catch_up_bad_value(void)
+{
+    const char *qemu = g_getenv("QTEST_QEMU_BINARY");
+    g_autofree char *err = NULL;
+    g_auto(GStrv) lines = NULL;
+    const char *argv[] = {
+        qemu, "-accel", "kvm,precise-tsc=on,precise-tsc-catch-up=maybe",
+        "-M", "none", "-display", "none", "-S", NULL,
+    };
+
+    if (skip_without_kvm()) {
+        return;
+    }
+    err = run_qemu_expecting_failure(argv);
+    lines = g_strsplit(g_strchomp(err), "\n", -1);
+    g_assert_cmpint(g_strv_length(lines), ==, 1);
+    g_assert_nonnull(strstr(lines[0], "precise-tsc-catch-up"));
+    g_assert_nonnull(strstr(lines[0], "maybe"));
 }
 
 static void test_off(void)
@@ -252,6 +292,9 @@ int main(int argc, char **argv)
     qtest_add_func("/precise-tsc/on", test_on);
     qtest_add_func("/precise-tsc/off", test_off);
     qtest_add_func("/precise-tsc/default-off", test_default_off);
+    qtest_add_func("/precise-tsc/catch-up", test_catch_up);
+    qtest_add_func("/precise-tsc/catch-up-bad-value",
+                   test_catch_up_bad_value);
     qtest_add_func("/precise-tsc/on-refused-without-offset-attr",
                    test_on_refused_without_offset_attr);
     return g_test_run();

@@ -2,14 +2,16 @@
 """Build the initramfs of the emulated AMD-V host (L1) for the precise-tsc
 end-to-end measurement, as an uncompressed newc cpio (no cpio tool needed).
 
-It holds busybox (static) with its applet links, the three KVM modules,
-/init (from init.in), measure.sh, the QMP client, the L2 guest image, our
+It holds busybox (static) with its applet links, the three KVM modules and
+virtio-net's, /init (from init.in), measure.sh, host.sh and lib.sh, the QMP
+client, the clock tool of the two-host measurement, the L2 guest image, our
 qemu-system-x86_64 with every shared library ldd lists and the dynamic
 loader at the same paths, and the firmware files the L2 QEMU may load.
 
 usage: build_initramfs.py --out FILE --busybox FILE --modules DIR
            --qemu FILE --qmp FILE --l2 FILE [--rounds N] [--downtime S]
-           [--modes "on off"]
+           [--modes "on off"] [--leap FILE] [--hostclock FILE]
+           [--role measure|host]
 
 SPDX-License-Identifier: GPL-2.0-or-later
 """
@@ -22,6 +24,10 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KVM_MODULES = ("irqbypass.ko", "kvm.ko", "kvm-amd.ko")
+# eth0 of the two-host measurement (virtio-net-pci)
+NET_MODULES = ("virtio.ko", "virtio_ring.ko", "virtio_pci_legacy_dev.ko",
+               "virtio_pci_modern_dev.ko", "virtio_pci.ko", "failover.ko",
+               "net_failover.ko", "virtio_net.ko")
 L2_FIRMWARE = ("kvmvapic.bin", "linuxboot_dma.bin")
 FIRMWARE_DIR = "/usr/share/qemu"
 # A fixed place: the build tree may be anywhere, even under /tmp, which
@@ -108,7 +114,7 @@ def build(args):
         if a != "busybox":
             c.symlink("/bin/" + a, "busybox")
 
-    for m in KVM_MODULES:
+    for m in KVM_MODULES + NET_MODULES:
         found = [os.path.join(r, m) for r, _, files in os.walk(args.modules)
                  if m in files]
         if not found:
@@ -120,13 +126,19 @@ def build(args):
     init = (init.replace("@QEMU@", QEMU_IN_L1)
                 .replace("@ROUNDS@", str(args.rounds))
                 .replace("@DOWNTIME@", str(args.downtime))
-                .replace("@MODES@", args.modes))
+                .replace("@MODES@", args.modes)
+                .replace("@ROLE@", args.role))
     c.file("/init", init.encode(), 0o755)
-    c.copy(os.path.join(HERE, "measure.sh"), "/e2e/measure.sh", 0o755)
+    for script in ("measure.sh", "host.sh", "lib.sh"):
+        c.copy(os.path.join(HERE, script), "/e2e/" + script, 0o755)
     c.copy(args.qmp, "/bin/qmp", 0o755)
     if args.leap:
         c.copy(args.leap, "/bin/leap", 0o755)
+    if args.hostclock:
+        c.copy(args.hostclock, "/bin/hostclock", 0o755)
     c.copy(args.l2, "/l2/l2guest.bin", 0o644)
+    if args.l2_nostep:
+        c.copy(args.l2_nostep, "/l2/l2guest-nostep.bin", 0o644)
 
     qemu = os.path.abspath(args.qemu)
     c.copy(qemu, QEMU_IN_L1, 0o755)
@@ -147,11 +159,18 @@ def main():
     p.add_argument("--qemu", required=True)
     p.add_argument("--qmp", required=True)
     p.add_argument("--l2", required=True)
+    p.add_argument("--l2-nostep", help="the L2 guest built with "
+                   "TSC_STEP=0, for MODE+nostep cases")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--downtime", type=float, default=2)
     p.add_argument("--modes", default="on off")
     p.add_argument("--leap", help="the leap second tool (leap.c), for "
                    "MODE+leap cases")
+    p.add_argument("--hostclock", help="the clock tool (hostclock.c) of "
+                   "the two-host measurement")
+    p.add_argument("--role", choices=("measure", "host"), default="measure",
+                   help="measure: run measure.sh; host: one of two hosts "
+                   "driven over the console (host.sh)")
     build(p.parse_args())
 
 

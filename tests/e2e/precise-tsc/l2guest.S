@@ -19,6 +19,10 @@
  * +0 TSC (u64), +8 a copy of the 32-byte pvclock structure (version,
  * pad, tsc_timestamp, system_time, tsc_to_system_mul, tsc_shift, flags).
  *
+ * Built with --defsym TSC_STEP=0 (l2guest-nostep.bin) the guest leaves its
+ * TSC alone: both vCPUs keep equal offsets, which lets KVM keep its
+ * master clock after a restore (see measure.sh's MODE+nostep).
+ *
  * Build: as --32 -o l2guest.o l2guest.S
  *        ld -m elf_i386 -Ttext=0 --oformat binary -o l2guest.bin l2guest.o
  *
@@ -27,17 +31,21 @@
         .code16
         .text
         .globl _start
+        .ifndef TSC_STEP
         .set    TSC_STEP, 0x01000000
+        .endif
         .set    MSR_KVM_SYSTEM_TIME_NEW, 0x4b564d01
         .set    PVCLOCK, 0x1000
         .set    SAMPLE, 0x1100
 _start:
         cli
+        .if     TSC_STEP
         rdtsc
         addl    $TSC_STEP, %eax
         adcl    $0, %edx
         movl    $0x10, %ecx             /* IA32_TSC */
         wrmsr
+        .endif
 
         xorw    %ax, %ax
         movw    %ax, %ds

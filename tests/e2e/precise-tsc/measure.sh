@@ -12,6 +12,7 @@
 #   VHM-RESULT round=R mode=on|off vcpu=N src_offset=.. dst_offset=..
 #     error_cycles=.. error_ns=.. skew_cycles=.. downtime_ns=.. khz=..
 #     elapsed_ns=.. uncertainty_ns=.. qmode=.. guest_kvmclock_move_ns=..
+#     restored=true|false|none (none: no precise restore was attempted)
 # and VHM-FAIL / VHM-TRACE / VHM-LOG lines for the host-side script.
 #
 # usage: measure.sh ROUNDS DOWNTIME_S "CASES"
@@ -22,106 +23,43 @@
 # TSC runs at the host's rate, and a perfect restore still leaves the
 # offsets unchanged.  MODE+leap inserts a leap second during the pause
 # (/bin/leap: CLOCK_REALTIME one second back, the TAI offset one up); the
-# true pause is unchanged.  Results carry mode=CASE.
+# true pause is unchanged.  MODE+file migrates through a file instead
+# (migrate file:, then migrate-incoming file: on a destination started
+# with -incoming defer).  MODE+nostep runs the L2 guest that leaves its
+# TSC alone (equal vCPU offsets).  MODE may also be catchup: precise-tsc=on with
+# precise-tsc-catch-up=on.  Results carry mode=CASE.
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
 rounds=${1:-3}
 downtime=${2:-2}
 modes=${3:-on off}
-QEMU=${QEMU:?QEMU must name our qemu-system-x86_64 (init sets it)}
-L2=${L2:-/l2/l2guest.bin}
-QMP=${QMP:-/bin/qmp}
-DBG=/sys/kernel/debug/kvm
-
-# The guest TSC rate: KVM's default for a guest is the host's tsc_khz.
-khz=$(dmesg | sed -n 's/.*tsc: Refined TSC clocksource calibration: \([0-9]*\)\.\([0-9]*\) MHz.*/\1\2/p' | tail -n 1)
-[ -n "$khz" ] || khz=$(dmesg | sed -n 's/.*tsc: Detected \([0-9]*\)\.\([0-9]*\) MHz.*/\1\2/p' | tail -n 1)
-[ -n "$khz" ] || { echo "VHM-FAIL no TSC frequency in dmesg"; exit 1; }
-
-field() {   # field NAME JSON: a number or bare string value of "NAME"
-    echo "$2" | sed -n "s/.*\"$1\": *\"\{0,1\}\([-a-z0-9]*\).*/\1/p" | head -n 1
-}
-
-vm_dir() {  # the debugfs directory of the VM of process $1
-    for d in $DBG/$1-*; do
-        [ -d "$d" ] && { echo "$d"; return 0; }
-    done
-    return 1
-}
-
-offsets() { # offsets PID: "off0 off1"
-    d=$(vm_dir "$1") || return 1
-    echo "$(cat $d/vcpu0/tsc-offset) $(cat $d/vcpu1/tsc-offset)"
-}
-
-dump_logs() {
-    for f in "$1"/*.log; do
-        [ -f "$f" ] && sed "s|^|VHM-LOG $(basename $f): |" "$f"
-    done
-}
-
-stop_qemus() {
-    for p in "$@"; do
-        kill "$p" 2>/dev/null
-    done
-    for p in "$@"; do
-        wait "$p" 2>/dev/null
-    done
-}
-
-guest_sample() {    # guest_sample QMP_SOCKET: "tsc version tsc_timestamp system_time mul shift"
-    out=$($QMP $1 '{"execute":"human-monitor-command","arguments":{"command-line":"xp /5gx 0x1100"}}')
-    set -- $(echo "$out" | grep -o '0x[0-9a-f]\{16\}')
-    [ $# -eq 5 ] || { echo none; return; }
-    shift8=$(( ($5 >> 32) & 0xff ))
-    [ $shift8 -gt 127 ] && shift8=$((shift8 - 256))
-    echo "$(($1)) $(($2 & 0xffffffff)) $(($3)) $(($4)) $(($5 & 0xffffffff)) $shift8"
-}
-
-# How far the guest's own kvmclock-to-TSC relationship moved: the kvmclock
-# the destination's pvclock structure gives for the destination's TSC
-# sample, minus what the source's pvclock structure gives for it (the
-# source's clock run on over the TSC's advance).  0 when kvmclock and the
-# TSC advanced alike.  Read by the guest itself (l2guest.S), on vCPU 0.
-guest_kvmclock_move() { # guest_kvmclock_move SRC_SAMPLE DST_SAMPLE
-    [ "$1" = none ] || [ "$2" = none ] && { echo none; return; }
-    echo "$1 $2" | awk '
-        function kvmclock(tsc, ts, st, mul, sh,    d) {
-            d = tsc - ts    # busybox awk has no ^
-            for (; sh > 0; sh--) d = d * 2
-            for (; sh < 0; sh++) d = d / 2
-            return st + d * mul / 4294967296
-        }
-        {
-            if ($2 == 0 || $8 == 0 || $2 % 2 || $8 % 2) { print "none"; exit }
-            printf "%d", kvmclock($7, $9, $10, $11, $12) - \
-                         kvmclock($7, $3, $4, $5, $6)
-        }'
-}
+. /e2e/lib.sh
 
 run_one() { # run_one ROUND CASE
     r=$1; mode=$2
     precise=${mode%%[@+]*}
-    cpu=
     leap=
+    file=
     ppm=
+    L2=/l2/l2guest.bin
     case $mode in
     *+leap) leap=1 ;;
+    *+file) file=1 ;;
+    *+nostep) L2=/l2/l2guest-nostep.bin ;;
     esac
     case $mode in
-    *@*)
-        ppm=${mode#*@}
-        cpu="-cpu qemu64,tsc-frequency=$(( khz * (1000000 + ppm) / 1000000 * 1000 ))"
-        ;;
+    *@*) ppm=${mode#*@}; ppm=${ppm%%+*} ;;
     esac
-    dir=/tmp/r$r-$precise-${ppm:-0}-${leap:-0}
+    cpu=$(tsc_cpu $mode)
+    dir=/tmp/r$r-$mode
+    incoming=unix:$dir/mig.sock
+    [ -n "$file" ] && incoming=defer
     rm -rf "$dir"; mkdir -p "$dir"
-    common="-M pc -accel kvm,precise-tsc=$precise $cpu -smp 2 -m 16 -nodefaults
-            -display none -bios $L2 -L /usr/share/qemu -trace kvm_tsc_*"
+    common=$(l2_args $precise "$cpu")
 
     $QEMU $common -qmp unix:$dir/dst.qmp,server=on,wait=off \
-        -incoming unix:$dir/mig.sock -S -D $dir/dst.log 2>$dir/dst.err &
+        -incoming $incoming -S -D $dir/dst.log 2>$dir/dst.err &
     dpid=$!
     $QEMU $common -qmp unix:$dir/src.qmp,server=on,wait=off \
         -D $dir/src.log 2>$dir/src.err &
@@ -143,7 +81,14 @@ run_one() { # run_one ROUND CASE
     if [ -n "$leap" ]; then
         echo "VHM-INFO $(/bin/leap 2>&1)"
     fi
-    $QMP $dir/src.qmp '{"execute":"migrate","arguments":{"uri":"unix:'$dir/mig.sock'"}}' >/dev/null
+    if [ -n "$file" ]; then
+        $QMP $dir/src.qmp '{"execute":"migrate","arguments":{"uri":"file:'$dir/vm.state'"}}' >/dev/null
+        st=$(wait_migration $dir/src.qmp)
+        [ "$st" = completed ] || echo "VHM-LOG migrate file: status '$st'"
+        $QMP $dir/dst.qmp '{"execute":"migrate-incoming","arguments":{"uri":"file:'$dir/vm.state'"}}' >/dev/null
+    else
+        $QMP $dir/src.qmp '{"execute":"migrate","arguments":{"uri":"unix:'$dir/mig.sock'"}}' >/dev/null
+    fi
     st=
     i=0
     while [ $i -lt 600 ]; do
@@ -174,6 +119,7 @@ run_one() { # run_one ROUND CASE
     elapsed=$(field elapsed-ns "$q"); [ -n "$elapsed" ] || elapsed=none
     unc=$(field uncertainty-ns "$q"); [ -n "$unc" ] || unc=none
     qmode=$(field mode "$q"); [ -n "$qmode" ] || qmode=none
+    restored=$(field restored "$q"); [ -n "$restored" ] || restored=none
     set -- $src; s0=$1; s1=$2
     set -- $dst; d0=$1; d1=$2
     skew=$(( (d1 - d0) - (s1 - s0) ))
@@ -181,13 +127,10 @@ run_one() { # run_one ROUND CASE
     for pair in "$s0 $d0" "$s1 $d1"; do
         set -- $pair
         err=$(( $2 - $1 ))
-        echo "VHM-RESULT round=$r mode=$mode vcpu=$v src_offset=$1 dst_offset=$2 error_cycles=$err error_ns=$(( err * 1000000 / khz )) skew_cycles=$skew downtime_ns=$downtime_ns khz=$khz elapsed_ns=$elapsed uncertainty_ns=$unc qmode=$qmode guest_kvmclock_move_ns=$guest_move"
+        echo "VHM-RESULT round=$r mode=$mode vcpu=$v src_offset=$1 dst_offset=$2 error_cycles=$err error_ns=$(( err * 1000000 / khz )) skew_cycles=$skew downtime_ns=$downtime_ns khz=$khz elapsed_ns=$elapsed uncertainty_ns=$unc qmode=$qmode guest_kvmclock_move_ns=$guest_move restored=$restored"
         v=$((v + 1))
     done
-    for side in src dst; do
-        sed "s|^|VHM-TRACE round=$r mode=$mode $side: |" $dir/$side.log
-        sed "s|^|VHM-LOG round=$r mode=$mode $side stderr: |" $dir/$side.err
-    done
+    print_traces $r $mode $dir src dst
     return 0
 }
 

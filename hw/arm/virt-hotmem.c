@@ -26,6 +26,7 @@
 #include "qemu/cutils.h"
 #include "qemu/error-report.h"
 #include "qapi/error.h"
+#include "qapi/visitor.h"
 #include "qapi/qapi-types-virt-hotmem.h"
 #include "exec/address-spaces.h"
 #include "hw/boards.h"
@@ -599,6 +600,9 @@ static void virt_hotmem_init(MachineState *ms)
     /* virt maps RAM into the planned banks and boots from the first. */
     vhmc->parent_init(ms);
     layout = vhms->layout;
+    if (ms->device_memory) {
+        ms->device_memory->auto_addr_align = vhms->dimm_alignment;
+    }
 
     /*
      * ArmVirtQemu (Debian's AAVMF) is built for RAM at 1 GiB and finds
@@ -704,6 +708,43 @@ static void virt_hotmem_set_reserved_regions(Object *obj, const char *value,
     vhms->reserved_regions = g_strdup(value);
 }
 
+static void virt_hotmem_get_dimm_alignment(Object *obj, Visitor *v,
+                                           const char *name, void *opaque,
+                                           Error **errp)
+{
+    VirtHotmemMachineState *vhms = VIRT_HOTMEM_MACHINE(obj);
+
+    visit_type_size(v, name, &vhms->dimm_alignment, errp);
+}
+
+/*
+ * Linux onlines hot-added memory in whole memory blocks and refuses a range
+ * that does not start on one.  On arm64 a block is 128 MiB (4 KiB pages),
+ * 512 MiB (64 KiB pages) or 1 GiB (kernels before 5.12), never more than
+ * the 1 GiB of address space virt reserves per slot, which is what keeps
+ * every aligned DIMM inside device memory (see virt-hotmem.rst).
+ */
+static void virt_hotmem_set_dimm_alignment(Object *obj, Visitor *v,
+                                           const char *name, void *opaque,
+                                           Error **errp)
+{
+    VirtHotmemMachineState *vhms = VIRT_HOTMEM_MACHINE(obj);
+    uint64_t value;
+
+    if (!visit_type_size(v, name, &value, errp)) {
+        return;
+    }
+    if (!is_power_of_2(value) || value < VIRT_HOTMEM_DIMM_ALIGN_MIN ||
+        value > VIRT_HOTMEM_DIMM_ALIGN_MAX) {
+        g_autofree char *size = size_to_str(value);
+
+        error_setg(errp, "dimm-alignment=%s: expected a power of two from "
+                   "2 MiB to 1 GiB (2M, 4M, ..., 1G)", size);
+        return;
+    }
+    vhms->dimm_alignment = value;
+}
+
 /* --- QOM ----------------------------------------------------------------- */
 
 static void virt_hotmem_instance_init(Object *obj)
@@ -714,6 +755,7 @@ static void virt_hotmem_instance_init(Object *obj)
     vhms->device_memory_base_auto = true;
     vhms->policy = VIRT_HOTMEM_POLICY_CONTIGUOUS;
     vhms->reserved_regions = g_strdup("none");
+    vhms->dimm_alignment = VIRT_HOTMEM_DIMM_ALIGN_MAX;
 }
 
 static void virt_hotmem_instance_finalize(Object *obj)
@@ -773,6 +815,13 @@ static void virt_hotmem_class_init(ObjectClass *oc, bool latest,
     object_class_property_set_description(oc, "reserved-regions",
         "Host IOVA ranges that RAM avoids: 'none' (default), 'host' (the "
         "host's IOMMU groups) or a file in the reserved_regions format");
+    object_class_property_add(oc, "dimm-alignment", "size",
+                              virt_hotmem_get_dimm_alignment,
+                              virt_hotmem_set_dimm_alignment, NULL, NULL);
+    object_class_property_set_description(oc, "dimm-alignment",
+        "Boundary on which memory devices placed without addr= start, so "
+        "that the guest can online them in whole memory blocks: a power of "
+        "two from 2M to 1G (default: 1G)");
 }
 
 /*

@@ -23,6 +23,14 @@
 
 /* The most RAM banks a layout may have and still be migrated. */
 #define VIRT_HOTMEM_MIGRATION_MAX_BANKS 16
+
+/*
+ * dimm-alignment: from the smallest block the guest's memory could be
+ * mapped in (2 MiB) to the 1 GiB of slack virt reserves per memory slot.
+ */
+#define VIRT_HOTMEM_DIMM_ALIGN_MIN (UINT64_C(2) << 20)
+#define VIRT_HOTMEM_DIMM_ALIGN_MAX VIRT_HOTMEM_SLOT_SLACK
+
 /* virt's high IO regions: GIC redistributor 2, high PCIe ECAM and MMIO */
 #define VIRT_HOTMEM_NR_HIGH (VIRT_HIGH_PCIE_MMIO - VIRT_LOWMEMMAP_LAST + 1)
 
@@ -49,6 +57,7 @@ typedef struct VirtHotmemMachineState {
     uint64_t device_memory_base;
     VirtHotmemPolicy policy;
     char *reserved_regions;
+    uint64_t dimm_alignment;
 
     /* The planned map; NULL until plan_memmap ran */
     VirtHotmemLayout *layout;

@@ -451,11 +451,42 @@ static void virt_hotmem_layout_to_migrated(VirtHotmemMachineState *vhms,
     m->highest_gpa = l->highest_gpa;
 }
 
+/*
+ * The pc-dimms and nvdimms plugged now, in address order.  The RAM
+ * section catches a missing DIMM or one of another size only by its
+ * backend's name, and nothing catches one on another NUMA node: the
+ * guest would be told another proximity domain after the migration.
+ */
+static void virt_hotmem_dimms_to_migrated(VirtHotmemMigratedLayout *m)
+{
+    MemoryDeviceInfoList *list = qmp_memory_device_list(), *l;
+    PCDIMMDeviceInfo *di;
+
+    m->n_dimms = 0;
+    for (l = list; l && m->n_dimms < VIRT_HOTMEM_MAX_RAM_SLOTS; l = l->next) {
+        switch (l->value->type) {
+        case MEMORY_DEVICE_INFO_KIND_DIMM:
+            di = l->value->u.dimm.data;
+            break;
+        case MEMORY_DEVICE_INFO_KIND_NVDIMM:
+            di = l->value->u.nvdimm.data;
+            break;
+        default:
+            continue;
+        }
+        m->dimms[m->n_dimms++] = (VirtHotmemMigratedDimm) {
+            .addr = di->addr, .size = di->size, .node = di->node,
+        };
+    }
+    qapi_free_MemoryDeviceInfoList(list);
+}
+
 static int virt_hotmem_layout_pre_save(void *opaque)
 {
     VirtHotmemMachineState *vhms = opaque;
 
     virt_hotmem_layout_to_migrated(vhms, &vhms->migrated);
+    virt_hotmem_dimms_to_migrated(&vhms->migrated);
     return 0;
 }
 
@@ -524,6 +555,39 @@ static char *virt_hotmem_layout_diff(const VirtHotmemMigratedLayout *src,
     return NULL;
 }
 
+/* Name the first DIMM that differs (the source's options fix it). */
+static char *virt_hotmem_dimms_diff(const VirtHotmemMigratedLayout *src,
+                                    const VirtHotmemMigratedLayout *dst)
+{
+    uint32_t i;
+
+    for (i = 0; i < MAX(src->n_dimms, dst->n_dimms); i++) {
+        const VirtHotmemMigratedDimm *s = &src->dimms[i], *d = &dst->dimms[i];
+
+        if (i >= dst->n_dimms) {
+            return g_strdup_printf("the source's DIMM at 0x%" PRIx64 " (0x%"
+                                   PRIx64 " bytes, node %u) is missing here",
+                                   s->addr, s->size, s->node);
+        }
+        if (i >= src->n_dimms || s->addr != d->addr) {
+            return g_strdup_printf("this machine's DIMM at 0x%" PRIx64 " (0x%"
+                                   PRIx64 " bytes, node %u) is not on the "
+                                   "source", d->addr, d->size, d->node);
+        }
+        if (s->size != d->size) {
+            return g_strdup_printf("the DIMM at 0x%" PRIx64 " has 0x%" PRIx64
+                                   " bytes on the source, 0x%" PRIx64 " here",
+                                   s->addr, s->size, d->size);
+        }
+        if (s->node != d->node) {
+            return g_strdup_printf("the DIMM at 0x%" PRIx64 " is on node %u "
+                                   "on the source, node %u here", s->addr,
+                                   s->node, d->node);
+        }
+    }
+    return NULL;
+}
+
 static int virt_hotmem_layout_post_load(void *opaque, int version_id)
 {
     VirtHotmemMachineState *vhms = opaque;
@@ -557,8 +621,62 @@ static int virt_hotmem_layout_post_load(void *opaque, int version_id)
                      src->ram_bank_base[0], dm_base);
         return -EINVAL;
     }
+
+    virt_hotmem_dimms_to_migrated(&here);
+    diff = virt_hotmem_dimms_diff(src, &here);
+    if (diff) {
+        error_report("virt-hotmem: the source's memory devices differ from "
+                     "this machine's: %s; start this QEMU with the source's "
+                     "-object and -device options for every pc-dimm and "
+                     "nvdimm, hot-added ones included", diff);
+        return -EINVAL;
+    }
     return 0;
 }
+
+static bool virt_hotmem_dimms_needed(void *opaque)
+{
+    VirtHotmemMachineState *vhms = opaque;
+
+    return vhms->migrated.n_dimms > 0;
+}
+
+static bool virt_hotmem_n_dimms_valid(void *opaque, int version_id)
+{
+    VirtHotmemMachineState *vhms = opaque;
+
+    return vhms->migrated.n_dimms <= VIRT_HOTMEM_MAX_RAM_SLOTS;
+}
+
+static const VMStateDescription vmstate_virt_hotmem_dimm = {
+    .name = "virt-hotmem/dimm",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT64(addr, VirtHotmemMigratedDimm),
+        VMSTATE_UINT64(size, VirtHotmemMigratedDimm),
+        VMSTATE_UINT32(node, VirtHotmemMigratedDimm),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+/* Only with DIMMs, so that a stream without any keeps its old format. */
+static const VMStateDescription vmstate_virt_hotmem_dimms = {
+    .name = "virt-hotmem/memory-layout/dimms",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = virt_hotmem_dimms_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(migrated.n_dimms, VirtHotmemMachineState),
+        VMSTATE_VALIDATE("DIMM count within the slots ACPI can describe",
+                         virt_hotmem_n_dimms_valid),
+        VMSTATE_STRUCT_VARRAY_UINT32(migrated.dimms, VirtHotmemMachineState,
+                                     migrated.n_dimms, 1,
+                                     vmstate_virt_hotmem_dimm,
+                                     VirtHotmemMigratedDimm),
+        VMSTATE_END_OF_LIST()
+    },
+};
 
 static const VMStateDescription vmstate_virt_hotmem_layout = {
     .name = "virt-hotmem/memory-layout",
@@ -584,6 +702,10 @@ static const VMStateDescription vmstate_virt_hotmem_layout = {
                            VIRT_HOTMEM_NR_HIGH),
         VMSTATE_UINT64(migrated.highest_gpa, VirtHotmemMachineState),
         VMSTATE_END_OF_LIST()
+    },
+    .subsections = (const VMStateDescription * const []) {
+        &vmstate_virt_hotmem_dimms,
+        NULL
     },
 };
 

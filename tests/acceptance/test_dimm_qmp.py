@@ -47,13 +47,6 @@ def diag(text):
     print("# " + text, flush=True)
 
 
-def numa_args():
-    return ["-object", "memory-backend-ram,id=r0,size=%d" % (RAM // 2),
-            "-object", "memory-backend-ram,id=r1,size=%d" % (RAM // 2),
-            "-numa", "node,nodeid=0,memdev=r0",
-            "-numa", "node,nodeid=1,memdev=r1"]
-
-
 def qmp_error(vm, command, **args):
     """Run @command, which must fail; return its error description."""
     rsp = vm.qmp.execute(command, **args)
@@ -163,7 +156,7 @@ def test_qmp_hotplug():
     cold_img = os.path.join(tmp, "cold.img")
     with open(cold_img, "wb") as f:
         f.write(pattern)
-    extra = numa_args() + [
+    extra = dimm.numa_args(RAM) + [
         "-object", "memory-backend-file,id=mem-cold,mem-path=%s,size=%d,"
         "share=on" % (cold_img, COLD),
         "-device", "pc-dimm,id=cold,memdev=mem-cold,node=0"]
@@ -185,16 +178,12 @@ def test_qmp_hotplug():
             for dev in dimm.memory_devices(vm).values():
                 assert DM_BASE <= dev["addr"] and \
                     dev["addr"] + dev["size"] <= DM_BASE + DM_SIZE, dev
-            # The guest added both of its blocks.  (Which node it puts them
-            # on cannot be checked here: with AAVMF the Debian kernel finds
-            # RAM at 64 MiB that no SRAT entry covers and falls back to one
-            # node, on stock virt as well.)
-            for b in range(hot // BLOCK, (hot + 256 * MiB) // BLOCK):
-                dimm.wait_block(vm, b * BLOCK)
-            # Online the hot DIMM only: the cold one must stay untouched.
-            for b in range(hot // BLOCK, (hot + 256 * MiB) // BLOCK):
-                vm.check("echo online_movable > "
-                         "/sys/devices/system/memory/memory%d/state" % b)
+            # The guest adds both of its blocks; online them (not the cold
+            # DIMM's: those bytes must stay untouched).  Which node the
+            # guest puts them on cannot be checked here: with AAVMF the
+            # Debian kernel finds RAM at 64 MiB that no SRAT entry covers
+            # and falls back to one node, on stock virt as well.
+            dimm.online_range(vm, hot, 256 * MiB)
             chk.devices = dimm.memory_devices(vm)
 
             bad_input(vm, chk, hot)

@@ -34,6 +34,13 @@
 /* virt's high IO regions: GIC redistributor 2, high PCIe ECAM and MMIO */
 #define VIRT_HOTMEM_NR_HIGH (VIRT_HIGH_PCIE_MMIO - VIRT_LOWMEMMAP_LAST + 1)
 
+/* A pc-dimm or nvdimm as it travels in the migration stream */
+typedef struct VirtHotmemMigratedDimm {
+    uint64_t addr;
+    uint64_t size;
+    uint32_t node;
+} VirtHotmemMigratedDimm;
+
 /* The memory map as it travels in the migration stream. */
 typedef struct VirtHotmemMigratedLayout {
     uint32_t policy;
@@ -45,6 +52,9 @@ typedef struct VirtHotmemMigratedLayout {
     uint64_t high_base[VIRT_HOTMEM_NR_HIGH];
     bool high_enabled[VIRT_HOTMEM_NR_HIGH];
     uint64_t highest_gpa;
+    /* One per slot at most, in address order */
+    uint32_t n_dimms;
+    VirtHotmemMigratedDimm dimms[VIRT_HOTMEM_MAX_RAM_SLOTS];
 } VirtHotmemMigratedLayout;
 
 typedef struct VirtHotmemMachineState {

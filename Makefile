@@ -18,7 +18,7 @@ timed = t0=$$(date +%s.%N); $(2); rc=$$?; \
 	exit $$rc
 
 .PHONY: all build deps check demo fuzz bench clean distclean help \
-	install uninstall
+	install uninstall check-sanitizers
 
 all: build
 
@@ -27,7 +27,8 @@ help:
 	@echo "make demo    boot the Debian arm64 guest on virt-hotmem, show its memory"
 	@echo "make check   build and run every test suite"
 	@echo "make fuzz    build and run the memory-map planner's fuzzer"
-	@echo "make bench   precise-tsc figures in an emulated AMD-V host, ACPI boot times"
+	@echo "make check-sanitizers  1000 DIMM plug/unplug cycles, ASan+UBSan build (build-sanitizers/)"
+	@echo "make bench   precise-tsc (one and two emulated AMD-V hosts); ACPI boot times; hotplug and DIMM migration, virt vs virt-hotmem"
 	@echo "make clean   remove build/ (keeps the downloaded QEMU source in cache/)"
 	@echo "make install   copy the two emulators to \$$(DESTDIR)\$$(PREFIX)/bin (PREFIX=$(PREFIX))"
 	@echo "make uninstall remove exactly what make install copied"
@@ -62,8 +63,15 @@ FUZZ_SECONDS ?= 300
 fuzz: deps build
 	@tests/fuzz/run-fuzz.sh $(BUILD) $(FUZZ_SECONDS)
 
+# 1000 DIMM plug/unplug cycles on an ASan+UBSan build in its own build
+# directory, then on the normal build with RSS before and after.  Not part
+# of check: the sanitizer build alone takes many minutes.
+check-sanitizers: deps build
+	@scripts/check-sanitizers.sh $(BUILD) build-sanitizers
+
 # End-to-end precise-tsc figures in an emulated AMD-V host, then between
-# two of them (medians of BENCH_ROUNDS rounds, precise-tsc on and off).
+# two of them (medians of BENCH_ROUNDS rounds, precise-tsc on and off);
+# hotplug latency and DIMM migration, virt against virt-hotmem.
 BENCH_ROUNDS ?= 3
 # Boot time of acpi=on against device tree and UEFI boot (medians of
 # BENCH_ACPI_ROUNDS boots each).
@@ -72,9 +80,10 @@ bench: deps build
 	@$(PYTHON) scripts/bench-precise-tsc.py $(BENCH_ROUNDS)
 	@$(PYTHON) scripts/bench-precise-tsc-2host.py $(BENCH_ROUNDS)
 	@$(PYTHON) scripts/bench-acpi-boot.py $(BENCH_ACPI_ROUNDS)
+	@$(PYTHON) scripts/bench-hotplug.py $(BENCH_ROUNDS)
 
 clean:
-	rm -rf $(BUILD) assembled
+	rm -rf $(BUILD) build-sanitizers assembled
 
 distclean: clean
 	rm -rf cache

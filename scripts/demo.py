@@ -14,7 +14,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "tests", "acceptance"))
-from vhm import guest  # noqa: E402
+from vhm import dimm, guest  # noqa: E402
 
 MEM = "2G,slots=4,maxmem=8G"
 SVG = os.path.join(guest.BUILD, "memory-map.svg")
@@ -81,7 +81,7 @@ def main():
     same = iomem == mapped
     print("\nguest RAM ranges %s QEMU's mapping" %
           ("match" if same else "DO NOT match"))
-    return 0 if same and den0001() else 1
+    return 0 if same and den0001() and hotplug_and_migrate() else 1
 
 
 def den0001():
@@ -102,6 +102,64 @@ def den0001():
     same = iomem == [(s, e) for s, e, _, kind in planned if kind == "ram"]
     print("\nguest RAM banks %s QEMU's plan" % ("match" if same else
                                               "DO NOT match"))
+    return same
+
+
+def guest_ram(vm):
+    """The guest's System RAM ranges and MemTotal (kB)."""
+    iomem = guest.parse_iomem(vm.check("cat /proc/iomem"))
+    return iomem, guest.meminfo_kib(vm.check("cat /proc/meminfo"),
+                                    "MemTotal")
+
+
+def hotplug_and_migrate():
+    """Third boot (UEFI, ACPI): hot-add two DIMMs, show what the guest
+    sees, migrate to a second QEMU process, show it again there."""
+    mem, dimms = "1G", [("dimm0", 256 * guest.MiB), ("dimm1", guest.GiB)]
+    print("\nthird boot: UEFI (AAVMF) and ACPI, -M virt-hotmem -m %s,"
+          "slots=4,maxmem=8G; DIMMs hot-added over QMP" % mem)
+    with dimm.uefi_guest("virt-hotmem", mem, name="demo3") as src:
+        src.wait_shell()
+        _, before = guest_ram(src)
+        extra = []
+        for dev_id, size in dimms:
+            d = dimm.hot_add(src, dev_id, size)
+            show_range("device_add pc-dimm %s" % dev_id, d["addr"],
+                       d["addr"] + size - 1)
+            for off in range(0, size, 128 * guest.MiB):
+                dimm.wait_block(src, d["addr"] + off)
+            extra += ["-object", "memory-backend-ram,id=mem-%s,size=%d" %
+                      (dev_id, size),
+                      "-device", "pc-dimm,id=%s,memdev=mem-%s" %
+                      (dev_id, dev_id)]
+        print("  (dimm1 starts on a 1 GiB boundary: dimm-alignment)")
+        dimm.online_all(src)
+        iomem, total = guest_ram(src)
+        print("the guest sees, after onlining the new memory blocks:")
+        for s, e in iomem:
+            show_range("System RAM (/proc/iomem)", s, e)
+        print("  %-36s %d kB (+%d kB)" % ("MemTotal", total, total - before))
+        with dimm.uefi_guest("virt-hotmem", mem, name="demo3-dst",
+                             extra=extra + ["-incoming", "defer"]) as dst:
+            status = guest.migrate(src, dst, 180)
+            info = src.qmp.cmd("query-migrate")
+            print("\nmigrated to a second QEMU process over a unix socket: "
+                  "%s in %d ms, downtime %d ms" %
+                  (status, info.get("total-time", 0),
+                   info.get("downtime", 0)))
+            deadline = time.monotonic() + 30
+            while dst.qmp.cmd("query-status")["status"] != "running":
+                if time.monotonic() > deadline:
+                    raise guest.GuestError("destination not running")
+                time.sleep(0.1)
+            dst_iomem, dst_total = guest_ram(dst)
+        print("the guest on the destination sees:")
+        for s, e in dst_iomem:
+            show_range("System RAM (/proc/iomem)", s, e)
+        print("  %-36s %d kB" % ("MemTotal", dst_total))
+    same = status == "completed" and (dst_iomem, dst_total) == (iomem, total)
+    print("\nthe guest's memory after migration %s before" %
+          ("matches" if same else "DOES NOT match"))
     return same
 
 

@@ -26,6 +26,7 @@
 #include "qemu/cutils.h"
 #include "qemu/error-report.h"
 #include "qapi/error.h"
+#include "qapi/visitor.h"
 #include "qapi/qapi-types-memory-layout.h"
 #include "exec/address-spaces.h"
 #include "hw/boards.h"
@@ -75,6 +76,7 @@ static const char *const virt_hotmem_low_names[VIRT_LOWMEMMAP_LAST] = {
 
 /* The migration section's wire format has exactly virt's high IO regions. */
 QEMU_BUILD_BUG_ON(VIRT_HOTMEM_NR_HIGH != VIRT_HOTMEM_MIGRATION_NR_HIGH);
+QEMU_BUILD_BUG_ON(ACPI_MAX_RAM_SLOTS > VIRT_HOTMEM_MIGRATION_MAX_DIMMS);
 
 static const char *const virt_hotmem_high_names[VIRT_HOTMEM_NR_HIGH] = {
     [VIRT_HIGH_GIC_REDIST2 - VIRT_LOWMEMMAP_LAST] = "gic-redist2",
@@ -272,7 +274,7 @@ static bool virt_hotmem_plan_memmap(VirtMachineState *vms, int pa_bits,
         /* virt's own constants: virt_set_memmap() has them as literals */
         .legacy_ram_base = vms->memmap[VIRT_MEM].base,
         .high_io_floor = 256 * GiB,
-        .slot_slack = 1 * GiB,
+        .slot_slack = VIRT_HOTMEM_SLOT_SLACK,
         .max_ram_slots = ACPI_MAX_RAM_SLOTS,
     };
     VirtHotmemLayout *layout;
@@ -442,11 +444,42 @@ static void virt_hotmem_layout_to_migrated(VirtHotmemMachineState *vhms,
     m->highest_gpa = virt_hotmem_layout_highest_gpa(l);
 }
 
+/*
+ * The pc-dimms and nvdimms plugged now, in address order.  The RAM
+ * section catches a missing DIMM or one of another size only by its
+ * backend's name, and nothing catches one on another NUMA node: the
+ * guest would be told another proximity domain after the migration.
+ */
+static void virt_hotmem_dimms_to_migrated(VirtHotmemMigratedLayout *m)
+{
+    MemoryDeviceInfoList *list = qmp_memory_device_list(), *l;
+    PCDIMMDeviceInfo *di;
+
+    m->n_dimms = 0;
+    for (l = list; l && m->n_dimms < VIRT_HOTMEM_MIGRATION_MAX_DIMMS; l = l->next) {
+        switch (l->value->type) {
+        case MEMORY_DEVICE_INFO_KIND_DIMM:
+            di = l->value->u.dimm.data;
+            break;
+        case MEMORY_DEVICE_INFO_KIND_NVDIMM:
+            di = l->value->u.nvdimm.data;
+            break;
+        default:
+            continue;
+        }
+        m->dimms[m->n_dimms++] = (VirtHotmemMigratedDimm) {
+            .addr = di->addr, .size = di->size, .node = di->node,
+        };
+    }
+    qapi_free_MemoryDeviceInfoList(list);
+}
+
 static int virt_hotmem_layout_pre_save(void *opaque)
 {
     VirtHotmemMachineState *vhms = opaque;
 
     virt_hotmem_layout_to_migrated(vhms, &vhms->migrated);
+    virt_hotmem_dimms_to_migrated(&vhms->migrated);
     return 0;
 }
 
@@ -515,6 +548,39 @@ static char *virt_hotmem_layout_diff(const VirtHotmemMigratedLayout *src,
     return NULL;
 }
 
+/* Name the first DIMM that differs (the source's options fix it). */
+static char *virt_hotmem_dimms_diff(const VirtHotmemMigratedLayout *src,
+                                    const VirtHotmemMigratedLayout *dst)
+{
+    uint32_t i;
+
+    for (i = 0; i < MAX(src->n_dimms, dst->n_dimms); i++) {
+        const VirtHotmemMigratedDimm *s = &src->dimms[i], *d = &dst->dimms[i];
+
+        if (i >= dst->n_dimms) {
+            return g_strdup_printf("the source's DIMM at 0x%" PRIx64 " (0x%"
+                                   PRIx64 " bytes, node %u) is missing here",
+                                   s->addr, s->size, s->node);
+        }
+        if (i >= src->n_dimms || s->addr != d->addr) {
+            return g_strdup_printf("this machine's DIMM at 0x%" PRIx64 " (0x%"
+                                   PRIx64 " bytes, node %u) is not on the "
+                                   "source", d->addr, d->size, d->node);
+        }
+        if (s->size != d->size) {
+            return g_strdup_printf("the DIMM at 0x%" PRIx64 " has 0x%" PRIx64
+                                   " bytes on the source, 0x%" PRIx64 " here",
+                                   s->addr, s->size, d->size);
+        }
+        if (s->node != d->node) {
+            return g_strdup_printf("the DIMM at 0x%" PRIx64 " is on node %u "
+                                   "on the source, node %u here", s->addr,
+                                   s->node, d->node);
+        }
+    }
+    return NULL;
+}
+
 static int virt_hotmem_layout_post_load(void *opaque, int version_id)
 {
     VirtHotmemMachineState *vhms = opaque;
@@ -558,8 +624,62 @@ static int virt_hotmem_layout_post_load(void *opaque, int version_id)
                      src->ram_bank_base[0], dm_base);
         return -EINVAL;
     }
+
+    virt_hotmem_dimms_to_migrated(&here);
+    diff = virt_hotmem_dimms_diff(src, &here);
+    if (diff) {
+        error_report("virt-hotmem: the source's memory devices differ from "
+                     "this machine's: %s; start this QEMU with the source's "
+                     "-object and -device options for every pc-dimm and "
+                     "nvdimm, hot-added ones included", diff);
+        return -EINVAL;
+    }
     return 0;
 }
+
+static bool virt_hotmem_dimms_needed(void *opaque)
+{
+    VirtHotmemMachineState *vhms = opaque;
+
+    return vhms->migrated.n_dimms > 0;
+}
+
+static bool virt_hotmem_n_dimms_valid(void *opaque, int version_id)
+{
+    VirtHotmemMachineState *vhms = opaque;
+
+    return vhms->migrated.n_dimms <= VIRT_HOTMEM_MIGRATION_MAX_DIMMS;
+}
+
+static const VMStateDescription vmstate_virt_hotmem_dimm = {
+    .name = "virt-hotmem/dimm",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT64(addr, VirtHotmemMigratedDimm),
+        VMSTATE_UINT64(size, VirtHotmemMigratedDimm),
+        VMSTATE_UINT32(node, VirtHotmemMigratedDimm),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+/* Only with DIMMs, so that a stream without any keeps its old format. */
+static const VMStateDescription vmstate_virt_hotmem_dimms = {
+    .name = "virt-hotmem/memory-layout/dimms",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = virt_hotmem_dimms_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(migrated.n_dimms, VirtHotmemMachineState),
+        VMSTATE_VALIDATE("DIMM count within the slots ACPI can describe",
+                         virt_hotmem_n_dimms_valid),
+        VMSTATE_STRUCT_VARRAY_UINT32(migrated.dimms, VirtHotmemMachineState,
+                                     migrated.n_dimms, 1,
+                                     vmstate_virt_hotmem_dimm,
+                                     VirtHotmemMigratedDimm),
+        VMSTATE_END_OF_LIST()
+    },
+};
 
 static const VMStateDescription vmstate_virt_hotmem_layout = {
     .name = "virt-hotmem/memory-layout",
@@ -585,6 +705,10 @@ static const VMStateDescription vmstate_virt_hotmem_layout = {
                            VIRT_HOTMEM_MIGRATION_NR_HIGH),
         VMSTATE_UINT64(migrated.highest_gpa, VirtHotmemMachineState),
         VMSTATE_END_OF_LIST()
+    },
+    .subsections = (const VMStateDescription * const []) {
+        &vmstate_virt_hotmem_dimms,
+        NULL
     },
 };
 
@@ -613,6 +737,9 @@ static void virt_hotmem_init(MachineState *ms)
         !virt_hotmem_acpi_boot_check_loaded(vhms, &err)) {
         error_report_err(err);
         exit(1);
+    }
+    if (ms->device_memory) {
+        ms->device_memory->auto_addr_align = vhms->dimm_alignment;
     }
 
     /*
@@ -718,6 +845,43 @@ static void virt_hotmem_set_reserved_regions(Object *obj, const char *value,
     vhms->reserved_regions = g_strdup(value);
 }
 
+static void virt_hotmem_get_dimm_alignment(Object *obj, Visitor *v,
+                                           const char *name, void *opaque,
+                                           Error **errp)
+{
+    VirtHotmemMachineState *vhms = VIRT_HOTMEM_MACHINE(obj);
+
+    visit_type_size(v, name, &vhms->dimm_alignment, errp);
+}
+
+/*
+ * Linux onlines hot-added memory in whole memory blocks and refuses a range
+ * that does not start on one.  On arm64 a block is 128 MiB (4 KiB pages),
+ * 512 MiB (64 KiB pages) or 1 GiB (kernels before 5.12), never more than
+ * the 1 GiB of address space virt reserves per slot, which is what keeps
+ * every aligned DIMM inside device memory (see virt-hotmem.rst).
+ */
+static void virt_hotmem_set_dimm_alignment(Object *obj, Visitor *v,
+                                           const char *name, void *opaque,
+                                           Error **errp)
+{
+    VirtHotmemMachineState *vhms = VIRT_HOTMEM_MACHINE(obj);
+    uint64_t value;
+
+    if (!visit_type_size(v, name, &value, errp)) {
+        return;
+    }
+    if (!is_power_of_2(value) || value < VIRT_HOTMEM_DIMM_ALIGN_MIN ||
+        value > VIRT_HOTMEM_DIMM_ALIGN_MAX) {
+        g_autofree char *size = size_to_str(value);
+
+        error_setg(errp, "dimm-alignment=%s: expected a power of two from "
+                   "2 MiB to 1 GiB (2M, 4M, ..., 1G)", size);
+        return;
+    }
+    vhms->dimm_alignment = value;
+}
+
 /* --- QOM ----------------------------------------------------------------- */
 
 static void virt_hotmem_instance_init(Object *obj)
@@ -728,6 +892,7 @@ static void virt_hotmem_instance_init(Object *obj)
     vhms->device_memory_base_auto = true;
     vhms->policy = VIRT_HOTMEM_POLICY_CONTIGUOUS;
     vhms->reserved_regions = g_strdup("none");
+    vhms->dimm_alignment = VIRT_HOTMEM_DIMM_ALIGN_MAX;
 }
 
 static void virt_hotmem_instance_finalize(Object *obj)
@@ -787,6 +952,13 @@ static void virt_hotmem_class_init(ObjectClass *oc, bool latest,
     object_class_property_set_description(oc, "reserved-regions",
         "Host IOVA ranges that RAM avoids: 'none' (default), 'host' (the "
         "host's IOMMU groups) or a file in the reserved_regions format");
+    object_class_property_add(oc, "dimm-alignment", "size",
+                              virt_hotmem_get_dimm_alignment,
+                              virt_hotmem_set_dimm_alignment, NULL, NULL);
+    object_class_property_set_description(oc, "dimm-alignment",
+        "Boundary on which memory devices placed without addr= start, so "
+        "that the guest can online them in whole memory blocks: a power of "
+        "two from 2M to 1G (default: 1G)");
 }
 
 /*

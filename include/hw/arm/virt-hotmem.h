@@ -31,10 +31,30 @@
  * it.  Its array sizes are numbers of the format, not of QEMU's enums: a
  * layout with more banks is refused at start-up, a stream that claims
  * more is refused on load, and if upstream virt ever gains a high IO
- * region the build fails (virt-hotmem.c) rather than the stream change.
+ * region or more memory slots the build fails (virt-hotmem.c) rather
+ * than the stream change.
  */
 #define VIRT_HOTMEM_MIGRATION_MAX_BANKS 16
 #define VIRT_HOTMEM_MIGRATION_NR_HIGH 3
+/* Its "dimms" subsection: one entry per memory slot at most */
+#define VIRT_HOTMEM_MIGRATION_MAX_DIMMS 256
+
+/* virt's device memory slack per memory slot (hw/arm/virt.c) */
+#define VIRT_HOTMEM_SLOT_SLACK (UINT64_C(1) << 30)
+
+/*
+ * dimm-alignment: from the smallest block the guest's memory could be
+ * mapped in (2 MiB) to the 1 GiB of slack virt reserves per memory slot.
+ */
+#define VIRT_HOTMEM_DIMM_ALIGN_MIN (UINT64_C(2) << 20)
+#define VIRT_HOTMEM_DIMM_ALIGN_MAX VIRT_HOTMEM_SLOT_SLACK
+
+/* A pc-dimm or nvdimm as it travels in the migration stream */
+typedef struct VirtHotmemMigratedDimm {
+    uint64_t addr;
+    uint64_t size;
+    uint32_t node;
+} VirtHotmemMigratedDimm;
 
 /* The memory map as it travels in the migration stream. */
 typedef struct VirtHotmemMigratedLayout {
@@ -48,6 +68,9 @@ typedef struct VirtHotmemMigratedLayout {
     uint64_t high_base[VIRT_HOTMEM_MIGRATION_NR_HIGH];
     bool high_enabled[VIRT_HOTMEM_MIGRATION_NR_HIGH];
     uint64_t highest_gpa;
+    /* One per slot at most, in address order */
+    uint32_t n_dimms;
+    VirtHotmemMigratedDimm dimms[VIRT_HOTMEM_MIGRATION_MAX_DIMMS];
 } VirtHotmemMigratedLayout;
 
 typedef struct VirtHotmemMachineState {
@@ -60,6 +83,7 @@ typedef struct VirtHotmemMachineState {
     uint64_t device_memory_base;
     VirtHotmemPolicy policy;
     char *reserved_regions;
+    uint64_t dimm_alignment;
 
     /* The planned map; NULL until plan_memmap ran */
     VirtHotmemLayout *layout;

@@ -162,3 +162,22 @@ def covers(ranges, start, size):
     """Whether one of the (start, end-inclusive) @ranges covers
     [start, start+size)."""
     return any(s <= start and start + size - 1 <= e for s, e in ranges)
+
+
+def numa_args(ram_size, nodes=2):
+    """-m's RAM split evenly over @nodes NUMA nodes (0, 1, ...)."""
+    args = []
+    for n in range(nodes):
+        args += ["-object", "memory-backend-ram,id=ram-node%d,size=%d" %
+                 (n, ram_size // nodes),
+                 "-numa", "node,nodeid=%d,memdev=ram-node%d" % (n, n)]
+    return args
+
+
+def online_range(vm, addr, size, block=128 * MiB, zone="online_movable"):
+    """Wait for and online the guest's memory blocks of [addr, addr+size)
+    only, leaving other DIMMs' blocks as they are."""
+    for b in range(addr // block, (addr + size) // block):
+        wait_block(vm, b * block, block)
+        vm.check("echo %s > /sys/devices/system/memory/memory%d/state" %
+                 (zone, b))

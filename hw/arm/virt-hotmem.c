@@ -36,6 +36,8 @@
 #include "system/device_tree.h"
 #include "system/numa.h"
 #include "system/blockdev.h"
+#include "system/kvm.h"
+#include "kvm_arm.h"
 #include "hw/loader.h"
 #include "qemu/bswap.h"
 #include "trace.h"
@@ -258,6 +260,27 @@ static bool virt_hotmem_check_boot_bank(VirtHotmemMachineState *vhms,
     return true;
 }
 
+/*
+ * Where the address limit that the planner's refusal @msg names comes
+ * from.  Under KVM the map is planned in kvm_type, before the VM exists,
+ * and the limit is the host's IPA size, not the CPU model's: say so, or the
+ * user looks for the cause in -cpu.
+ */
+static const char *virt_hotmem_limit_origin(VirtMachineState *vms,
+                                            const char *msg)
+{
+    bool fixed_ipa;
+
+    if (!kvm_enabled() || !vms->highmem || !strstr(msg, "address limit")) {
+        return "";
+    }
+    kvm_arm_get_max_vm_ipa_size(MACHINE(vms), &fixed_ipa);
+    return fixed_ipa ?
+        " (this host's KVM lacks KVM_CAP_ARM_VM_IPA_SIZE: its IPA space is "
+        "fixed at 40 bits)" :
+        " (the largest IPA size this host's KVM offers)";
+}
+
 static bool virt_hotmem_plan_memmap(VirtMachineState *vms, int pa_bits,
                                     Error **errp)
 {
@@ -316,7 +339,7 @@ static bool virt_hotmem_plan_memmap(VirtMachineState *vms, int pa_bits,
 
     layout = virt_hotmem_layout_plan(&req, &msg);
     if (!layout) {
-        error_setg(errp, "%s", msg);
+        error_setg(errp, "%s%s", msg, virt_hotmem_limit_origin(vms, msg));
         return false;
     }
     /* Cheap, and turns a planner bug into a message, not a broken guest. */

@@ -210,9 +210,3 @@ class ArmKvmHost:
         if self.vm:
             self.vm.shutdown()
         shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()

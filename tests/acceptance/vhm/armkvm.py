@@ -173,6 +173,8 @@ class ArmKvmHost:
         # The nested guest's RAM is a lazily touched mapping larger than
         # this host's RAM in the arm-den0001 case: let mmap have it.
         self.vm.check("echo 1 > /proc/sys/vm/overcommit_memory")
+        # Kernel messages would break the lines the test parses.
+        self.vm.check("dmesg -n 1")
         log = self.vm.check("dmesg")
         m = re.search(r"kvm \[\d+\]: IPA Size Limit: (\d+) bits", log)
         if not m or "/dev/kvm" not in self.vm.check("ls /dev/kvm"):

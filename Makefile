@@ -108,11 +108,13 @@ ARM64_BUILD := build-arm64
 build-arm64: $(CONFIGURED)
 	@$(call timed,build-arm64,scripts/build-arm64.sh $(ARM64_BUILD) "$(NINJA)")
 
-# make check builds it where Debian's cross toolchain is installed (make
-# deps as root installs it); elsewhere the test skips and says why.
+# make check builds it where Debian's cross toolchain and :arm64 libraries
+# are installed (make deps as root installs them); elsewhere the test skips
+# and says why.
 check-arm64-artifact: $(CONFIGURED)
-	@if command -v aarch64-linux-gnu-gcc >/dev/null 2>&1; then \
+	@if command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 && \
+	    aarch64-linux-gnu-pkg-config --exists glib-2.0 pixman-1 zlib 2>/dev/null; then \
 	    $(call timed,build-arm64,scripts/build-arm64.sh $(ARM64_BUILD) "$(NINJA)"); \
 	else \
-	    echo "make: no aarch64-linux-gnu-gcc, not building $(ARM64_BUILD) (scripts/install-deps.sh cross)"; \
+	    echo "make: no arm64 cross toolchain, not building $(ARM64_BUILD) (scripts/install-deps.sh cross)"; \
 	fi

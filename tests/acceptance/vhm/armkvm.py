@@ -75,7 +75,8 @@ def require_artifact():
             raise tap.Skip("no Debian arm64 cross toolchain "
                            "(scripts/install-deps.sh cross), so no %s"
                            % os.path.relpath(QEMU_ARM64, ROOT))
-        raise tap.Skip("%s not built (make build-arm64)"
+        raise tap.Skip("%s not built (make build-arm64; it needs the "
+                       ":arm64 libraries of scripts/install-deps.sh cross)"
                        % os.path.relpath(QEMU_ARM64, ROOT))
     if not os.path.exists(guest.QEMU_AARCH64):
         raise tap.Skip("no %s (make build)" % guest.QEMU_AARCH64)

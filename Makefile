@@ -18,7 +18,7 @@ timed = t0=$$(date +%s.%N); $(2); rc=$$?; \
 	exit $$rc
 
 .PHONY: all build deps check demo fuzz bench clean distclean help \
-	install uninstall check-sanitizers
+	install uninstall check-sanitizers build-arm64 check-arm64-artifact
 
 all: build
 
@@ -32,6 +32,7 @@ help:
 	@echo "make clean   remove build/ (keeps the downloaded QEMU source in cache/)"
 	@echo "make install   copy the two emulators to \$$(DESTDIR)\$$(PREFIX)/bin (PREFIX=$(PREFIX))"
 	@echo "make uninstall remove exactly what make install copied"
+	@echo "make build-arm64  cross-build $(ARM64_BUILD)/qemu-system-aarch64 (static, KVM) for the Arm KVM test"
 
 # Packages: a no-op when everything is installed.  Not root: configure and
 # the tests say what is missing and the apt command that installs it.
@@ -52,7 +53,7 @@ build: $(CONFIGURED)
 	    grep -v '^\[' ; test $${PIPESTATUS[0]} = 0)
 
 # The runner's last line is the summary "N passed, N failed, N skipped".
-check: deps build
+check: deps build check-arm64-artifact
 	@$(PYTHON) tests/run-tests.py --build $(BUILD)
 
 demo: deps build
@@ -83,7 +84,7 @@ bench: deps build
 	@$(PYTHON) scripts/bench-hotplug.py $(BENCH_ROUNDS)
 
 clean:
-	rm -rf $(BUILD) build-sanitizers assembled
+	rm -rf $(BUILD) $(ARM64_BUILD) build-sanitizers assembled
 
 distclean: clean
 	rm -rf cache
@@ -113,3 +114,21 @@ install: build
 uninstall:
 	@$(call refuse_debian_files,uninstall,not removing it)
 	rm -f $(INSTALLED)
+
+# The Arm KVM acceptance test (tests/acceptance/test_arm_kvm.py) runs this
+# QEMU, cross-built for arm64, in an emulated Arm host: static, KVM only,
+# from the tree configure assembled (scripts/build-arm64.sh).
+ARM64_BUILD := build-arm64
+build-arm64: $(CONFIGURED)
+	@$(call timed,build-arm64,scripts/build-arm64.sh $(ARM64_BUILD) "$(NINJA)")
+
+# make check builds it where Debian's cross toolchain and :arm64 libraries
+# are installed (make deps as root installs them); elsewhere the test skips
+# and says why.
+check-arm64-artifact: $(CONFIGURED)
+	@if command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 && \
+	    aarch64-linux-gnu-pkg-config --exists glib-2.0 pixman-1 zlib 2>/dev/null; then \
+	    $(call timed,build-arm64,scripts/build-arm64.sh $(ARM64_BUILD) "$(NINJA)"); \
+	else \
+	    echo "make: no arm64 cross toolchain, not building $(ARM64_BUILD) (scripts/install-deps.sh cross)"; \
+	fi

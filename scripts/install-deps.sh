@@ -4,10 +4,11 @@
 # The archive URI is read from the machine's own apt configuration (the
 # debian.sources entry that carries the main suite), never written here.
 #
-# usage: scripts/install-deps.sh [build|guest|all]
+# usage: scripts/install-deps.sh [build|guest|cross|all]
 #   build: toolchain + QEMU build deps + the trixie deb-src entry
 #   guest: arm64 architecture, firmware (AAVMF, SeaBIOS, qemu-system-data, iPXE)
-#   all:   both (default)
+#   cross: arm64 cross toolchain and :arm64 libraries (make build-arm64)
+#   all:   all three (default)
 set -eu
 
 what=${1:-all}
@@ -103,7 +104,7 @@ bpo() {
 }
 
 setup_sources
-if [ "$what" = guest ] || [ "$what" = all ]; then
+if [ "$what" = guest ] || [ "$what" = cross ] || [ "$what" = all ]; then
     if ! dpkg --print-foreign-architectures | grep -qx arm64; then
         dpkg --add-architecture arm64
         rm -f "$stamp_dir/apt-updated"
@@ -131,5 +132,14 @@ case "$what" in
 guest|all)
     install_missing qemu-efi-aarch64 seabios "$(bpo qemu-system-data)" ipxe-qemu cpio \
         socat
+    ;;
+esac
+case "$what" in
+cross|all)
+    # libfdt-dev:arm64 is not among them: it cannot be installed beside
+    # libfdt-dev (both own /usr/include/libfdt.h); scripts/build-arm64.sh
+    # takes its static library from the package with apt-get download.
+    install_missing gcc-aarch64-linux-gnu libglib2.0-dev:arm64 \
+        libpixman-1-dev:arm64 zlib1g-dev:arm64
     ;;
 esac

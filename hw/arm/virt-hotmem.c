@@ -38,6 +38,8 @@
 #include "system/device_tree.h"
 #include "system/numa.h"
 #include "system/blockdev.h"
+#include "system/kvm.h"
+#include "kvm_arm.h"
 #include "hw/loader.h"
 #include "qemu/bswap.h"
 #include "trace.h"
@@ -250,6 +252,27 @@ static bool virt_hotmem_check_boot_bank(VirtHotmemMachineState *vhms,
     return true;
 }
 
+/*
+ * Where the address limit that the planner's refusal @msg names comes
+ * from.  Under KVM the map is planned in kvm_type, before the VM exists,
+ * and the limit is the host's IPA size, not the CPU model's: say so, or the
+ * user looks for the cause in -cpu.
+ */
+static const char *virt_hotmem_limit_origin(VirtMachineState *vms,
+                                            const char *msg)
+{
+    bool fixed_ipa;
+
+    if (!kvm_enabled() || !vms->highmem || !strstr(msg, "address limit")) {
+        return "";
+    }
+    kvm_arm_get_max_vm_ipa_size(MACHINE(vms), &fixed_ipa);
+    return fixed_ipa ?
+        " (this host's KVM lacks KVM_CAP_ARM_VM_IPA_SIZE: its IPA space is "
+        "fixed at 40 bits)" :
+        " (the largest IPA size this host's KVM offers)";
+}
+
 static bool virt_hotmem_plan_memmap(VirtMachineState *vms, int pa_bits,
                                     Error **errp)
 {
@@ -278,6 +301,7 @@ static bool virt_hotmem_plan_memmap(VirtMachineState *vms, int pa_bits,
         .max_ram_slots = ACPI_MAX_RAM_SLOTS,
     };
     VirtHotmemLayout *layout;
+    Error *err = NULL;
     size_t i;
 
     for (i = 0; i < VIRT_LOWMEMMAP_LAST; i++) {
@@ -310,8 +334,11 @@ static bool virt_hotmem_plan_memmap(VirtMachineState *vms, int pa_bits,
     req.reserved = vhms->reserved;
     req.n_reserved = vhms->n_reserved;
 
-    layout = virt_hotmem_layout_plan(&req, errp);
+    layout = virt_hotmem_layout_plan(&req, &err);
     if (!layout) {
+        error_setg(errp, "%s%s", error_get_pretty(err),
+                   virt_hotmem_limit_origin(vms, error_get_pretty(err)));
+        error_free(err);
         return false;
     }
     if (layout->n_ram_banks > VIRT_HOTMEM_MIGRATION_MAX_BANKS) {

@@ -79,9 +79,10 @@ def _cpio_newc(entries):
     return out.getvalue()
 
 
-def build_initramfs(path, modules=()):
-    """Write a gzip'd newc initramfs: busybox, /init, and the named kernel
-    modules (paths relative to the kernel's modules dir) under /modules."""
+def build_initramfs(path, modules=(), files=(), init=INIT):
+    """Write a gzip'd newc initramfs: busybox, /init, the named kernel
+    modules (paths relative to the kernel's modules dir) under /modules,
+    and @files: (path, mode, data) of further regular files."""
     assets = guest_assets()
     with open(os.path.join(assets, "busybox"), "rb") as f:
         busybox = f.read()
@@ -89,11 +90,13 @@ def build_initramfs(path, modules=()):
                for d in ("bin", "dev", "proc", "sys", "tmp", "modules")]
     entries.append(("bin/busybox", stat.S_IFREG | 0o755, busybox, None))
     entries.append(("bin/sh", stat.S_IFLNK | 0o777, None, "busybox"))
-    entries.append(("init", stat.S_IFREG | 0o755, INIT.encode(), None))
+    entries.append(("init", stat.S_IFREG | 0o755, init.encode(), None))
     for m in modules:
         with open(os.path.join(assets, "modules", m), "rb") as f:
             entries.append(("modules/" + os.path.basename(m),
                             stat.S_IFREG | 0o644, f.read(), None))
+    for name, mode, data in files:
+        entries.append((name, stat.S_IFREG | mode, data, None))
     with open(path, "wb") as f:
         f.write(gzip.compress(_cpio_newc(entries), 1))
     return path

@@ -483,7 +483,8 @@ static void virt_hotmem_dimms_to_migrated(VirtHotmemMigratedLayout *m)
     PCDIMMDeviceInfo *di;
 
     m->n_dimms = 0;
-    for (l = list; l && m->n_dimms < VIRT_HOTMEM_MIGRATION_MAX_DIMMS; l = l->next) {
+    for (l = list; l && m->n_dimms < VIRT_HOTMEM_MIGRATION_MAX_DIMMS;
+         l = l->next) {
         switch (l->value->type) {
         case MEMORY_DEVICE_INFO_KIND_DIMM:
             di = l->value->u.dimm.data;

@@ -8,7 +8,8 @@
 #   one with the vendor/device ID of its specification.  The guest writes
 #   through virtio-blk and virtio-scsi and the test finds the bytes in the
 #   backing files.
-# - q35 realizes the same set; the PCI IDs are read with query-pci.
+# - q35 realizes the same set (on its root bus); the PCI IDs are read
+#   with query-pci.
 # - qemu-xhci with usb-tablet and usb-kbd: the devices are attached to the
 #   controller's root ports (the Debian cloud kernels have no USB drivers,
 #   so the guest cannot list them; QEMU's 'info usb' is the witness).
@@ -49,10 +50,12 @@ def virtio_id(kind):
     return (VIRTIO, 0x1040 + VIRTIO_DEVICE_IDS[kind])
 
 
-def default_devices(tmp):
+def default_devices(tmp, root_ports=True):
     """(-device arguments, expected PCI IDs) of the default-device set.
     Each virtio device sits behind its own pcie-root-port, so it is a
-    modern-only PCIe device."""
+    modern-only PCIe device; without @root_ports (no firmware numbers the
+    buses behind them before query-pci), they are on the root bus, made
+    modern-only with disable-legacy=on, beside one empty root port."""
     blk = os.path.join(tmp, "blk.raw")
     scsi = os.path.join(tmp, "scsi.raw")
     for path in (blk, scsi):
@@ -74,9 +77,16 @@ def default_devices(tmp):
     args += ["-netdev", "user,id=n0"]
     want = []
     for n, (dev, kind) in enumerate(virtio):
-        args += ["-device", "pcie-root-port,id=rp%d,chassis=%d" % (n, n + 1),
-                 "-device", "%s,bus=rp%d" % (dev, n)]
-        want += [PCIE_ROOT_PORT, virtio_id(kind)]
+        if root_ports:
+            args += ["-device", "pcie-root-port,id=rp%d,chassis=%d" %
+                     (n, n + 1), "-device", "%s,bus=rp%d" % (dev, n)]
+            want += [PCIE_ROOT_PORT, virtio_id(kind)]
+        else:
+            args += ["-device", "%s,disable-legacy=on" % dev]
+            want += [virtio_id(kind)]
+    if not root_ports:
+        args += ["-device", "pcie-root-port,id=rp0,chassis=1"]
+        want += [PCIE_ROOT_PORT]
     args += ["-device", "scsi-hd,drive=scsi0,bus=scsi.0",
              "-device", "qemu-xhci,id=xhci",
              "-device", "usb-tablet,bus=xhci.0",
@@ -174,7 +184,7 @@ def query_pci_ids(vm):
 def test_q35_default_devices():
     tmp = tempfile.mkdtemp(prefix="vhm-devs-")
     try:
-        args, want, _, _ = default_devices(tmp)
+        args, want, _, _ = default_devices(tmp, root_ports=False)
         with guest.VM(["-M", "q35", "-accel", "tcg", "-m", "256M", "-S"] +
                       args, binary=guest.QEMU_X86_64, name="devs-q35") as vm:
             got = query_pci_ids(vm)

@@ -110,7 +110,8 @@ class Libvirtd:
         mounts = "".join("mkdir -p %s && mount --bind %s/%s %s && " %
                          (path, self.tmp, sub, path)
                          for sub, path in PRIVATE_DIRS)
-        env = dict(os.environ, PATH=self.bin + ":/usr/sbin:/usr/bin:/sbin:/bin")
+        env = dict(os.environ,
+                   PATH=self.bin + ":/usr/sbin:/usr/bin:/sbin:/bin")
         self.log = open(os.path.join(self.tmp, "libvirtd.log"), "wb")
         self.proc = subprocess.Popen(
             ["unshare", "--mount", "--propagation", "private", "sh", "-c",
@@ -121,7 +122,8 @@ class Libvirtd:
         while True:
             if self.proc.poll() is not None:
                 raise AssertionError("libvirtd exited: %s" % self.daemon_log())
-            if os.path.exists(sock) and self.virsh("list", check=False)[0] == 0:
+            if (os.path.exists(sock) and
+                    self.virsh("list", check=False)[0] == 0):
                 return self
             if time.monotonic() > deadline:
                 raise AssertionError("libvirtd did not answer in 60 s: %s" %

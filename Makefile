@@ -18,7 +18,7 @@ timed = t0=$$(date +%s.%N); $(2); rc=$$?; \
 	exit $$rc
 
 .PHONY: all build deps check demo fuzz bench clean distclean help \
-	install uninstall check-sanitizers build-arm64 check-arm64-artifact
+	install uninstall docs check-sanitizers build-arm64 check-arm64-artifact
 
 all: build
 
@@ -30,7 +30,8 @@ help:
 	@echo "make check-sanitizers  1000 DIMM plug/unplug cycles, ASan+UBSan build (build-sanitizers/)"
 	@echo "make bench   precise-tsc (one and two emulated AMD-V hosts); ACPI boot times; hotplug and DIMM migration, virt vs virt-hotmem"
 	@echo "make clean   remove build/ (keeps the downloaded QEMU source in cache/)"
-	@echo "make install   copy the two emulators to \$$(DESTDIR)\$$(PREFIX)/bin (PREFIX=$(PREFIX))"
+	@echo "make docs      build QEMU's manual and man pages (with our pages) in $(BUILD)/docs"
+	@echo "make install   copy the two emulators, the manual and the man pages under \$$(DESTDIR)\$$(PREFIX) (PREFIX=$(PREFIX))"
 	@echo "make uninstall remove exactly what make install copied"
 	@echo "make build-arm64  cross-build $(ARM64_BUILD)/qemu-system-aarch64 (static, KVM) for the Arm KVM test"
 
@@ -89,31 +90,60 @@ clean:
 distclean: clean
 	rm -rf cache
 
-# make install: the two emulators, nothing else (their firmware is Debian's,
-# found through the --firmwarepath configure gives them).  PREFIX defaults
-# to /usr/local, which Debian's packages never write to; a file that a Debian
-# package owns is never overwritten, whatever PREFIX says.
+# make install: the two emulators, QEMU's manual (HTML, with the QMP
+# reference and our pages) and its man pages, all built from docs/ by QEMU's
+# Sphinx setup (warnings are errors), nothing else: the emulators' firmware
+# is Debian's, found through the --firmwarepath configure gives them.
+# PREFIX defaults to /usr/local, which Debian's packages never write to; a
+# file that a Debian package owns is never overwritten, whatever PREFIX says.
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
-INSTALLED := $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(EMULATORS)))
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/virt-hotmem
+MAN_PAGES := man1/qemu.1 man7/qemu-block-drivers.7 man7/qemu-cpu-models.7 \
+	man7/qemu-qmp-ref.7
+INSTALL_PATHS := $(addprefix $(BINDIR)/,$(notdir $(EMULATORS))) \
+	$(addprefix $(MANDIR)/,$(MAN_PAGES))
+
+# QEMU's HTML manual (build/docs/manual) and man pages (build/docs/*.[17]).
+# QEMU gives Sphinx -W only with --enable-werror, which would make every C
+# warning fatal too: here any warning Sphinx prints fails the target, and
+# the manual's stamp is removed so that the next run tries again.
+docs: $(CONFIGURED)
+	@$(call timed,docs,$(NINJA) -C $(BUILD) man > $(BUILD)/docs.log 2>&1; \
+	    rc=$$?; grep -v '^\[' $(BUILD)/docs.log; \
+	    if [ $$rc != 0 ] || grep -q 'WARNING:\|ERROR:' $(BUILD)/docs.log; then \
+	        rm -f $(BUILD)/docs/docs.stamp; \
+	        echo "make docs: Sphinx failed or warned (warnings are errors)" >&2; \
+	        false; \
+	    fi)
 
 # $(call refuse_debian_files,TARGET,WHAT IT WOULD NOT DO): without DESTDIR,
-# stop before touching a file under BINDIR that a Debian package owns.
-refuse_debian_files = for f in $(notdir $(EMULATORS)); do \
-	    if [ -z "$(DESTDIR)" ] && owner=$$(dpkg-query -S "$(BINDIR)/$$f" 2>/dev/null); then \
-	        echo "make $(1): $(BINDIR)/$$f belongs to Debian's $${owner%%:*}; $(2)" >&2; \
-	        exit 1; \
-	    fi; \
+# stop before touching a file that a Debian package owns (Debian ships its
+# man pages compressed, so FILE.gz counts too).
+refuse_debian_files = for f in $(INSTALL_PATHS); do \
+	    for g in "$$f" "$$f.gz"; do \
+	        if [ -z "$(DESTDIR)" ] && owner=$$(dpkg-query -S "$$g" 2>/dev/null); then \
+	            echo "make $(1): $$g belongs to Debian's $${owner%%:*}; $(2)" >&2; \
+	            exit 1; \
+	        fi; \
+	    done; \
 	done
 
-install: build
+install: build docs
 	@$(call refuse_debian_files,install,not overwriting it (use PREFIX=/usr/local))
-	install -d "$(DESTDIR)$(BINDIR)"
+	install -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(MANDIR)/man1" \
+	    "$(DESTDIR)$(MANDIR)/man7" "$(DESTDIR)$(DOCDIR)"
 	install -m 755 $(EMULATORS) "$(DESTDIR)$(BINDIR)/"
+	for m in $(MAN_PAGES); do \
+	    install -m 644 "$(BUILD)/docs/$${m#*/}" "$(DESTDIR)$(MANDIR)/$$m" || exit 1; \
+	done
+	cp -R $(BUILD)/docs/manual/. "$(DESTDIR)$(DOCDIR)/"
 
 uninstall:
 	@$(call refuse_debian_files,uninstall,not removing it)
-	rm -f $(INSTALLED)
+	rm -f $(addprefix $(DESTDIR),$(INSTALL_PATHS))
+	rm -rf "$(DESTDIR)$(DOCDIR)"
 
 # The Arm KVM acceptance test (tests/acceptance/test_arm_kvm.py) runs this
 # QEMU, cross-built for arm64, in an emulated Arm host: static, KVM only,

@@ -6,7 +6,8 @@
 #
 # usage: scripts/install-deps.sh [build|guest|cross|all]
 #   build: toolchain + QEMU build deps + the trixie deb-src entry
-#   guest: arm64 architecture, firmware (AAVMF, SeaBIOS, qemu-system-data, iPXE)
+#   guest: arm64 architecture, firmware (AAVMF, SeaBIOS, qemu-system-data, iPXE),
+#          and the tests' witnesses (qemu-utils, certtool, libvirt, virt-install)
 #   cross: arm64 cross toolchain and :arm64 libraries (make build-arm64)
 #   all:   all three (default)
 set -eu
@@ -95,7 +96,7 @@ install_missing() {
     done
     [ -z "$missing" ] && return 0
     echo "install-deps: installing$missing"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q ${apt_extra:-} $missing >/dev/null
 }
 
 bpo() {
@@ -117,6 +118,9 @@ build|all)
     install_missing build-essential ninja-build libglib2.0-dev libpixman-1-dev \
         libfdt-dev python3-venv flex bison pkg-config ccache acpica-tools \
         libslirp-dev \
+        libseccomp-dev libcap-ng-dev libattr1-dev libnuma-dev libpmem-dev \
+        libgnutls28-dev nettle-dev libzstd-dev liburing-dev libaio-dev \
+        libpng-dev libjpeg-dev python3-sphinx python3-sphinx-rtd-theme \
         device-tree-compiler xz-utils dpkg-dev "$(bpo meson)" "$(bpo python3-pycotap)" \
         clang libclang-rt-dev
     ;;
@@ -132,6 +136,18 @@ case "$what" in
 guest|all)
     install_missing qemu-efi-aarch64 seabios "$(bpo qemu-system-data)" ipxe-qemu cpio \
         socat
+    # The acceptance tests' witnesses: Debian's qemu-img/qemu-io and
+    # qemu-storage-daemon (10.0 from backports on bookworm), certtool, man,
+    # and libvirt with virt-install.  Without recommends: libvirt's would
+    # pull in Debian's own qemu-system-* and dnsmasq.
+    apt_extra=--no-install-recommends install_missing "$(bpo qemu-utils)" \
+        gnutls-bin man-db libvirt-daemon-system libvirt-daemon-driver-qemu \
+        libvirt-clients virtinst
+    # bookworm's own qemu-utils (7.2) has no qemu-storage-daemon.
+    if ! command -v qemu-storage-daemon >/dev/null 2>&1; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+            --no-install-recommends "$(bpo qemu-utils)" >/dev/null
+    fi
     ;;
 esac
 case "$what" in

@@ -2,9 +2,11 @@
 #
 # Acceptance: make install / make uninstall into a DESTDIR.  install writes
 # exactly the two emulators under DESTDIR/PREFIX/bin (PREFIX defaults to
-# /usr/local), byte for byte what build/ holds; the installed x86 emulator
-# starts -M q35 with Debian's SeaBIOS and no -L; uninstall removes exactly
-# those files.
+# /usr/local), byte for byte what build/ holds, QEMU's man pages under
+# share/man and its HTML manual under share/doc/virt-hotmem (both built from
+# docs/ by QEMU's Sphinx setup, with our pages in them); the installed x86
+# emulator starts -M q35 with Debian's SeaBIOS and no -L; uninstall removes
+# exactly those files.
 #
 # Copyright (c) 2026 The virt-hotmem developers
 #
@@ -22,6 +24,8 @@ from vhm import guest, tap  # noqa: E402
 import test_features_firmware  # noqa: E402
 
 EMULATORS = ("qemu-system-aarch64", "qemu-system-x86_64")
+MAN_PAGES = ("man1/qemu.1", "man7/qemu-block-drivers.7",
+             "man7/qemu-cpu-models.7", "man7/qemu-qmp-ref.7")
 
 
 def make(*args):
@@ -37,12 +41,21 @@ def files_under(top):
                   for d, _, fs in os.walk(top) for f in fs)
 
 
+def expected_files(prefix):
+    manual = os.path.join(guest.BUILD, "docs", "manual")
+    return sorted([prefix + "/bin/" + e for e in EMULATORS] +
+                  [prefix + "/share/man/" + m for m in MAN_PAGES] +
+                  [prefix + "/share/doc/virt-hotmem/" + f
+                   for f in files_under(manual)])
+
+
 def test_install_uninstall():
     destdir = tempfile.mkdtemp(prefix="vhm-destdir-")
     try:
         make("install", "DESTDIR=" + destdir)
-        want = ["usr/local/bin/" + e for e in EMULATORS]
-        assert files_under(destdir) == want, files_under(destdir)
+        want = expected_files("usr/local")
+        assert files_under(destdir) == want, \
+            set(files_under(destdir)) ^ set(want)
         for e in EMULATORS:
             installed = os.path.join(destdir, "usr/local/bin", e)
             assert os.access(installed, os.X_OK), installed
@@ -64,14 +77,40 @@ def test_install_prefix():
     destdir = tempfile.mkdtemp(prefix="vhm-destdir-")
     try:
         make("install", "DESTDIR=" + destdir, "PREFIX=/opt/vhm")
-        want = ["opt/vhm/bin/" + e for e in EMULATORS]
-        assert files_under(destdir) == want, files_under(destdir)
+        want = expected_files("opt/vhm")
+        assert files_under(destdir) == want, \
+            set(files_under(destdir)) ^ set(want)
         make("uninstall", "DESTDIR=" + destdir, "PREFIX=/opt/vhm")
         assert files_under(destdir) == [], files_under(destdir)
     finally:
         shutil.rmtree(destdir, ignore_errors=True)
 
 
+def test_installed_docs():
+    """The installed manual has our board's page; the man pages render
+    with man(1) and the QMP reference documents our QMP command."""
+    destdir = tempfile.mkdtemp(prefix="vhm-destdir-")
+    try:
+        make("install", "DESTDIR=" + destdir)
+        doc = os.path.join(destdir, "usr/local/share/doc/virt-hotmem")
+        with open(os.path.join(doc, "system/arm/virt-hotmem.html")) as f:
+            page = f.read()
+        assert "memory map" in page, "virt-hotmem.html has no memory map"
+        with open(os.path.join(doc, "system/target-arm.html")) as f:
+            assert 'href="arm/virt-hotmem.html"' in f.read()
+        man = os.path.join(destdir, "usr/local/share/man")
+        p = subprocess.run(["man", "-l", "-P", "cat",
+                            os.path.join(man, "man7/qemu-qmp-ref.7")],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=120, env=dict(os.environ, MANWIDTH="80"))
+        assert p.returncode == 0, p.stderr.decode()
+        assert "query-memory-layout" in p.stdout.decode(), \
+            "qemu-qmp-ref(7) does not document query-memory-layout"
+    finally:
+        shutil.rmtree(destdir, ignore_errors=True)
+
+
 if __name__ == "__main__":
     tap.main([("install/destdir-default-prefix", test_install_uninstall),
-              ("install/destdir-prefix-opt", test_install_prefix)])
+              ("install/destdir-prefix-opt", test_install_prefix),
+              ("install/manual-and-man-pages", test_installed_docs)])

@@ -1049,6 +1049,25 @@ static bool kvm_tsc_section_needed(void *opaque)
     return true;
 }
 
+/*
+ * Checked before the two arrays are allocated from the stream's count: a
+ * corrupt count must fail the load with one line, not ask g_malloc for
+ * gigabytes (which aborts).  The per-vCPU match in post_load is stricter;
+ * this only bounds what the stream can make us allocate.
+ */
+static bool kvm_tsc_nr_vcpus_valid(void *opaque, int version_id)
+{
+    KvmTscMigrated *m = opaque;
+    uint32_t nr_vcpus = kvm_tsc_nr_vcpus();
+
+    if (m->nr_vcpus != nr_vcpus) {
+        error_report("precise-tsc: the migration stream has TSC offsets "
+                     "for %u vCPUs, this VM has %u", m->nr_vcpus, nr_vcpus);
+        return false;
+    }
+    return true;
+}
+
 static const VMStateDescription vmstate_kvm_tsc = {
     .name = "precise-tsc",
     .version_id = 2,
@@ -1069,6 +1088,7 @@ static const VMStateDescription vmstate_kvm_tsc = {
         VMSTATE_UINT64(ratio, KvmTscMigrated),
         VMSTATE_UINT32(frac_bits, KvmTscMigrated),
         VMSTATE_UINT32(nr_vcpus, KvmTscMigrated),
+        VMSTATE_VALIDATE("precise-tsc vCPU count", kvm_tsc_nr_vcpus_valid),
         VMSTATE_VARRAY_UINT32_ALLOC(vcpu_ids, KvmTscMigrated, nr_vcpus, 0,
                                     vmstate_info_uint32, uint32_t),
         VMSTATE_VARRAY_UINT32_ALLOC(offsets, KvmTscMigrated, nr_vcpus, 0,

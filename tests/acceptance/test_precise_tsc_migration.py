@@ -256,7 +256,8 @@ class CorruptingProxy(threading.Thread):
     'version' sets the section's version_id to 3, 'truncate' cuts the
     stream a few bytes into the section, 'dup-id' and 'foreign-id' set the
     second vCPU id of the section (wire format version 2, see
-    docs/system/i386/precise-tsc.rst) to the first's or to 7."""
+    docs/system/i386/precise-tsc.rst) to the first's or to 7, and
+    'huge-count' sets the number of vCPUs to 0xffffffff."""
 
     # Section body up to the vCPU ids: pair code, realtime, TAI offset,
     # host TSC, kvmclock, uncertainty, guest kHz, host kHz, ratio,
@@ -324,6 +325,15 @@ class CorruptingProxy(threading.Thread):
                         struct.pack(">I", 7)
                     at2 = body + self.IDS_AT + 4
                     buf = buf[:at2] + new + buf[at2 + 4:]
+                if self.how == "huge-count":
+                    while len(buf) < body + self.IDS_AT:
+                        data = src.recv(1 << 16)
+                        if not data:
+                            break
+                        buf += data
+                    at2 = body + self.IDS_AT - 4
+                    buf = buf[:at2] + struct.pack(">I", 0xffffffff) + \
+                        buf[at2 + 4:]
                 if self.how != "truncate":
                     if self.how == "version":
                         buf = buf[:ver] + struct.pack(">I", 3) + \
@@ -393,6 +403,14 @@ def test_truncated_section_refused():
     corrupted("truncate", "load of migration failed")
 
 
+def test_huge_vcpu_count_refused():
+    # Before the count was checked, the destination allocated its arrays
+    # from it: 48 GiB asked of g_malloc, an abort, not an error line.
+    corrupted("huge-count", "qemu-system-x86_64: precise-tsc: the migration "
+              "stream has TSC offsets for 4294967295 vCPUs, this VM has 2",
+              first_line=True)
+
+
 if __name__ == "__main__":
     tap.main([("precise-tsc/on-to-on-applied-or-refused-by-host",
                test_on_to_on),
@@ -405,6 +423,8 @@ if __name__ == "__main__":
               ("precise-tsc/newer-version-refused", test_newer_version_refused),
               ("precise-tsc/truncated-section-refused",
                test_truncated_section_refused),
+              ("precise-tsc/huge-vcpu-count-refused",
+               test_huge_vcpu_count_refused),
               ("precise-tsc/duplicate-vcpu-id-refused",
                test_duplicate_vcpu_id_refused),
               ("precise-tsc/unknown-vcpu-id-refused",

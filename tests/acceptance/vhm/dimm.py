@@ -103,13 +103,16 @@ def online_all(vm, zone="online_movable"):
              "grep -q offline $f && echo %s > $f; done; true" % zone)
 
 
-def start_writer(vm, mib=16, path="/tmp/dirty"):
+def start_writer(vm, mib=8, path="/tmp/dirty"):
     """Start a guest loop rewriting the same @mib MiB file in place:
-    the same page-cache pages are dirtied again and again."""
+    the same page-cache pages are dirtied again and again.  The loop
+    pauses a little between rounds so that the guest's single vCPU
+    still answers the test's shell commands on a loaded host, and the
+    first fill has a generous bound for the same reason (TCG)."""
     vm.check("yes %s0 | head -c %d > %s" %
-             (DIRTY_TAG.decode(), mib * MiB, path), timeout=120)
+             (DIRTY_TAG.decode(), mib * MiB, path), timeout=300)
     vm.check("(i=0; while :; do i=$((i+1)); yes %s$i | head -c %d | "
-             "dd of=%s bs=64k conv=notrunc 2>/dev/null; done) "
+             "dd of=%s bs=64k conv=notrunc 2>/dev/null; sleep 0.2; done) "
              ">/dev/null 2>&1 & true" % (DIRTY_TAG.decode(), mib * MiB, path))
 
 

@@ -31,6 +31,13 @@
  *   +0x10000  ACPI tables and RSDP             EfiACPIReclaimMemory
  *   ...       NVDIMM _DSM buffer (if nvdimm=on) EfiACPIMemoryNVS
  *
+ * The NVDIMM _DSM buffer must be below 4 GiB: the SSDT holds its address
+ * in a 32-bit name (MEMA, hw/acpi/nvdimm.c) and the AML hands it to QEMU
+ * through a 32-bit register.  When the first RAM bank is not below 4 GiB
+ * (ram-base=0x8000000000), the buffer gets a RAM region of its own in
+ * virt's secure-RAM window instead (acpi_boot_dsm_ram() below), an
+ * EfiACPIMemoryNVS entry of its own in the memory map.
+ *
  * Copyright (c) 2026 The virt-hotmem developers
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -45,6 +52,7 @@
 #include "hw/acpi/bios-linker-loader.h"
 #include "hw/acpi/acpi.h"
 #include "hw/loader.h"
+#include "exec/address-spaces.h"
 #include "hw/mem/nvdimm.h"
 #include "hw/block/flash.h"
 #include "hw/arm/virt-hotmem.h"
@@ -102,6 +110,12 @@ enum {
  */
 #define HANDOFF_ALIGN           (64 * KiB)
 #define HANDOFF_OFFSET          (64 * KiB)
+/*
+ * The _DSM buffer's own RAM, when it needs it: the buffer is one 4 KiB
+ * page (NvdimmDsmIn/Out in hw/acpi/nvdimm.c), the region one granule of
+ * the memory map, the least a kernel with 64 KiB pages maps on its own.
+ */
+#define DSM_RAM_SIZE            HANDOFF_ALIGN
 
 #define VENDOR_NAME             "virt-hotmem"
 
@@ -172,6 +186,49 @@ bool virt_hotmem_acpi_boot_check(VirtHotmemMachineState *vhms, Error **errp)
 }
 
 /*
+ * The NVDIMM _DSM buffer's address is 32 bits wide (see the top of this
+ * file).  Without RAM below 4 GiB to hold it, give it RAM of its own in
+ * virt's secure-RAM window (VIRT_SECURE_MEM, 16 MiB at 0x0e000000):
+ *  - virt maps that window only with secure=on, and then only in the
+ *    Secure address space (create_secure_ram()), which this machine's
+ *    -kernel never runs in; secure=on is refused here rather than have
+ *    two RAMs at one address;
+ *  - the planner (virt-hotmem-layout.c) counts it among virt's fixed
+ *    low MMIO regions ("secure-mem"), so RAM and device memory never go
+ *    there;
+ *  - it is RAM (memory_region_init_ram()), so it migrates: the
+ *    destination, started with the same options, makes the same region.
+ * The memory map marks it EfiACPIMemoryNVS: Linux keeps it out of its
+ * RAM and maps it cacheable for the AML (arm64's acpi_os_ioremap()).
+ */
+static bool acpi_boot_dsm_ram(VirtHotmemMachineState *vhms, Error **errp)
+{
+    VirtMachineState *vms = VIRT_MACHINE(vhms);
+    hwaddr base = vms->memmap[VIRT_SECURE_MEM].base;
+
+    assert(DSM_RAM_SIZE <= vms->memmap[VIRT_SECURE_MEM].size &&
+           base + DSM_RAM_SIZE <= 4 * GiB);
+    if (vms->secure) {
+        error_setg(errp, "acpi=on: with nvdimm=on and RAM above 4 GiB, the "
+                   "NVDIMM _DSM page goes to 0x%" HWADDR_PRIx ", which "
+                   "secure=on gives to secure RAM: drop secure=on or keep "
+                   "ram-base below 4 GiB", base);
+        return false;
+    }
+    /* No owner (a device would be): the RAM block's name is global */
+    if (!memory_region_init_ram(&vhms->acpi_dsm_ram, NULL,
+                                "virt-hotmem.acpi-dsm", DSM_RAM_SIZE,
+                                errp)) {
+        return false;
+    }
+    memory_region_add_subregion(get_system_memory(), base,
+                                &vhms->acpi_dsm_ram);
+    vhms->acpi_dsm_base = base;
+    trace_virt_hotmem_acpi_boot_dsm_page(base, DSM_RAM_SIZE);
+    return true;
+}
+
+/*
  * After virt's init: boot.c has loaded the kernel (an Image at
  * bootinfo.entry), the initrd and chosen where the DTB goes.  Check what
  * only then is known, and where the handoff region fits.
@@ -201,6 +258,10 @@ bool virt_hotmem_acpi_boot_check_loaded(VirtHotmemMachineState *vhms,
     }
     vhms->acpi_handoff_base = info->loader_start + HANDOFF_OFFSET;
     vhms->acpi_handoff_limit = info->entry;
+    if (ms->nvdimms_state->is_enabled &&
+        vhms->acpi_handoff_limit > 4 * GiB) {
+        return acpi_boot_dsm_ram(vhms, errp);
+    }
     return true;
 }
 
@@ -222,6 +283,7 @@ typedef struct AcpiBootFile {
     const char *name;
     GArray *blob;
     bool nvs;           /* written at run time: ACPI NVS, not reclaimable */
+    bool fixed;         /* at addr, outside the handoff region */
     hwaddr addr;        /* 0 until allocated */
     uint8_t *data;      /* its bytes inside the handoff buffer */
 } AcpiBootFile;
@@ -294,7 +356,7 @@ static bool acpi_boot_run_linker(AcpiBootHandoff *h, GArray *cmds,
                            "file this boot does not provide", e + 4);
                 return false;
             }
-            if (f->nvs != pass) {
+            if (f->nvs != pass || f->fixed) {
                 continue;
             }
             align = MAX(ldl_le_p(e + 60), 1);
@@ -320,9 +382,11 @@ static bool acpi_boot_run_linker(AcpiBootHandoff *h, GArray *cmds,
     for (i = 0; i < h->n_files; i++) {
         AcpiBootFile *f = &h->files[i];
 
-        if (f->addr) {
+        if (f->addr && !f->fixed) {
             f->data = h->buf->data + (f->addr - h->base);
             memcpy(f->data, f->blob->data, f->blob->len);
+        }
+        if (f->addr) {
             trace_virt_hotmem_acpi_boot_file(f->name, f->addr, f->blob->len);
         }
     }
@@ -348,16 +412,13 @@ static bool acpi_boot_run_linker(AcpiBootHandoff *h, GArray *cmds,
             val = le64_to_cpu(val) + src->addr;
             /*
              * A pointer narrower than 64 bits must hold the address: the
-             * NVDIMM _DSM buffer's is a 32-bit name (MEMA) in the SSDT.
+             * NVDIMM _DSM buffer's is a 32-bit name (MEMA) in the SSDT,
+             * which is why acpi_boot_dsm_ram() exists.
              */
             if (size < 8 && val >> (size * 8)) {
                 error_setg(errp, "acpi=on: '%s' is placed at 0x%" PRIx64
-                           " but '%s' holds its address in %u bytes: it "
-                           "needs RAM below %u GiB%s", src->name, src->addr,
-                           dst->name, size, size == 4 ? 4 : 0,
-                           g_str_equal(src->name, NVDIMM_DSM_MEM_FILE) ?
-                           " (with nvdimm=on, keep ram-base below 4 GiB)" :
-                           "");
+                           " but '%s' holds its address in %u bytes",
+                           src->name, src->addr, dst->name, size);
                 return false;
             }
             val = cpu_to_le64(val);
@@ -577,11 +638,24 @@ void virt_hotmem_acpi_boot_modify_dtb(VirtHotmemMachineState *vhms,
         .name = ACPI_BUILD_TPMLOG_FILE, .blob = tables.tcpalog,
     };
     if (ms->nvdimms_state->is_enabled) {
-        /* The _DSM page QEMU and the guest's AML exchange data through */
+        /*
+         * The _DSM page QEMU and the guest's AML exchange data through:
+         * in the handoff region, or in its own RAM if it has some.  Its
+         * contents are scratch (each call writes its input first), so
+         * its own RAM needs no copy of the blob's zeroes.
+         */
         h.files[h.n_files++] = (AcpiBootFile) {
             .name = NVDIMM_DSM_MEM_FILE, .blob = ms->nvdimms_state->dsm_mem,
-            .nvs = true,
+            .nvs = true, .fixed = vhms->acpi_dsm_base != 0,
+            .addr = vhms->acpi_dsm_base,
         };
+        if (vhms->acpi_dsm_base &&
+            ms->nvdimms_state->dsm_mem->len > DSM_RAM_SIZE) {
+            error_setg(&err, "acpi=on: the NVDIMM _DSM buffer is %u bytes, "
+                       "its RAM %u", ms->nvdimms_state->dsm_mem->len,
+                       (unsigned)DSM_RAM_SIZE);
+            goto fail;
+        }
     }
     g_byte_array_set_size(h.buf, HANDOFF_EFI_SIZE);
     memset(h.buf->data, 0, HANDOFF_EFI_SIZE);
@@ -604,6 +678,11 @@ void virt_hotmem_acpi_boot_modify_dtb(VirtHotmemMachineState *vhms,
     }
 
     m = (EfiMemmapBuilder) { .desc = h.buf->data + HANDOFF_MEMMAP };
+    /* Below every RAM bank (it is used only when they are above 4 GiB) */
+    if (vhms->acpi_dsm_base) {
+        efi_memmap_add(&m, EFI_ACPI_MEMORY_NVS, vhms->acpi_dsm_base,
+                       vhms->acpi_dsm_base + DSM_RAM_SIZE);
+    }
     virt_foreach_ram_range(vms, 0, ms->ram_size, acpi_boot_bank_cb, args);
     if (m.overflow) {
         error_setg(&err, "acpi=on: the EFI memory map has more than %zu "
@@ -683,5 +762,14 @@ void virt_hotmem_acpi_boot_layout(VirtHotmemMachineState *vhms,
         q->kind = MEMORY_LAYOUT_REGION_KIND_BOOT_TABLES;
         QAPI_LIST_APPEND(*tail, q);
         base += rows[i].size;
+    }
+    if (vhms->acpi_dsm_base) {
+        MemoryLayoutRegion *q = g_new0(MemoryLayoutRegion, 1);
+
+        q->name = g_strdup("acpi-nvs");
+        q->base = vhms->acpi_dsm_base;
+        q->size = memory_region_size(&vhms->acpi_dsm_ram);
+        q->kind = MEMORY_LAYOUT_REGION_KIND_BOOT_TABLES;
+        QAPI_LIST_APPEND(*tail, q);
     }
 }

@@ -11,6 +11,12 @@
  * map covering exactly the RAM banks of the command line.  Checksums
  * (EFI CRC32, ACPI sums) are computed here.
  *
+ * With nvdimm=on, the NVDIMM SSDT's MEMA (the 32-bit address of QEMU's
+ * _DSM page) must name memory below 4 GiB that the map reserves as ACPI
+ * NVS: inside the first bank when it is below 4 GiB, else in virt's
+ * secure-RAM window (0x0e000000, 16 MiB, hw/arm/virt.c's base_memmap),
+ * which the map then lists on its own, outside the banks.
+ *
  * Copyright (c) 2026 The virt-hotmem developers
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -31,6 +37,13 @@
 #define EFI_RUNTIME_SERVICES_DATA 6
 #define EFI_CONVENTIONAL_MEMORY   7
 #define EFI_ACPI_RECLAIM_MEMORY   9
+#define EFI_ACPI_MEMORY_NVS       10
+
+/* virt's fixed map (hw/arm/virt.c): VIRT_SECURE_MEM */
+#define VIRT_SECURE_MEM_BASE      0x0e000000ULL
+#define VIRT_SECURE_MEM_SIZE      (16 * MiB)
+/* QEMU's NVDIMM _DSM page (hw/acpi/nvdimm.c, NvdimmDsmIn) */
+#define DSM_PAGE_SIZE             4096
 
 typedef struct Bank {
     uint64_t base, size;
@@ -41,6 +54,8 @@ typedef struct Case {
     const char *opts;       /* -M virt-hotmem,acpi=on,<opts> */
     const char *mem;        /* -m */
     Bank banks[4];          /* RAM as the test works it out */
+    bool nvdimm;            /* nvdimm=on: check MEMA */
+    uint64_t dsm_window;    /* the _DSM page's own window, if not in RAM */
 } Case;
 
 /* A header-only arm64 Image (Documentation/arch/arm64/booting.rst) */
@@ -120,6 +135,21 @@ static int desc_type_of(const uint8_t *map, uint32_t n, uint32_t dsize,
     return -1;
 }
 
+/* The value of the AML name MEMA (NameOp, "MEMA", DWordPrefix, dword) */
+static bool find_mema(const uint8_t *aml, uint32_t len, uint64_t *mema)
+{
+    uint32_t i;
+
+    for (i = 0; i + 10 <= len; i++) {
+        if (aml[i] == 0x08 && !memcmp(aml + i + 1, "MEMA", 4) &&
+            aml[i + 5] == 0x0c) {
+            *mema = ldl_le_p(aml + i + 6);
+            return true;
+        }
+    }
+    return false;
+}
+
 static void test_handoff(const void *opaque)
 {
     const Case *c = opaque;
@@ -132,7 +162,8 @@ static void test_handoff(const void *opaque)
     g_autofree uint8_t *fdt = NULL;
     g_autofree uint8_t *map = NULL;
     g_autofree uint8_t *x = NULL;
-    uint64_t expect_next;
+    uint64_t expect_next, mema = 0;
+    bool have_mema = false;
     int chosen, node, nb;
 
     qts = qtest_initf("-nic none -cpu max -m %s -M virt-hotmem,acpi=on%s%s "
@@ -204,6 +235,18 @@ static void test_handoff(const void *opaque)
         const uint8_t *d = map + i * dsize;
         uint64_t s = ldq_le_p(d + 8), len = ldq_le_p(d + 24) * 4096;
 
+        g_assert_cmpint(s % DESC_ALIGN, ==, 0);
+        g_assert_cmphex(ldq_le_p(d + 32) & 0x8, ==, 0x8);   /* WB */
+        if (c->dsm_window && s < c->banks[0].base) {
+            /* Not RAM: the _DSM page's own, first, in virt's window */
+            g_assert_cmpint(i, ==, 0);
+            g_assert_cmpint(ldl_le_p(d), ==, EFI_ACPI_MEMORY_NVS);
+            g_assert_cmphex(s, ==, c->dsm_window);
+            g_assert_cmpint(len, >=, DSM_PAGE_SIZE);
+            g_assert_cmphex(s + len, <=,
+                            VIRT_SECURE_MEM_BASE + VIRT_SECURE_MEM_SIZE);
+            continue;
+        }
         if (s != expect_next) {
             /* The next bank starts where this one's last entry ended */
             g_assert_cmphex(expect_next, ==,
@@ -211,8 +254,6 @@ static void test_handoff(const void *opaque)
             nb++;
             g_assert_cmphex(s, ==, c->banks[nb].base);
         }
-        g_assert_cmpint(s % DESC_ALIGN, ==, 0);
-        g_assert_cmphex(ldq_le_p(d + 32) & 0x8, ==, 0x8);   /* WB */
         expect_next = s + len;
     }
     g_assert_cmphex(expect_next, ==, c->banks[nb].base + c->banks[nb].size);
@@ -253,6 +294,11 @@ static void test_handoff(const void *opaque)
         g_assert_cmpint(sum8(tb, ldl_le_p(th + 4)), ==, 0);
         g_assert_cmpint(desc_type_of(map, n, dsize, t, ldl_le_p(th + 4)), ==,
                         EFI_ACPI_RECLAIM_MEMORY);
+        if (!memcmp(th, "SSDT", 4) && find_mema(tb, ldl_le_p(th + 4),
+                                                 &mema)) {
+            g_assert_false(have_mema);
+            have_mema = true;
+        }
         if (!memcmp(th, "FACP", 4)) {
             /* The DSDT through the FADT's X_DSDT (offset 140) */
             uint64_t dsdt = ldq_le_p(tb + 140);
@@ -266,6 +312,20 @@ static void test_handoff(const void *opaque)
         }
     }
 
+    /* The _DSM page: where the AML says, reserved as ACPI NVS */
+    g_assert_cmpint(have_mema, ==, c->nvdimm);
+    if (c->nvdimm) {
+        g_assert_cmphex(mema, !=, 0);
+        g_assert_cmpint(desc_type_of(map, n, dsize, mema, DSM_PAGE_SIZE), ==,
+                        EFI_ACPI_MEMORY_NVS);
+        if (c->dsm_window) {
+            g_assert_cmphex(mema, ==, c->dsm_window);
+        } else {
+            g_assert_cmphex(mema, >=, b0->base);
+            g_assert_cmphex(mema + DSM_PAGE_SIZE, <=, b0->base + b0->size);
+        }
+    }
+
     qtest_quit(qts);
     unlink(image);
 }
@@ -274,6 +334,13 @@ static const Case cases[] = {
     { "default", "", "1G", { { 1 * GiB, 1 * GiB } } },
     { "ram-base-512g", "ram-base=0x8000000000", "1G",
       { { 512 * GiB, 1 * GiB } } },
+    /* The _DSM page in the first bank, below 4 GiB */
+    { "default-nvdimm", "nvdimm=on", "1G,slots=2,maxmem=4G",
+      { { 1 * GiB, 1 * GiB } }, true },
+    /* No RAM below 4 GiB: the _DSM page at the start of virt's window */
+    { "ram-base-512g-nvdimm", "ram-base=0x8000000000,nvdimm=on",
+      "1G,slots=2,maxmem=4G", { { 512 * GiB, 1 * GiB } }, true,
+      VIRT_SECURE_MEM_BASE },
     /* Arm DEN0001's DRAM windows: 2 GiB at 2 GiB, the rest at 34 GiB */
     { "arm-den0001", "memory-layout=arm-den0001", "4G",
       { { 2 * GiB, 2 * GiB }, { 34 * GiB, 2 * GiB } } },

@@ -104,6 +104,13 @@ typedef struct VirtHotmemMachineState {
     uint64_t acpi_efi_size;
     uint64_t acpi_tables_size;
     uint64_t acpi_nvs_size;
+    /*
+     * The NVDIMM _DSM page when it cannot be in the handoff region (RAM
+     * above 4 GiB): a RAM region of its own in virt's secure-RAM window,
+     * at acpi_dsm_base (0 when unused).
+     */
+    MemoryRegion acpi_dsm_ram;
+    hwaddr acpi_dsm_base;
 
     /* Migration: this machine's layout, or the source's on load */
     VirtHotmemMigratedLayout migrated;

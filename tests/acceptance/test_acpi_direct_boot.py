@@ -6,8 +6,12 @@
 # line: RAM banks (ram-base=, Arm's DRAM windows for arm-den0001), the
 # EFI memory map covering exactly those banks, the SRAT naming each bank,
 # ACPI tables, console on SPCR, a virtio-pci disk read back byte for
-# byte, a pc-dimm and an nvdimm hot-added (in /proc/iomem, /dev/pmem0)
-# and a pc-dimm removed (DEVICE_DELETED).  Bad input: one line, exit 1.
+# byte, a virtio-net NIC leased an address by slirp's DHCP server, a
+# pc-dimm and nvdimms hot-added (in /proc/iomem, /dev/pmem0 written
+# through to its backing file, a labelled one whose label area the guest
+# reads through the NVDIMM _DSM) and a pc-dimm removed
+# (DEVICE_DELETED).  With RAM above 4 GiB the _DSM page is in virt's
+# secure-RAM window.  Bad input: one line, exit 1.
 #
 # Copyright (c) 2026 The virt-hotmem developers
 #
@@ -41,6 +45,24 @@ DISK_MODULES = ["kernel/drivers/virtio/virtio_ring.ko",
                 "kernel/drivers/virtio/virtio_pci_legacy_dev.ko",
                 "kernel/drivers/virtio/virtio_pci.ko",
                 "kernel/drivers/block/virtio_blk.ko"]
+NET_MODULES = ["kernel/drivers/virtio/virtio_ring.ko",
+               "kernel/drivers/virtio/virtio.ko",
+               "kernel/drivers/virtio/virtio_pci_modern_dev.ko",
+               "kernel/drivers/virtio/virtio_pci_legacy_dev.ko",
+               "kernel/drivers/virtio/virtio_pci.ko",
+               "kernel/net/core/failover.ko",
+               "kernel/drivers/net/net_failover.ko",
+               "kernel/drivers/net/virtio_net.ko"]
+# slirp network of this test: its DHCP server is .2, the first lease
+# dhcpstart
+NET = "10.77.5.0/24"
+DHCP_SERVER = "10.77.5.2"
+DHCP_START = "10.77.5.40"
+# virt's fixed map (hw/arm/virt.c, base_memmap): VIRT_SECURE_MEM, where
+# the NVDIMM _DSM page goes when no RAM is below 4 GiB
+SECURE_MEM = (0x0e000000, 16 * MiB)
+# QEMU's NVDIMM _DSM page (hw/acpi/nvdimm.c, NvdimmDsmIn)
+DSM_PAGE = 4096
 ACPI_TABLES = ("APIC", "DSDT", "FACP", "GTDT", "IORT", "MCFG", "SPCR",
                "SRAT")
 
@@ -81,18 +103,22 @@ def acpi_guest(machine_opts, mem, name, extra=(), nvdimm=True):
         (",nvdimm=on" if nvdimm else "") +
         ("," + machine_opts if machine_opts else ""),
         mem=mem, name=name, cmdline=CMDLINE,
-        modules=DISK_MODULES + NVDIMM_MODULES,
+        modules=DISK_MODULES + NVDIMM_MODULES + NET_MODULES[5:],
         extra=["-drive", "if=none,id=d0,format=raw,file=" + disk,
-               "-device", "virtio-blk-pci,drive=d0"] + list(extra))
+               "-device", "virtio-blk-pci,drive=d0",
+               "-nic", "user,model=virtio-net-pci,net=%s,dhcpstart=%s" % (
+                   NET, DHCP_START)] + list(extra))
     vm.disk_md5 = md5
     return vm
 
 
-def check_boot(vm, banks):
+def check_boot(vm, banks, nvdimm=True):
     """What the guest reports of a direct ACPI boot, against @banks
-    (base, size) worked out by the caller."""
+    (base, size) worked out by the caller.  With @nvdimm and no RAM
+    below 4 GiB, the _DSM page is in virt's secure-RAM window."""
     console = vm.console.decode(errors="replace")
     expect = merge([(b, b + s - 1) for b, s in banks])
+    dsm_window = nvdimm and banks[0][0] >= 4 * GiB
 
     # Hardware from ACPI: the tables, and a device tree that is a stub
     tables = vm.check("ls /sys/firmware/acpi/tables").split()
@@ -118,9 +144,23 @@ def check_boot(vm, banks):
     # RAM: the EFI memory map covers exactly the banks ...
     memmap = efi_memmap(console)
     assert memmap, "kernel printed no EFI memory map"
-    covered = merge([(s, e) for s, e, _ in memmap])
+    covered = merge([(s, e) for s, e, _ in memmap
+                     if not (dsm_window and s < banks[0][0])])
     assert covered == expect, "EFI memory map covers %s, RAM is %s" % (
         hexr(covered), hexr(expect))
+    # ... and, outside them, the _DSM page's own window, if it has one
+    own = [(s, e, t) for s, e, t in memmap if s < banks[0][0]]
+    if dsm_window:
+        assert len(own) == 1 and own[0][0] == SECURE_MEM[0] and \
+            own[0][2] == "ACPI Mem NVS" and \
+            own[0][1] - own[0][0] + 1 >= DSM_PAGE and \
+            own[0][1] < sum(SECURE_MEM), \
+            "_DSM page not at %#x: %s" % (SECURE_MEM[0], own)
+        # Reserved, never System RAM
+        assert "System RAM" not in vm.check(
+            "grep -i '^ *%x-' /proc/iomem || true" % SECURE_MEM[0])
+    else:
+        assert not own, own
     # ... and the SRAT names each bank (node 0, no -numa given)
     srat = merge([(int(s, 16), int(e, 16)) for s, e in re.findall(
         r"SRAT: Node 0 PXM 0 \[mem 0x([0-9a-f]+)-0x([0-9a-f]+)\]\n",
@@ -140,7 +180,12 @@ def check_boot(vm, banks):
                 "acpi-nvs": "ACPI Mem NVS"}[r["name"]]
         assert kinds.get(key) == want, "%s %s is %r in the guest's map" % (
             r["name"], hexr([key]), kinds.get(key))
-        assert banks[0][0] <= key[0] and key[1] < banks[0][0] + banks[0][1]
+        if dsm_window and r["name"] == "acpi-nvs":
+            assert key[0] == SECURE_MEM[0], hexr([key])
+        else:
+            assert banks[0][0] <= key[0] and \
+                key[1] < banks[0][0] + banks[0][1], (r["name"], hexr([key]))
+    assert ("acpi-nvs" in {r["name"] for r in rows}) == nvdimm, rows
     rsdp = int(re.search(r"ACPI: RSDP 0x([0-9A-F]+)", console).group(1), 16)
     acpi = [r for r in rows if r["name"] == "acpi-tables"][0]
     assert acpi["base"] <= rsdp < acpi["base"] + acpi["size"], hex(rsdp)
@@ -162,6 +207,16 @@ def check_boot(vm, banks):
     assert got == vm.disk_md5, "disk reads back as %s, not %s" % (
         got, vm.disk_md5)
 
+    # virtio-pci NIC: a DHCP lease from slirp
+    for m in NET_MODULES[5:]:
+        vm.check("insmod /modules/" + os.path.basename(m))
+    vm.check("for i in $(seq 50); do [ -e /sys/class/net/eth0 ] && break; "
+             "sleep 0.1; done; ip link set eth0 up")
+    out = vm.check("udhcpc -i eth0 -n -q -t 5 -T 2 -s /bin/true 2>&1",
+                   timeout=60)
+    assert "lease of %s obtained" % DHCP_START in out, out
+    assert "from %s" % DHCP_SERVER in out, out
+
 
 def wait_iomem(vm, start):
     vm.check("for i in $(seq 100); do grep -q '^%x-' /proc/iomem && "
@@ -169,13 +224,22 @@ def wait_iomem(vm, start):
              (start, start))
 
 
+def nvdimm_backend(vm, name, size):
+    path = os.path.join(vm.tmp, name + ".img")
+    with open(path, "wb") as f:
+        f.truncate(size)
+    vm.qmp.cmd("object-add", **{"qom-type": "memory-backend-file",
+                                "id": name, "size": size, "mem-path": path,
+                                "share": True})
+    return path
+
+
 def check_nvdimm(vm, nv):
     """An nvdimm hot-added at @nv becomes /dev/pmem0 (NFIT, _FIT), and
-    what the guest writes there is in its backend."""
+    what the guest writes there is in its backing file."""
     for m in NVDIMM_MODULES:
         vm.check("insmod /modules/" + os.path.basename(m))
-    vm.qmp.cmd("object-add", **{"qom-type": "memory-backend-ram",
-                                "id": "hn0", "size": 128 * MiB})
+    path = nvdimm_backend(vm, "hn0", 128 * MiB)
     vm.qmp.cmd("device_add", driver="nvdimm", id="nv0", memdev="hn0",
                addr=nv)
     vm.check("for i in $(seq 100); do [ -b /dev/pmem0 ] && break; "
@@ -183,10 +247,50 @@ def check_nvdimm(vm, nv):
     size = int(vm.check("cat /sys/block/pmem0/size").strip()) * 512
     assert size == 128 * MiB, "/dev/pmem0 has %d bytes" % size
     vm.check("echo VHM-PMEM-MARK > /dev/pmem0; sync")
-    path = os.path.join(vm.tmp, "pmem")
-    vm.qmp.cmd("pmemsave", val=nv, size=4096, filename=path)
     with open(path, "rb") as f:
-        assert f.read().startswith(b"VHM-PMEM-MARK"), "pmem write lost"
+        assert f.read(64).startswith(b"VHM-PMEM-MARK"), "pmem write lost"
+
+
+def label_slots(config_size):
+    """Namespace label slots libnvdimm finds in an unformatted label area
+    of @config_size bytes (drivers/nvdimm/label.c,
+    nvdimm_num_label_slots(): 256-byte labels, two index blocks of 72
+    bytes plus a bit per slot, each rounded up to 256 bytes)."""
+    label, align = 256, 256
+    nslot = config_size // label
+    index = -(-(72 + -(-nslot // 8)) // align) * align
+    return (config_size - 2 * index) // label
+
+
+def check_nvdimm_labels(vm, nv):
+    """An nvdimm with a label area, hot-added at @nv: the guest learns
+    its label commands from _DSM function 0, and its dimm driver reads
+    the area's size and contents (Get Namespace Label Size and Data),
+    each call through the _DSM page: available_slots exists only then,
+    and counts the slots of an area of the size given here."""
+    label = 128 * 1024
+    nvdimm_backend(vm, "hn1", 128 * MiB)
+    before = set(vm.check("ls /sys/bus/nd/devices").split())
+    vm.qmp.cmd("device_add", driver="nvdimm", id="nv1", memdev="hn1",
+               addr=nv, **{"label-size": label})
+    deadline = time.monotonic() + 30
+    while True:
+        new = set(vm.check("ls /sys/bus/nd/devices").split()) - before
+        nmem = [d for d in new if d.startswith("nmem")]
+        if nmem:
+            break
+        assert time.monotonic() < deadline, "no new nmem: %s" % new
+        time.sleep(0.2)
+    assert len(nmem) == 1, new
+    sysfs = "/sys/bus/nd/devices/" + nmem[0]
+    cmds = vm.check("cat %s/commands" % sysfs).split()
+    assert {"get_size", "get_data", "set_data"} <= set(cmds), cmds
+    vm.check("for i in $(seq 100); do [ -e %s/driver ] && break; "
+             "sleep 0.1; done" % sysfs)
+    # One slot stays in reserve (available_slots_show())
+    slots = vm.check("cat %s/available_slots" % sysfs).strip()
+    assert slots == str(label_slots(label) - 1), \
+        "available_slots %s, not %d" % (slots, label_slots(label) - 1)
 
 
 def check_hotplug(vm, dm_base, nvdimm):
@@ -203,6 +307,7 @@ def check_hotplug(vm, dm_base, nvdimm):
         "hot-added DIMM at %#x not System RAM: %s" % (dimm, hexr(iomem))
     if nvdimm:
         check_nvdimm(vm, nv)
+        check_nvdimm_labels(vm, nv + 1 * GiB)
 
     vm.qmp.cmd("device_del", id="dimm0")
     deadline = time.monotonic() + 30
@@ -220,7 +325,7 @@ def run_layout(machine_opts, mem, banks, dm_base, name, nvdimm=True):
     with acpi_guest(machine_opts, mem + ",slots=4,maxmem=16G", name,
                     nvdimm=nvdimm) as vm:
         vm.wait_shell(timeout=180)
-        check_boot(vm, banks)
+        check_boot(vm, banks, nvdimm)
         check_hotplug(vm, dm_base, nvdimm)
 
 
@@ -230,10 +335,10 @@ def test_default_layout():
 
 
 def test_ram_base_512g():
-    """No nvdimm: its _DSM buffer needs RAM below 4 GiB (refused, see
-    test_bad_input)."""
+    """No RAM below 4 GiB: the nvdimms' _DSM page is in virt's secure-RAM
+    window."""
     run_layout("ram-base=0x8000000000", "1G", [(512 * GiB, 1 * GiB)],
-               513 * GiB, "acpi-512g", nvdimm=False)
+               513 * GiB, "acpi-512g")
 
 
 def test_arm_den0001():
@@ -363,9 +468,9 @@ def test_bad_input():
              "-append", "x" * 3000], "acpi=on", "3000 bytes")
         bad(["-M", "virt-hotmem,acpi=on", "-m", "256M", "-kernel", kernel,
              "-initrd", big], big)
-        bad(["-M", "virt-hotmem,acpi=on,nvdimm=on,ram-base=512G",
+        bad(["-M", "virt-hotmem,acpi=on,nvdimm=on,ram-base=512G,secure=on",
              "-m", "1G,slots=2,maxmem=4G", "-kernel", kernel],
-            "acpi=on", "nvdimm-mem", "below 4 GiB")
+            "acpi=on", "_DSM", "0xe000000", "secure=on")
         bad(["-M", "virt-hotmem,acpi=on", "-cpu", "cortex-a15",
              "-kernel", kernel], "acpi=on", "not 64-bit")
 

@@ -38,4 +38,7 @@ def run(tests):
 
 
 def main(tests):
+    """Run @tests, or those whose name holds the first argument."""
+    if len(sys.argv) > 1:
+        tests = [t for t in tests if sys.argv[1] in t[0]]
     sys.exit(run(tests))

@@ -350,12 +350,12 @@ def test_arm_den0001():
 
 
 def test_migration():
-    """RAM at 512 GiB, a pc-dimm hot-added, then migrated to a second
-    QEMU: the handoff (EFI and ACPI tables, in the first bank) and the
-    DIMM arrive byte for byte, and on the destination the guest answers
+    """RAM at 512 GiB with nvdimm=on, a pc-dimm hot-added, then migrated
+    to a second QEMU: the handoff (EFI and ACPI tables in the first bank,
+    the _DSM page in its own RAM) and the DIMM arrive byte for byte, and on the destination the guest answers
     on its console, still sees its ACPI tables and onlines a second
     DIMM hot-added there (the GED works after the move)."""
-    opts = "acpi=on,ram-base=0x8000000000"
+    opts = "acpi=on,ram-base=0x8000000000,nvdimm=on"
     mem = "1G,slots=4,maxmem=8G"
     dm = 513 * GiB
     dimm_args = ["-object", "memory-backend-ram,id=hm0,size=512M",
@@ -371,6 +371,7 @@ def test_migration():
                 src.qmp.cmd("query-memory-layout")["regions"]
                 if r["kind"] == "boot-tables"]
         assert rows, "no boot-tables rows"
+        assert SECURE_MEM[0] in [b for b, _ in rows], rows
         src.qmp.cmd("object-add", **{"qom-type": "memory-backend-ram",
                                      "id": "hm0", "size": 512 * MiB})
         src.qmp.cmd("device_add", driver="pc-dimm", id="dimm0",

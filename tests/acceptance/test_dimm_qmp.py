@@ -361,7 +361,8 @@ def test_refused_unplug():
         vm.check("echo 1 > " + hp)
         vm.qmp.events.clear()
         vm.qmp.cmd("device_del", id="refused")
-        wait_event(vm, "DEVICE_DELETED for refused", deleted("refused"))
+        wait_event(vm, "DEVICE_DELETED for refused", deleted("refused"),
+                   timeout=120)
         assert "refused" not in dimm.memory_devices(vm)
         assert not any(s <= addr + size - 1 and addr <= e
                        for s, e in dimm.iomem_ram(vm)), dimm.iomem_ram(vm)

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 #
-# Acceptance: memory hotplug over QMP as users drive it, on one UEFI/ACPI
-# guest (Debian arm64 cloud kernel, AAVMF, RAM at 1 GiB, two NUMA nodes).
+# Acceptance: memory hotplug over QMP as users drive it, on a UEFI/ACPI
+# guest (Debian arm64 cloud kernel, AAVMF, RAM at 1 GiB, two NUMA nodes)
+# and on the same kernel booted with -M virt-hotmem,acpi=on -kernel.
 #
 # - Bad input: device_add with an overlapping or unaligned addr, more than
 #   the remaining device memory, slots exhausted, an unknown or already
@@ -16,6 +17,13 @@
 #   every device lies inside device memory.
 # - device_del of a DIMM the guest onlined: DEVICE_DELETED arrives after
 #   the guest offlined and ejected it, and the guest no longer has it.
+# - device_del of a DIMM the guest refuses to give up (ACPI direct boot,
+#   memory hotplug disabled in the guest through sysfs): the guest answers
+#   with _OST "ejection not supported", which QEMU reports as
+#   ACPI_DEVICE_OST; no DEVICE_DELETED follows, QEMU still lists the DIMM
+#   where it was, the guest still has it online and its bytes are
+#   unchanged.  Once the guest allows hotplug again, a second device_del
+#   removes it.
 #
 # Expected addresses are worked out here from the command line.
 #
@@ -23,6 +31,7 @@
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
+import hashlib
 import os
 import sys
 import tempfile
@@ -210,5 +219,159 @@ def test_qmp_hotplug():
         os.rmdir(tmp)
 
 
+# The guest's refusal, as Linux reports it to the firmware with _OST
+# (ACPI 6.5, 6.3.5 "_OST (OSPM Status Indication)"): source event 0x03,
+# the Eject Request notification; status 0x80, "device ejection not
+# supported by OSPM".  Linux's drivers/acpi/scan.c: with
+# /sys/firmware/acpi/hotplug/memory/enabled at 0, acpi_generic_hotplug_event()
+# answers an eject request with -EPERM ("Eject disabled") before it
+# touches the memory, and acpi_device_hotplug() maps -EPERM to
+# ACPI_OST_SC_EJECT_NOT_SUPPORTED.  QEMU's _OST method for the slot hands
+# both to QEMU (docs/specs/acpi_mem_hotplug.rst), which emits them as
+# ACPI_DEVICE_OST.
+OST_EJECT_REQUEST = 0x03
+OST_EJECT_NOT_SUPPORTED = 0x80
+# The guest's file: 32-byte lines, so that every 4 KiB page of it holds
+# the same bytes and can be recognised in a dump of the DIMM.
+LINE = b"VHM-REFUSED-UNPLUG-PAGE-CONTENT\n"
+PAGE = 4096
+FILE_SIZE = 4 * MiB
+QUIET = 5                    # s: how long to watch for a DEVICE_DELETED
+
+
+def wait_event(vm, what, match, timeout=60):
+    """Poll QMP until an event for which @match(event) holds arrived;
+    return it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        hits = [e for e in vm.qmp.events if match(e)]
+        if hits:
+            return hits[0]
+        assert time.monotonic() < deadline, "no %s in %d s: %r" % (
+            what, timeout, vm.qmp.events)
+        time.sleep(0.2)
+        vm.qmp.cmd("query-status")
+
+
+def ost_of(dev_id):
+    return lambda e: (e["event"] == "ACPI_DEVICE_OST" and
+                      e["data"]["info"].get("device") == dev_id)
+
+
+def deleted(dev_id):
+    return lambda e: (e["event"] == "DEVICE_DELETED" and
+                      e["data"].get("device") == dev_id)
+
+
+def pattern_pages(data):
+    """Offsets of the pages of @data that hold the guest file's page."""
+    page = LINE * (PAGE // len(LINE))
+    return [off for off in range(0, len(data), PAGE)
+            if data[off:off + PAGE] == page]
+
+
+def guest_blocks(vm, addr, size):
+    """State of the guest's memory blocks of [addr, addr+size)."""
+    return [vm.check("cat /sys/devices/system/memory/memory%d/state" % b)
+            .strip() for b in range(addr // BLOCK, (addr + size) // BLOCK)]
+
+
+def test_refused_unplug():
+    size = 256 * MiB
+    ram = 512 * MiB
+    dm_base = dimm.device_memory_base(ram)
+    want_md5 = hashlib.md5(LINE * (FILE_SIZE // len(LINE))).hexdigest()
+    hp = "/sys/firmware/acpi/hotplug/memory/enabled"
+    vm = guest.arm64_guest(machine_opts="acpi=on,gic-version=3",
+                           mem="512M,slots=2,maxmem=2G", name="refuse")
+    with vm:
+        vm.wait_shell(timeout=180)
+        # Placed without addr=: the first DIMM goes to the base of device
+        # memory, the first GiB boundary after RAM.
+        d = dimm.hot_add(vm, "refused", size)
+        addr = d["addr"]
+        assert (addr, d["size"]) == (dm_base, size), d
+        dimm.online_range(vm, addr, size)
+        assert guest_blocks(vm, addr, size) == ["online"] * (size // BLOCK)
+
+        # A file the guest writes: tmpfs pages are movable and the DIMM's
+        # blocks are the only movable memory, so it lands there.  No
+        # proactive compaction: nothing may move the guest's pages but an
+        # offline.
+        vm.check("echo 0 > /proc/sys/vm/compaction_proactiveness")
+        vm.check("yes %s | head -c %d > /tmp/pattern" %
+                 (LINE.decode().strip(), FILE_SIZE), timeout=300)
+        assert vm.check("md5sum /tmp/pattern").split()[0] == want_md5
+
+        # The guest refuses: memory hotplug off.
+        vm.check("echo 0 > " + hp)
+        assert vm.check("cat " + hp).strip() == "0"
+        devices = dimm.memory_devices(vm)
+        iomem = dimm.iomem_ram(vm)
+        assert dimm.covers(iomem, addr, size), iomem
+        # From here until the DIMM is dumped again, the guest's shell
+        # stays idle: what the guest does is its ACPI handler's work.
+        before = dimm.dump(vm, addr, size, os.path.join(vm.tmp, "before"))
+        pages = pattern_pages(before)
+        diag("the guest's file fills %d of the DIMM's %d pages "
+             "(the file has %d)" % (len(pages), size // PAGE,
+                                    FILE_SIZE // PAGE))
+        assert pages, "the guest's file is not in the DIMM"
+
+        vm.qmp.events.clear()
+        vm.qmp.cmd("device_del", id="refused")
+        ost = wait_event(vm, "ACPI_DEVICE_OST for refused",
+                         ost_of("refused"))["data"]["info"]
+        diag("the guest answered: %r" % ost)
+        assert (ost["source"], ost["status"]) == \
+            (OST_EJECT_REQUEST, OST_EJECT_NOT_SUPPORTED), ost
+        assert ost["slot-type"] == "DIMM" and \
+            ost["slot"] == str(d["slot"]), ost
+        # Its answer is final; nothing more comes for this DIMM.
+        deadline = time.monotonic() + QUIET
+        while time.monotonic() < deadline:
+            assert not any(deleted("refused")(e) for e in vm.qmp.events), \
+                "DEVICE_DELETED though the guest refused: %r" % \
+                vm.qmp.events
+            time.sleep(0.2)
+            vm.qmp.cmd("query-status")
+        osts = [e["data"]["info"]["status"] for e in vm.qmp.events
+                if ost_of("refused")(e)]
+        assert osts == [OST_EJECT_NOT_SUPPORTED], osts
+
+        after = dimm.dump(vm, addr, size, os.path.join(vm.tmp, "after"))
+        moved = [off for off in pages
+                 if after[off:off + PAGE] != before[off:off + PAGE]]
+        assert not moved, "%d of the file's pages in the DIMM changed, " \
+            "first at %#x" % (len(moved), addr + moved[0])
+        changed = [off for off in range(0, size, PAGE)
+                   if after[off:off + PAGE] != before[off:off + PAGE]]
+        assert not changed, "%d pages of the DIMM changed, first at %#x" % (
+            len(changed), addr + changed[0])
+        assert vm.proc.poll() is None, vm.stderr()
+        assert vm.qmp.cmd("query-status")["status"] == "running"
+        assert dimm.memory_devices(vm) == devices, dimm.memory_devices(vm)
+        assert "Eject disabled" in vm.check("dmesg | tail -n 20")
+        assert guest_blocks(vm, addr, size) == ["online"] * (size // BLOCK)
+        assert dimm.iomem_ram(vm) == iomem, dimm.iomem_ram(vm)
+        assert vm.check("md5sum /tmp/pattern").split()[0] == want_md5
+
+        # The guest allows it again: the same request now succeeds, the
+        # guest moving its file out of the DIMM first.
+        vm.check("echo 1 > " + hp)
+        vm.qmp.events.clear()
+        vm.qmp.cmd("device_del", id="refused")
+        wait_event(vm, "DEVICE_DELETED for refused", deleted("refused"),
+                   timeout=120)
+        assert "refused" not in dimm.memory_devices(vm)
+        assert not any(s <= addr + size - 1 and addr <= e
+                       for s, e in dimm.iomem_ram(vm)), dimm.iomem_ram(vm)
+        vm.check("[ ! -e /sys/devices/system/memory/memory%d ]" %
+                 (addr // BLOCK))
+        assert vm.check("md5sum /tmp/pattern").split()[0] == want_md5
+        assert vm.qmp.cmd("query-status")["status"] == "running"
+
+
 if __name__ == "__main__":
-    tap.main([("dimm-qmp/hotplug-and-bad-input", test_qmp_hotplug)])
+    tap.main([("dimm-qmp/hotplug-and-bad-input", test_qmp_hotplug),
+              ("dimm-qmp/refused-unplug", test_refused_unplug)])

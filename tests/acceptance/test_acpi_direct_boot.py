@@ -10,8 +10,10 @@
 # pc-dimm and nvdimms hot-added (in /proc/iomem, /dev/pmem0 written
 # through to its backing file, a labelled one whose label area the guest
 # reads through the NVDIMM _DSM) and a pc-dimm removed
-# (DEVICE_DELETED).  With RAM above 4 GiB the _DSM page is in virt's
-# secure-RAM window.  Bad input: one line, exit 1.
+# (DEVICE_DELETED); cold-plugged pc-dimms on two NUMA nodes each with its
+# own SRAT entry and in its node's sysfs directory.  With RAM above
+# 4 GiB the _DSM page is in virt's secure-RAM window.  Bad input: one
+# line, exit 1.
 #
 # Copyright (c) 2026 The virt-hotmem developers
 #
@@ -406,6 +408,59 @@ def test_migration():
             wait_iomem(dst, dm + GiB)
 
 
+def test_cold_dimms_numa():
+    """Two NUMA nodes (512 MiB of RAM each), device memory at 2 TiB and a
+    cold-plugged pc-dimm on each node, node 0's first.  The SRAT the
+    kernel parsed has an entry for each DIMM, over exactly its range and
+    on its node, and the node's sysfs directory holds the DIMM's memory
+    blocks (the kernel numbers nodes in the order it meets proximity
+    domains: the CPU's, then RAM's, so PXM n is node n here)."""
+    dm = 2048 * GiB
+    dimms = [(dm + 1 * GiB, 512 * MiB, 0), (dm + 2 * GiB, 256 * MiB, 1)]
+    extra = ["-object", "memory-backend-ram,id=r0,size=512M",
+             "-object", "memory-backend-ram,id=r1,size=512M",
+             "-numa", "node,nodeid=0,memdev=r0",
+             "-numa", "node,nodeid=1,memdev=r1"]
+    for i, (addr, size, node) in enumerate(dimms):
+        extra += ["-object", "memory-backend-ram,id=d%d,size=%d" % (i, size),
+                  "-device", "pc-dimm,id=dimm%d,memdev=d%d,node=%d,addr=%#x"
+                  % (i, i, node, addr)]
+    vm = guest.arm64_guest(machine_opts="acpi=on,device-memory-base=2T",
+                           mem="1G,slots=2,maxmem=4G", cmdline=CMDLINE,
+                           extra=extra, name="acpi-numa")
+    with vm:
+        vm.wait_shell(timeout=180)
+        console = vm.console.decode(errors="replace").replace("\r", "")
+        srat = {}
+        for n, p, s, e, hp in re.findall(
+                r"SRAT: Node (\d+) PXM (\d+) \[mem 0x([0-9a-f]+)-"
+                r"0x([0-9a-f]+)\]( hotplug)?", console):
+            srat[(int(s, 16), int(e, 16))] = (int(n), int(p), bool(hp))
+        print("# SRAT as the guest parsed it: %s" % sorted(
+            (hex(s), hex(e), v) for (s, e), v in srat.items()))
+        block = int(vm.check(
+            "cat /sys/devices/system/memory/block_size_bytes").strip(), 16)
+        for addr, size, node in dimms:
+            key = (addr, addr + size - 1)
+            assert srat.get(key) == (node, node, True), \
+                "SRAT entry for the DIMM %s on node %d: %s" % (
+                    hexr([key]), node, srat.get(key))
+            last = (addr + size) // block - 1
+            vm.check("for i in $(seq 100); do [ -e /sys/devices/system/node/"
+                     "node%d/memory%d ] && break; sleep 0.1; done" %
+                     (node, last))
+            for n in (0, 1):
+                have = {int(m) for m in re.findall(r"memory(\d+)", vm.check(
+                    "ls /sys/devices/system/node/node%d" % n))}
+                want = set(range(addr // block, last + 1))
+                if n == node:
+                    assert want <= have, "node%d lacks blocks %s" % (
+                        n, sorted(want - have))
+                else:
+                    assert not want & have, "node%d has blocks %s" % (
+                        n, sorted(want & have))
+
+
 # --- without a guest -------------------------------------------------------
 
 def qemu(args, timeout=30):
@@ -482,4 +537,5 @@ if __name__ == "__main__":
               ("acpi-direct/default-layout", test_default_layout),
               ("acpi-direct/ram-base-512g", test_ram_base_512g),
               ("acpi-direct/arm-den0001", test_arm_den0001),
-              ("acpi-direct/migration", test_migration)])
+              ("acpi-direct/migration", test_migration),
+              ("acpi-direct/cold-dimms-numa", test_cold_dimms_numa)])

@@ -431,6 +431,7 @@ typedef struct SratMem {
 
 #define SRAT_ENABLED        1
 #define SRAT_HOTPLUGGABLE   2
+#define SRAT_NON_VOLATILE   4
 
 /*
  * The memory affinity structures (ACPI 6.5, 5.2.16.2: type 1, 40 bytes)
@@ -589,6 +590,54 @@ static void test_srat_device_memory_2t(void)
 }
 
 /*
+ * Device memory at 2 TiB on a two-node machine, with a pc-dimm on each
+ * node and an nvdimm: each pc-dimm has a hotpluggable entry on its own
+ * node, the nvdimm its non-volatile one, and the rest of device memory
+ * is hotpluggable on the last node, around them, never overlapping them.
+ * Device memory is (maxmem - mem) + 1 GiB per slot = 7 GiB.
+ */
+static void test_srat_dimms_numa(void)
+{
+    const uint64_t dm = 2048 * GiB, dm_size = (6 - 2 + 3) * GiB;
+    const uint64_t d0 = dm + 1 * GiB, d0_size = 512 * MiB;  /* node 1 */
+    const uint64_t d1 = dm + 3 * GiB, d1_size = 1 * GiB;    /* node 0 */
+    const uint64_t nv = dm + 5 * GiB, nv_size = 256 * MiB;  /* node 0 */
+    const uint32_t hp = SRAT_ENABLED | SRAT_HOTPLUGGABLE;
+    const SratMem expect[] = {
+        { 0, LEGACY_RAM_BASE, 1 * GiB, SRAT_ENABLED },
+        { 1, LEGACY_RAM_BASE + 1 * GiB, 1 * GiB, SRAT_ENABLED },
+        { 0, nv, nv_size, SRAT_ENABLED | SRAT_NON_VOLATILE },
+        { 1, dm, d0 - dm, hp },
+        { 1, d0, d0_size, hp },
+        { 1, d0 + d0_size, d1 - (d0 + d0_size), hp },
+        { 0, d1, d1_size, hp },
+        { 1, d1 + d1_size, nv - (d1 + d1_size), hp },
+        { 1, nv + nv_size, dm + dm_size - (nv + nv_size), hp },
+    };
+    g_autofree char *args = NULL;
+
+    if (!have_firmware()) {
+        return;
+    }
+    args = g_strdup_printf(
+        "-nic none -cpu max -smp 2 -bios " AAVMF " "
+        "-M virt-hotmem,device-memory-base=2T,nvdimm=on "
+        "-m 2G,slots=3,maxmem=6G "
+        "-object memory-backend-ram,id=r0,size=1G "
+        "-object memory-backend-ram,id=r1,size=1G "
+        "-numa node,nodeid=0,memdev=r0,cpus=0 "
+        "-numa node,nodeid=1,memdev=r1,cpus=1 "
+        "-object memory-backend-ram,id=m0,size=%" PRIu64 " "
+        "-object memory-backend-ram,id=m1,size=%" PRIu64 " "
+        "-object memory-backend-ram,id=m2,size=%" PRIu64 " "
+        "-device pc-dimm,id=dimm0,memdev=m0,node=1,addr=0x%" PRIx64 " "
+        "-device pc-dimm,id=dimm1,memdev=m1,node=0,addr=0x%" PRIx64 " "
+        "-device nvdimm,id=nv0,memdev=m2,node=0,addr=0x%" PRIx64,
+        d0_size, d1_size, nv_size, d0, d1, nv);
+    check_srat(read_srat_memory(args), expect, ARRAY_SIZE(expect));
+}
+
+/*
  * Each NVDIMM has an NFIT System Physical Address Range structure (ACPI
  * 6.5, 5.2.26.2: type 0, 56 bytes, base at 32, length at 40) over what
  * the guest maps, here at the start of device memory (the next GiB after
@@ -718,6 +767,7 @@ int main(int argc, char **argv)
                    test_srat_banks_numa);
     qtest_add_func("/virt-hotmem/acpi/srat-device-memory-2T",
                    test_srat_device_memory_2t);
+    qtest_add_func("/virt-hotmem/acpi/srat-dimms-numa", test_srat_dimms_numa);
     qtest_add_func("/virt-hotmem/acpi/nfit", test_nfit);
     qtest_add_func("/virt-hotmem/smbios/type19-per-bank",
                    test_smbios_type19_per_bank);

@@ -13,11 +13,9 @@
 #
 # On the 40-bit host a pc-dimm is hot-added over QMP to a nested guest
 # booted by ACPI direct boot (acpi=on, no firmware) with RAM moved to
-# 512 GiB, onlined by the guest, and the guest migrated between two nested
-# QEMUs: dirty pages are tracked by the host's KVM (the cross-built QEMU
-# has no TCG), which the trace of its memory slots and dirty-log ioctls
-# shows, and a write the guest makes after the first full pass reaches
-# the destination.
+# 512 GiB, and onlined by the guest.  (test_40_dimm_migration, a migration
+# of that guest between two nested QEMUs with the host KVM's dirty
+# logging, is not run yet: unfinished.)
 #
 # Copyright (c) 2026 The virt-hotmem developers
 #
@@ -268,6 +266,9 @@ def test_40_dimm_hotplug():
 
 
 def test_40_dimm_migration():
+    """Not in the list of cases yet: unfinished.  In the emulated host the
+    nested guest's shell did not answer within 60 s while the migration
+    was held (the guest overwriting /tmp/mark after the first pass)."""
     src = dimm_source()
     h = src.host
     t = time.monotonic()

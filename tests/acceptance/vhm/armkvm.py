@@ -147,7 +147,9 @@ sh)
     alive || { echo L2-GONE; cat $d/stderr; exit 1; }
     off=$(wc -c < $d/ser.log)
     printf '%s; echo %s-$?\\n' "$3" "$2" > $d/ser.in
-    poll $1 grep -q "$2-[0-9]" $d/ser.log || { tail -c 2000 $d/ser.log; exit 1; }
+    # the whole status line: the tty ends it with CR LF
+    poll $1 grep -q "$2-[0-9]*$(printf '\\r')" $d/ser.log ||
+        { tail -c 2000 $d/ser.log; exit 1; }
     tail -c +$((off + 1)) $d/ser.log
     ;;
 wait)

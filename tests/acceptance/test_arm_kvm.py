@@ -11,16 +11,25 @@
 # address the guest was given, as the guest's own /proc/iomem lists them,
 # and no more than the host's limit from its kernel log ("IPA Size Limit").
 #
+# On the 40-bit host a pc-dimm is hot-added over QMP to a nested guest
+# booted by ACPI direct boot (acpi=on, no firmware) with RAM moved to
+# 512 GiB, and onlined by the guest.  (test_40_dimm_migration, a migration
+# of that guest between two nested QEMUs with the host KVM's dirty
+# logging, is not run yet: unfinished.)
+#
 # Copyright (c) 2026 The virt-hotmem developers
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
 import os
+import re
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vhm import armkvm, tap  # noqa: E402
+from vhm import armkvm, guest, tap  # noqa: E402
 
+MiB = 1 << 20
 GiB = 1 << 30
 TiB = 1 << 40
 L2_MEM = 256 << 20
@@ -114,6 +123,269 @@ def test_48_ram_base_256t_refused():
     check_refused(res, "ram-base=0x1000000000000", 48)
 
 
+# --- a pc-dimm under KVM, and a migration -----------------------------------
+
+DIMM_RAM_BASE = 512 * GiB
+DIMM_SIZE = 128 * MiB
+DIMM_MACHINE = "virt-hotmem,acpi=on,gic-version=3,ram-base=%#x" % \
+    DIMM_RAM_BASE
+DIMM_MEM = "%dM,slots=2,maxmem=1G" % (L2_MEM // MiB)
+# Device memory starts at the first GiB boundary after RAM (virt's rule,
+# which virt-hotmem keeps for a moved RAM base); the DIMM is placed there.
+DIMM_ADDR = (DIMM_RAM_BASE + L2_MEM + GiB - 1) // GiB * GiB
+DIMM_BACKEND = ["-object", "memory-backend-ram,id=mem-d0,size=%d" % DIMM_SIZE]
+DIMM_DEVICE = ["-device", "pc-dimm,id=d0,memdev=mem-d0,addr=%#x" % DIMM_ADDR]
+# <linux/kvm.h>: KVM_MEM_LOG_DIRTY_PAGES = 1 << 0, and KVM_GET_DIRTY_LOG =
+# _IOW(KVMIO, 0x42, struct kvm_dirty_log): 16 bytes written to the kernel.
+KVM_MEM_LOG_DIRTY_PAGES = 1
+KVM_GET_DIRTY_LOG = (1 << 30) | (16 << 16) | (0xAE << 8) | 0x42
+# The guest's files: movable (hot-added) memory gets the page cache
+# first, so they land in the DIMM.  The writer loop copies one into the
+# other without a pause, at the lowest priority (the guest's shell still
+# answers): it dirties pages faster than MIGRATION_BANDWIDTH sends them.
+DIRTY_SIZE = 1 * MiB
+# (busybox's "nice CMD &" ends the guest's PID 1 shell: renice instead)
+WRITER = ("sh -c 'renice -n 19 -p $$; while :; do dd if=/tmp/pattern "
+          "of=/tmp/dirty bs=64k conv=notrunc 2>/dev/null; done' "
+          ">/dev/null 2>&1 & true")
+# Bytes/s while the guest writes: its dirty pages never run out, so the
+# migration cannot switch over until the test lets it.
+MIGRATION_BANDWIDTH = 4 * MiB
+dimm_src = {}
+
+
+def phase(what, t0):
+    print("# %s: %.1f s" % (what, time.monotonic() - t0), flush=True)
+    return time.monotonic()
+
+
+def memslots(vm):
+    """The trace of KVM_SET_USER_MEMORY_REGION: (slot, flags, gpa, size)
+    of every successful call."""
+    out = []
+    for line in vm.trace(r"kvm_set_user_memory "):
+        m = re.search(r"Slot#(\d+) flags=0x([0-9a-f]+) gpa=0x([0-9a-f]+) "
+                      r"size=0x([0-9a-f]+) .* ret=0", line)
+        if m:
+            out.append(tuple(int(x, 16) if i else int(x)
+                             for i, x in enumerate(m.groups())))
+    return out
+
+
+def dimm_state(vm, block):
+    """The state of the nested guest's memory block at DIMM_ADDR."""
+    path = "/sys/devices/system/memory/memory%d" % (DIMM_ADDR // block)
+    vm.check("for i in $(seq 100); do [ -e %s ] && break; sleep 0.1; done; "
+             "[ -e %s ]" % (path, path))
+    return vm.check("cat %s/state" % path).strip()
+
+
+def mem_total_kib(vm):
+    return guest.meminfo_kib(vm.check("cat /proc/meminfo"), "MemTotal")
+
+
+def dimm_source():
+    """The nested guest of the DIMM cases, RAM at 512 GiB: booted by ACPI
+    direct boot under KVM, a pc-dimm hot-added and onlined, the writer
+    loop running.  Built once; a failure fails the later case at once."""
+    if "error" in dimm_src:
+        raise AssertionError("the DIMM source guest failed before: %s"
+                             % dimm_src["error"])
+    if "vm" in dimm_src:
+        return dimm_src["vm"]
+    h = host(40)
+    try:
+        dimm_src["vm"] = _dimm_source(h)
+    except Exception as e:
+        dimm_src["error"] = "%s: %s" % (type(e).__name__, e)
+        raise
+    return dimm_src["vm"]
+
+
+def _dimm_source(h):
+    t = time.monotonic()
+    vm = h.nested("src", ["-M", DIMM_MACHINE, "-m", DIMM_MEM,
+                          "-trace", "kvm_ioctl",
+                          "-trace", "kvm_set_user_memory"],
+                  # Hot-added memory stays offline until the test onlines it.
+                  append="memhp_default_state=offline")
+    dimm_src["vm"] = vm
+    vm.launch()
+    vm.wait_shell(300)
+    t = phase("nested ACPI boot under KVM, RAM at %#x" % DIMM_RAM_BASE, t)
+
+    iomem = vm.check("cat /proc/iomem")
+    # RAM at 512 GiB, less the pages of the EFI and ACPI tables handed
+    # over in it (not System RAM to the guest).
+    ram = guest.parse_iomem(iomem)
+    assert ram[0][0] == DIMM_RAM_BASE and \
+        ram[-1][1] == DIMM_RAM_BASE + L2_MEM - 1 and \
+        sum(e + 1 - s for s, e in ram) > L2_MEM - MiB, \
+        [(hex(s), hex(e)) for s, e in ram]
+    # KVM_CREATE_VM asked for the IPA size the guest's map needs.
+    need = max(32, armkvm.highest_address(iomem).bit_length())
+    create_vm = armkvm.create_vm_args("\n".join(vm.trace("kvm_ioctl ")))
+    assert need <= h.ipa_limit and create_vm == [need], (create_vm, need)
+    block = int(vm.check("cat /sys/devices/system/memory/block_size_bytes"),
+                16)
+    assert DIMM_SIZE % block == 0 and DIMM_ADDR % block == 0, block
+    before = mem_total_kib(vm)
+
+    vm.qmp("object-add", **{"qom-type": "memory-backend-ram",
+                            "id": "mem-d0", "size": DIMM_SIZE})
+    vm.qmp("device_add", driver="pc-dimm", id="d0", memdev="mem-d0",
+           addr=DIMM_ADDR)
+    slots = [s for s in memslots(vm) if s[2] == DIMM_ADDR]
+    assert slots and slots[-1][3] == DIMM_SIZE, \
+        "no KVM memory slot at %#x: %s" % (DIMM_ADDR, memslots(vm))
+    assert dimm_state(vm, block) == "offline"
+    vm.check("for b in $(seq %d %d); do echo online_movable > "
+             "/sys/devices/system/memory/memory$b/state; done" % (
+                 DIMM_ADDR // block, (DIMM_ADDR + DIMM_SIZE) // block - 1))
+    state = dimm_state(vm, block)
+    assert state == "online", "DIMM memory block %s after onlining" % state
+    ram = guest.parse_iomem(vm.check("cat /proc/iomem"))
+    assert any(s <= DIMM_ADDR and DIMM_ADDR + DIMM_SIZE - 1 <= e
+               for s, e in ram), \
+        "hot-added DIMM at %#x not System RAM: %s" % (
+            DIMM_ADDR, [(hex(s), hex(e)) for s, e in ram])
+    grown = mem_total_kib(vm) - before
+    assert grown == DIMM_SIZE // 1024, "MemTotal grew by %d kB" % grown
+    t = phase("pc-dimm hot-added at %#x and onlined" % DIMM_ADDR, t)
+
+    return vm
+
+
+def l1_dump(vm, addr, size, path):
+    """pmemsave guest-physical [addr, addr+size) into the host's @path."""
+    vm.qmp("pmemsave", 120, val=addr, size=size, filename=path)
+
+
+def test_40_dimm_hotplug():
+    dimm_source()
+
+
+def test_40_dimm_migration():
+    """Not in the list of cases yet: unfinished.  In the emulated host the
+    nested guest's shell did not answer within 60 s while the migration
+    was held (the guest overwriting /tmp/mark after the first pass)."""
+    src = dimm_source()
+    h = src.host
+    t = time.monotonic()
+    dst = h.nested("dst", ["-M", DIMM_MACHINE, "-m", DIMM_MEM] +
+                   DIMM_BACKEND + DIMM_DEVICE + ["-incoming", "defer", "-S"],
+                   append="memhp_default_state=offline")
+    nonce = os.urandom(4).hex()
+    mark = "VHM-MARK-" + nonce
+    try:
+        src.check("yes VHM-DIRTY | head -c %d > /tmp/pattern; cp /tmp/pattern "
+                  "/tmp/dirty" % DIRTY_SIZE, 300)
+        src.check("yes VHM-MARK-BEFORE | head -c 4096 > /tmp/mark")
+        src.check(WRITER)
+        t = phase("writer loop started", t)
+        dst.launch()
+        sock = "/tmp/l2-mig.sock"
+        dst.qmp("migrate-incoming", uri="unix:" + sock)
+        # The guest dirties pages faster than they are sent and every
+        # page dirtied must be sent before the switch-over: the migration
+        # goes on until the test raises these two.
+        src.qmp("migrate-set-parameters", **{
+            "downtime-limit": 1, "max-bandwidth": MIGRATION_BANDWIDTH})
+        src.qmp("trace-event-set-state", name="kvm_vm_ioctl", enable=True)
+        src.qmp("migrate", uri="unix:" + sock)
+        # The first full pass is over when dirty memory was synced twice:
+        # /tmp/mark's page has been sent, and what the guest writes there
+        # from now on reaches the destination only if the host's KVM
+        # reports the page dirty.
+        deadline = time.monotonic() + 300
+        while True:
+            info = src.qmp("query-migrate")
+            assert info["status"] in ("setup", "active"), info
+            if info.get("ram", {}).get("dirty-sync-count", 0) >= 2:
+                break
+            assert time.monotonic() < deadline, "no second dirty sync: %s" \
+                % info
+            time.sleep(0.5)
+        t = phase("first pass of the migration", t)
+        src.check("printf %s | dd of=/tmp/mark conv=notrunc 2>/dev/null"
+                  % mark)
+        info = src.qmp("query-migrate")
+        assert info["status"] == "active", \
+            "migration switched over before the test let it: %s" % info
+        src.qmp("migrate-set-parameters", **{
+            "downtime-limit": 2000, "max-bandwidth": 1 << 30})
+        deadline = time.monotonic() + 300
+        while info["status"] not in ("completed", "failed", "cancelled"):
+            assert time.monotonic() < deadline, "migration not done: %s" \
+                % info
+            time.sleep(0.5)
+            info = src.qmp("query-migrate")
+        assert info["status"] == "completed", info
+        t = phase("migration completed (%s)" % ", ".join(
+            "%s %s" % (k, info["ram"][k]) for k in (
+                "dirty-sync-count", "dirty-pages-rate", "transferred",
+                "normal")), t)
+        assert src.qmp("query-status")["status"] == "postmigrate"
+        deadline = time.monotonic() + 60
+        while dst.qmp("query-status")["status"] == "inmigrate":
+            assert time.monotonic() < deadline, "destination still inmigrate"
+            time.sleep(0.5)
+        assert dst.qmp("query-status")["status"] == "paused"
+
+        # Both paused: RAM and DIMM byte for byte.
+        chunk = 64 * MiB
+        ranges = [(a, chunk) for a in range(DIMM_RAM_BASE,
+                                             DIMM_RAM_BASE + L2_MEM, chunk)]
+        for addr, size in ranges + [(DIMM_ADDR, DIMM_SIZE)]:
+            a, b = src.dir + "/m", dst.dir + "/m"
+            l1_dump(src, addr, size, a)
+            l1_dump(dst, addr, size, b)
+            sums = h.vm.check("md5sum %s %s; rm -f %s %s" % (a, b, a, b),
+                              300).split()
+            assert sums[0] == sums[2], \
+                "[%#x, +%#x) differs between source and destination" % (
+                    addr, size)
+        t = phase("RAM and DIMM compared", t)
+
+        # The host's KVM tracked the dirty pages: the source's RAM and
+        # DIMM slots had dirty logging, and their logs were read.
+        slots = memslots(src)
+        for gpa, what in ((DIMM_RAM_BASE, "RAM"), (DIMM_ADDR, "DIMM")):
+            assert any(g == gpa and f & KVM_MEM_LOG_DIRTY_PAGES
+                       for _, f, g, _ in slots), \
+                "KVM dirty logging never enabled on the %s slot at %#x: %s" \
+                % (what, gpa, slots)
+        gets = len(src.trace("kvm_vm_ioctl type 0x%x," % KVM_GET_DIRTY_LOG))
+        syncs = info["ram"]["dirty-sync-count"]
+        assert syncs >= 3 and gets >= syncs, \
+            "%d KVM_GET_DIRTY_LOG for %d dirty syncs" % (gets, syncs)
+        print("# source: %d KVM_GET_DIRTY_LOG ioctls, %d dirty syncs"
+              % (gets, syncs), flush=True)
+
+        # The guest runs on at the destination, its DIMM still online.
+        dst.qmp("cont")
+        assert dst.qmp("query-status")["status"] == "running"
+        assert dst.check("echo VHM-ALIVE").strip() == "VHM-ALIVE"
+        block = int(dst.check(
+            "cat /sys/devices/system/memory/block_size_bytes"), 16)
+        assert dimm_state(dst, block) == "online"
+        ram = guest.parse_iomem(dst.check("cat /proc/iomem"))
+        assert any(s <= DIMM_ADDR and DIMM_ADDR + DIMM_SIZE - 1 <= e
+                   for s, e in ram), ram
+        # The same shell, its writer loop still running.
+        dst.check("kill -0 $!")
+        # What the guest wrote after the first pass, read back by the
+        # guest itself on the destination.
+        assert dst.check("head -c %d /tmp/mark" % len(mark)) == mark
+        phase("destination running", t)
+        print("# host memory: %s" % " ".join(
+            h.vm.check("free -m").split("\n")[1].split()), flush=True)
+    finally:
+        errors = {"destination": dst.stop(), "source": src.stop()}
+    for side, stderr in errors.items():
+        assert not stderr.strip(), "%s QEMU: %s" % (side, stderr)
+
+
 if __name__ == "__main__":
     try:
         status = tap.run([
@@ -122,11 +394,18 @@ if __name__ == "__main__":
             ("arm-kvm/40-bit/arm-den0001-two-banks", test_40_arm_den0001),
             ("arm-kvm/40-bit/ram-base-1TiB-refused",
              test_40_ram_base_1t_refused),
+            ("arm-kvm/40-bit/acpi-pc-dimm-hotplug",
+             test_40_dimm_hotplug),
             ("arm-kvm/48-bit/ram-base-1TiB", test_48_ram_base_1t),
             ("arm-kvm/48-bit/ram-base-256TiB-refused",
              test_48_ram_base_256t_refused),
         ])
     finally:
+        if "vm" in dimm_src:
+            try:
+                dimm_src["vm"].stop()
+            except guest.GuestError as e:
+                print("# %s" % e)
         for h in hosts.values():
             h.stop()
     sys.exit(status)

@@ -11,6 +11,12 @@
 # (QMP on stdin), its stderr and its KVM_CREATE_VM argument (the existing
 # trace event kvm_ioctl) are printed between markers on the host's console.
 #
+# /l2 runs nested guests that stay up and are driven from the test: each
+# QEMU's QMP monitor and the guest's serial console are FIFOs in the host
+# (chardev pipe), which /l2 writes commands into and polls the answers
+# from (NestedVM below); the nested guest is the interactive busybox shell
+# of guest.INIT.
+#
 # Copyright (c) 2026 The virt-hotmem developers
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -18,6 +24,7 @@
 import json
 import os
 import re
+import shlex
 import shutil
 import tempfile
 import time
@@ -68,6 +75,107 @@ echo L2-EXIT-$rc
 """
 
 
+# usage (in the host):
+#   /l2 start NAME QEMU-ARGS...  start a nested QEMU in the background, its
+#                                QMP monitor and serial console on FIFOs in
+#                                /tmp/l2-NAME; wait for the QMP greeting
+#   /l2 qmp NAME SECONDS ID JSON send one QMP command carrying "id": ID,
+#                                print the answer's line
+#   /l2 sh NAME SECONDS MARK CMD run CMD in the nested guest's shell; print
+#                                its console from there to MARK-<status>
+#   /l2 wait NAME SECONDS TEXT   wait until TEXT is on the guest's console
+#   /l2 stop NAME                wait for the nested QEMU to exit (ending
+#                                it after 10 s), print its stderr
+# Every wait is bounded; a QEMU that is gone ends it with its stderr.
+L2_CTL = """#!/bin/sh
+op=$1 n=$2
+shift 2
+d=/tmp/l2-$n
+# alive: whether QEMU runs (an exited QEMU stays a zombie until PID 1
+# reaps it); shell builtins only, each fork costs the emulated host time
+# that its nested guest needs
+alive() {
+    read pid < $d/pid
+    [ -e /proc/$pid ] || return 1
+    while read k v; do
+        [ "$k" = State: ] && case $v in Z*|X*) return 1 ;; *) return 0 ;; esac
+    done < /proc/$pid/status
+    return 1
+}
+# poll SECONDS COMMAND...: run COMMAND until it succeeds, every 0.1 s for
+# the first second, then every 0.5 s
+poll() {
+    i=$(($1 * 10))
+    shift
+    n=0
+    until "$@"; do
+        if [ $i -le 0 ]; then echo L2-TIMEOUT; return 1; fi
+        alive || { echo L2-GONE; cat $d/stderr; return 1; }
+        if [ $n -lt 10 ]; then
+            sleep 0.1
+            i=$((i - 1))
+        else
+            sleep 0.5
+            i=$((i - 5))
+        fi
+        n=$((n + 1))
+    done
+}
+case $op in
+start)
+    rm -rf $d
+    mkdir -p $d
+    for c in qmp ser; do
+        mkfifo $d/$c.in $d/$c.out
+        cat $d/$c.out > $d/$c.log 2>/dev/null &
+        echo $! >> $d/readers
+    done
+    /qemu-system-aarch64 -accel kvm -cpu host -smp 1 \\
+        -nodefaults -display none -no-reboot \\
+        -chardev pipe,id=qmp,path=$d/qmp -mon chardev=qmp,mode=control \\
+        -chardev pipe,id=ser,path=$d/ser -serial chardev:ser \\
+        -D $d/trace.log "$@" </dev/null >$d/stdout 2>$d/stderr &
+    echo $! > $d/pid
+    poll 60 grep -q '"QMP"' $d/qmp.log
+    ;;
+qmp)
+    alive || { echo L2-GONE; cat $d/stderr; exit 1; }
+    printf '%s\\n' "$3" > $d/qmp.in
+    poll $1 grep -F "\\"$2\\"" $d/qmp.log
+    ;;
+sh)
+    alive || { echo L2-GONE; cat $d/stderr; exit 1; }
+    off=$(wc -c < $d/ser.log)
+    printf '%s; echo %s-$?\\n' "$3" "$2" > $d/ser.in
+    # the whole status line: the tty ends it with CR LF
+    poll $1 grep -q "$2-[0-9]*$(printf '\\r')" $d/ser.log ||
+        { tail -c 2000 $d/ser.log; exit 1; }
+    tail -c +$((off + 1)) $d/ser.log
+    ;;
+wait)
+    poll $1 grep -qF "$2" $d/ser.log || { tail -c 2000 $d/ser.log; exit 1; }
+    ;;
+stop)
+    # After QMP's quit: give QEMU 10 s to exit, then end it.
+    for sig in TERM KILL; do
+        i=100
+        while alive && [ $i -gt 0 ]; do i=$((i - 1)); sleep 0.1; done
+        alive && kill -$sig "$(cat $d/pid)"
+    done
+    kill $(cat $d/readers) 2>/dev/null
+    echo L2-STDERR-BEGIN
+    cat $d/stderr
+    echo L2-STDERR-END
+    rm -rf $d
+    ;;
+*)
+    echo "usage: /l2 start|qmp|sh|wait|stop NAME ..." >&2
+    exit 2
+    ;;
+esac
+"""
+
+
 def require_artifact():
     """Skip (with the reason) where the cross-built QEMU cannot exist."""
     if not os.path.exists(QEMU_ARM64):
@@ -91,6 +199,30 @@ def _between(text, begin, end):
     return m.group(1).replace("\r", "")
 
 
+def create_vm_args(trace):
+    """The KVM_CREATE_VM arguments in a trace of kvm_ioctl."""
+    # "kvm_ioctl type 0xae01, arg 0x28"; %p prints 0 as "(nil)".
+    out = []
+    for line in trace.splitlines():
+        m = re.search(r"kvm_ioctl type 0x([0-9a-f]+), arg "
+                      r"(0x[0-9a-f]+|\(nil\))", line)
+        if m and int(m.group(1), 16) == KVM_CREATE_VM:
+            arg = m.group(2)
+            out.append(0 if arg == "(nil)" else int(arg, 16))
+    return out
+
+
+def highest_address(iomem):
+    """The highest address of any top-level /proc/iomem entry: what the
+    guest was told is there (RAM, the PCIe windows and ECAM, ...)."""
+    top = 0
+    for line in iomem.splitlines():
+        m = re.match(r"^([0-9a-f]+)-([0-9a-f]+) : ", line)
+        if m:
+            top = max(top, int(m.group(2), 16))
+    return top
+
+
 class L2Result:
     """What one nested QEMU run left on the host's console."""
 
@@ -98,15 +230,8 @@ class L2Result:
         self.out = out
         self.exit = int(re.search(r"L2-EXIT-(\d+)", out).group(1))
         self.stderr = _between(out, "L2-STDERR-BEGIN", "L2-STDERR-END")
-        # "kvm_ioctl type 0xae01, arg 0x28"; %p prints 0 as "(nil)".
-        self.create_vm = []
-        for line in _between(out, "L2-TRACE-BEGIN",
-                             "L2-TRACE-END").splitlines():
-            m = re.search(r"kvm_ioctl type 0x([0-9a-f]+), arg "
-                          r"(0x[0-9a-f]+|\(nil\))", line)
-            if m and int(m.group(1), 16) == KVM_CREATE_VM:
-                arg = m.group(2)
-                self.create_vm.append(0 if arg == "(nil)" else int(arg, 16))
+        self.create_vm = create_vm_args(
+            _between(out, "L2-TRACE-BEGIN", "L2-TRACE-END"))
         self.layout = None
         for line in out.splitlines():
             line = line.strip()
@@ -123,14 +248,107 @@ class L2Result:
         return guest.parse_iomem(self.iomem)
 
     def highest_address(self):
-        """The highest address of any top-level /proc/iomem entry: what the
-        guest was told is there (RAM, the PCIe windows and ECAM, ...)."""
-        top = 0
-        for line in (self.iomem or "").splitlines():
-            m = re.match(r"^([0-9a-f]+)-([0-9a-f]+) : ", line)
-            if m:
-                top = max(top, int(m.group(2), 16))
-        return top
+        return highest_address(self.iomem or "")
+
+
+class NestedVM:
+    """A nested QEMU that stays up in the emulated host (/l2 start), its
+    QMP monitor and its guest's shell driven through the host's console.
+    The guest boots /l2-vmlinuz with the busybox shell of guest.INIT."""
+
+    def __init__(self, host, name, args, append=""):
+        self.host = host
+        self.name = name
+        self.dir = "/tmp/l2-" + name
+        self.args = (["-kernel", "/l2-vmlinuz", "-initrd", "/l2-shell.gz",
+                      "-append", "console=ttyAMA0 panic=-1 " + append] +
+                     list(args))
+        self.seq = 0
+        self.events = []
+        self.running = False
+
+    def _l1(self, command, timeout):
+        status, out = self.host.vm.shell(command, timeout + 30)
+        if status != 0:
+            raise guest.GuestError("nested %s: %s failed (%d):\n%s" % (
+                self.name, command[:200], status, out[-3000:]))
+        return out
+
+    def launch(self, timeout=60):
+        self.running = True
+        self._l1("/l2 start %s %s" % (self.name, " ".join(
+            shlex.quote(a) for a in self.args)), timeout)
+        self.qmp("qmp_capabilities")
+        return self
+
+    def execute(self, command, timeout=60, **args):
+        """Run a QMP command; return the whole response."""
+        self.seq += 1
+        qid = "vhm-%s-%d" % (self.name, self.seq)
+        msg = {"execute": command, "id": qid}
+        if args:
+            msg["arguments"] = args
+        out = self._l1("/l2 qmp %s %d %s %s" % (
+            self.name, timeout, qid, shlex.quote(json.dumps(msg))), timeout)
+        for line in out.splitlines():
+            line = line.strip()
+            if line.startswith("{"):
+                rsp = json.loads(line)
+                if rsp.get("id") == qid:
+                    return rsp
+        raise guest.GuestError("no answer to %s in %r" % (qid, out))
+
+    def qmp(self, command, timeout=60, **args):
+        rsp = self.execute(command, timeout, **args)
+        if "error" in rsp:
+            raise guest.GuestError("%s failed: %s" % (command,
+                                                      rsp["error"]["desc"]))
+        return rsp["return"]
+
+    def wait_shell(self, timeout=300):
+        self._l1("/l2 wait %s %d VHM-GUEST-READY" % (self.name, timeout),
+                 timeout)
+        self.check("true")
+
+    def shell(self, command, timeout=60):
+        """Run @command in the nested guest's shell: (status, output)."""
+        self.seq += 1
+        mark = "L2-END-%d" % self.seq
+        out = self._l1("/l2 sh %s %d %s %s" % (
+            self.name, timeout, mark, shlex.quote(command)), timeout)
+        m = re.search(re.escape(mark) + r"-(\d+)\r?\n", out)
+        if not m:
+            raise guest.GuestError("no %s in %r" % (mark, out[-3000:]))
+        return int(m.group(1)), out[:m.start()].replace("\r", "")
+
+    def check(self, command, timeout=60):
+        status, out = self.shell(command, timeout)
+        if status != 0:
+            raise guest.GuestError("nested guest command %r failed (%d): %s"
+                                   % (command, status, out))
+        return out
+
+    def trace(self, pattern):
+        """The lines of this QEMU's trace log (-D) matching @pattern
+        (grep -E)."""
+        status, out = self.host.vm.shell("grep -E %s %s/trace.log" % (
+            shlex.quote(pattern), self.dir), 120)
+        if status not in (0, 1):
+            raise guest.GuestError("grep in %s/trace.log: %s" % (self.dir,
+                                                                out))
+        return out.splitlines()
+
+    def stop(self):
+        """End the nested QEMU; return its stderr."""
+        if not self.running:
+            return ""
+        self.running = False
+        try:
+            self.execute("quit", 30)
+        except guest.GuestError:
+            pass
+        out = self._l1("/l2 stop %s" % self.name, 30)
+        return _between(out, "L2-STDERR-BEGIN", "L2-STDERR-END")
 
 
 class ArmKvmHost:
@@ -147,14 +365,19 @@ class ArmKvmHost:
         assets = guest.guest_assets()
         l2 = guest.build_initramfs(os.path.join(self.tmp, "l2-initrd.gz"),
                                    init=L2_INIT)
+        # NestedVM's guest: the interactive shell of the TCG tests.
+        l2_shell = guest.build_initramfs(
+            os.path.join(self.tmp, "l2-shell.gz"))
         files = []
         for name, mode, path in (
                 ("qemu-system-aarch64", 0o755, QEMU_ARM64),
                 ("l2-vmlinuz", 0o644, os.path.join(assets, "vmlinuz")),
-                ("l2-initrd.gz", 0o644, l2)):
+                ("l2-initrd.gz", 0o644, l2),
+                ("l2-shell.gz", 0o644, l2_shell)):
             with open(path, "rb") as f:
                 files.append((name, mode, f.read()))
         files.append(("run-l2", 0o755, RUN_L2.encode()))
+        files.append(("l2", 0o755, L2_CTL.encode()))
         return guest.build_initramfs(os.path.join(self.tmp, "l1-initrd.gz"),
                                      files=files)
 
@@ -208,6 +431,10 @@ class ArmKvmHost:
                  "".join("\n#   " + l for l in res.stderr.splitlines())),
               flush=True)
         return res
+
+    def nested(self, name, args, append=""):
+        """A NestedVM in this host (not launched yet)."""
+        return NestedVM(self, name, args, append)
 
     def stop(self):
         if self.vm:

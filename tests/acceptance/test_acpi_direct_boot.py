@@ -47,14 +47,7 @@ DISK_MODULES = ["kernel/drivers/virtio/virtio_ring.ko",
                 "kernel/drivers/virtio/virtio_pci_legacy_dev.ko",
                 "kernel/drivers/virtio/virtio_pci.ko",
                 "kernel/drivers/block/virtio_blk.ko"]
-NET_MODULES = ["kernel/drivers/virtio/virtio_ring.ko",
-               "kernel/drivers/virtio/virtio.ko",
-               "kernel/drivers/virtio/virtio_pci_modern_dev.ko",
-               "kernel/drivers/virtio/virtio_pci_legacy_dev.ko",
-               "kernel/drivers/virtio/virtio_pci.ko",
-               "kernel/net/core/failover.ko",
-               "kernel/drivers/net/net_failover.ko",
-               "kernel/drivers/net/virtio_net.ko"]
+NET_MODULES = list(guest.VIRTIO_NET_MODULES)
 # slirp network of this test: its DHCP server is .2, the first lease
 # dhcpstart
 NET = "10.77.5.0/24"

@@ -20,15 +20,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vhm import guest, tap  # noqa: E402
 
-# In load order: virtio core and PCI transport, then the NIC driver.
-NET_MODULES = ("kernel/drivers/virtio/virtio_ring.ko",
-               "kernel/drivers/virtio/virtio.ko",
-               "kernel/drivers/virtio/virtio_pci_modern_dev.ko",
-               "kernel/drivers/virtio/virtio_pci_legacy_dev.ko",
-               "kernel/drivers/virtio/virtio_pci.ko",
-               "kernel/net/core/failover.ko",
-               "kernel/drivers/net/net_failover.ko",
-               "kernel/drivers/net/virtio_net.ko")
+NET_MODULES = guest.VIRTIO_NET_MODULES
 
 
 def check_plain_start_is_quiet(binary, machine):

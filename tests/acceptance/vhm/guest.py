@@ -29,6 +29,16 @@ QEMU_X86_64 = os.path.join(BUILD, "qemu-system-x86_64")
 # Debian's UEFI for arm64 (qemu-efi-aarch64; scripts/install-deps.sh guest)
 AAVMF_CODE = "/usr/share/AAVMF/AAVMF_CODE.fd"
 AAVMF_VARS = "/usr/share/AAVMF/AAVMF_VARS.fd"
+# The Debian kernel's virtio-net driver and what it needs, in load order:
+# virtio core and PCI transport, then the NIC driver.
+VIRTIO_NET_MODULES = ("kernel/drivers/virtio/virtio_ring.ko",
+                      "kernel/drivers/virtio/virtio.ko",
+                      "kernel/drivers/virtio/virtio_pci_modern_dev.ko",
+                      "kernel/drivers/virtio/virtio_pci_legacy_dev.ko",
+                      "kernel/drivers/virtio/virtio_pci.ko",
+                      "kernel/net/core/failover.ko",
+                      "kernel/drivers/net/net_failover.ko",
+                      "kernel/drivers/net/virtio_net.ko")
 
 GiB = 1 << 30
 MiB = 1 << 20

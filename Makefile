@@ -11,6 +11,12 @@ CONFIGURED := $(BUILD)/.virt-hotmem-configured
 CONFIGURE_INPUTS := configure qemu.sha256 $(wildcard patches/*.patch) \
 	$(wildcard configs/devices/*/*.mak)
 
+# ccache (configure uses it when installed) hashes paths relative to the
+# clone and not the build directory's name, so that a second clone of this
+# repository, wherever it is, reuses what the first one compiled.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
+
 # $(call timed,PHASE,COMMAND): run COMMAND, then print how long PHASE took.
 timed = t0=$$(date +%s.%N); $(2); rc=$$?; \
 	awk -v a=$$t0 -v b=$$(date +%s.%N) \

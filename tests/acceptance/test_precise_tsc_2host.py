@@ -17,7 +17,8 @@
 #   |error - clock offset| <= 0.01 ms for each vCPU, skew 0, and |error|
 #   <= 1 ms (the hosts' clocks were set together before the migration)
 #   precise-tsc=off: error ~ -downtime (stock QEMU: the TSC stands still)
-# Two L1 boots and two migrations: about 70 s on 2 cores.
+# Two L1 boots and two migrations: about 70 s on 2 cores (more when a
+# round's ground truth did not hold and it is measured again).
 #
 # Copyright (c) 2026 The virt-hotmem developers
 #
@@ -41,23 +42,56 @@ bench2 = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench2)
 
 _measured = []
+# The ground truth (the hosts' TSC difference, read from this machine's
+# TSC before and after) holds only while both emulated hosts' TSCs run
+# undisturbed.  On some machines (seen on a Firecracker VM with kvm-clock)
+# the emulated hosts' TSCs move against each other by tens of
+# microseconds now and then: TCG's TSC is the host's, corrected whenever
+# it appears to go backwards, as it does when a vCPU thread changes to a
+# CPU whose TSC lags.  A round whose ground truth moved proves nothing
+# either way about precise-tsc, so it is measured again, ATTEMPTS times
+# at most; if none held, the cases that need the ground truth are skipped
+# with the figure, never passed.  Nothing the L2 guest's QEMU does can
+# move the L1 hosts' TSCs: the premise checks the test bed only.
+ATTEMPTS = 2
+
+
+def ground_truth_held(facts):
+    return abs(facts["tsc_diff_drift"]) <= facts["khz"]["A"] // 1000
 
 
 def measure():
     """Two L1 boots, one round of each case, once for every test (a
     failure too: it is reported by each test, not measured again)."""
     if not _measured:
-        try:
-            _measured.append(bench2.measure(
-                1, CASES, STAGGER_S, DOWNTIME_S, False,
-                report=lambda s: print("# " + s, flush=True)))
-        except (bench2.HostError, SystemExit, OSError,
-                subprocess.SubprocessError) as e:
-            # each says what; bench's die() (SystemExit) already said why
-            _measured.append("the measurement could not be done: %r" % e)
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                m = bench2.measure(
+                    1, CASES, STAGGER_S, DOWNTIME_S, False,
+                    report=lambda s: print("# " + s, flush=True))
+            except (bench2.HostError, SystemExit, OSError,
+                    subprocess.SubprocessError) as e:
+                # each says what; bench's die() (SystemExit) already said
+                # why
+                m = "the measurement could not be done: %r" % e
+                break
+            if ground_truth_held(m[1]) or attempt == ATTEMPTS:
+                break
+            print("# attempt %d discarded: the hosts' TSC difference moved "
+                  "by %d cycles while it was measured; measuring again"
+                  % (attempt, m[1]["tsc_diff_drift"]), flush=True)
+        _measured.append(m)
     if isinstance(_measured[0], str):
         raise AssertionError(_measured[0])
     return _measured[0]
+
+
+def skip_without_ground_truth(facts):
+    if not ground_truth_held(facts):
+        raise tap.Skip("this machine moved the emulated hosts' TSCs against "
+                       "each other by %d cycles (more than 1 us) in each of "
+                       "%d attempts: no ground truth here"
+                       % (facts["tsc_diff_drift"], ATTEMPTS))
 
 
 def result(case):
@@ -74,11 +108,12 @@ def test_premise():
           % (facts["tsc_diff"], facts["tsc_diff"] / khz / 1e3,
              facts["tsc_diff_drift"], khz, facts["khz"]["B"]))
     assert abs(facts["tsc_diff"]) > khz * 1000, facts
-    assert abs(facts["tsc_diff_drift"]) <= khz // 1000, facts
+    skip_without_ground_truth(facts)
 
 
 def test_200ppm_on_precise():
     r = result("on@200")
+    skip_without_ground_truth(measure()[1])
     for i in (0, 1):
         err = r["error_ns"][i]
         print("# precise-tsc=on, guest +200 ppm, vcpu%d: error %.0f ns, "

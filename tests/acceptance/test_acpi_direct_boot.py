@@ -347,9 +347,10 @@ def test_arm_den0001():
 def test_migration():
     """RAM at 512 GiB with nvdimm=on, a pc-dimm hot-added, then migrated
     to a second QEMU: the handoff (EFI and ACPI tables in the first bank,
-    the _DSM page in its own RAM) and the DIMM arrive byte for byte, and on the destination the guest answers
-    on its console, still sees its ACPI tables and onlines a second
-    DIMM hot-added there (the GED works after the move)."""
+    the _DSM page in its own RAM) and the DIMM arrive byte for byte, and
+    on the destination the guest answers on its console, still sees its
+    ACPI tables and onlines a second DIMM hot-added there (the GED works
+    after the move)."""
     opts = "acpi=on,ram-base=0x8000000000,nvdimm=on"
     mem = "1G,slots=4,maxmem=8G"
     dm = 513 * GiB

@@ -201,14 +201,7 @@ def test_qmp_hotplug():
             # QEMU announces DEVICE_DELETED and forgets it.
             vm.qmp.events.clear()
             vm.qmp.cmd("device_del", id="hot")
-            deadline = time.monotonic() + 30
-            while not any(e["event"] == "DEVICE_DELETED" and
-                          e["data"].get("device") == "hot"
-                          for e in vm.qmp.events):
-                assert time.monotonic() < deadline, \
-                    "no DEVICE_DELETED in 30 s: %r" % vm.qmp.events
-                time.sleep(0.2)
-                vm.qmp.cmd("query-status")
+            wait_event(vm, "DEVICE_DELETED for hot", deleted("hot"), 30)
             assert "hot" not in dimm.memory_devices(vm)
             vm.check("[ ! -e /sys/devices/system/memory/memory%d ]" %
                      (hot // BLOCK))

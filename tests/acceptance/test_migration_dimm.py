@@ -177,12 +177,11 @@ def test_nvdimm_and_dimm_across_network_namespaces():
 
 
 if __name__ == "__main__":
-    only = sys.argv[1:]
-    tap.main([t for t in [
+    tap.main([
         ("migration-dimm/hotplugged-dimm-larger-than-ram (virt)",
          test_hotplugged_dimm_larger_than_ram_virt),
         ("migration-dimm/hotplugged-dimm-larger-than-ram (virt-hotmem)",
          test_hotplugged_dimm_larger_than_ram_virt_hotmem),
         ("migration-dimm/nvdimm-and-dimm-across-network-namespaces",
          test_nvdimm_and_dimm_across_network_namespaces),
-    ] if not only or any(o in t[0] for o in only)])
+    ])

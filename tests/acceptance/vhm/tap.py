@@ -38,7 +38,8 @@ def run(tests):
 
 
 def main(tests):
-    """Run @tests, or those whose name holds the first argument."""
-    if len(sys.argv) > 1:
-        tests = [t for t in tests if sys.argv[1] in t[0]]
+    """Run @tests, or those whose name holds one of the arguments."""
+    only = sys.argv[1:]
+    if only:
+        tests = [t for t in tests if any(o in t[0] for o in only)]
     sys.exit(run(tests))

@@ -132,7 +132,6 @@ DIMM_MEM = "%dM,slots=2,maxmem=1G" % (L2_MEM // MiB)
 # Device memory starts at the first GiB boundary after RAM (virt's rule,
 # which virt-hotmem keeps for a moved RAM base); the DIMM is placed there.
 DIMM_ADDR = (DIMM_RAM_BASE + L2_MEM + GiB - 1) // GiB * GiB
-dimm_src = {}
 
 
 def phase(what, t0):
@@ -165,32 +164,26 @@ def mem_total_kib(vm):
     return guest.meminfo_kib(vm.check("cat /proc/meminfo"), "MemTotal")
 
 
-def dimm_source():
-    """The nested guest of the DIMM cases, RAM at 512 GiB: booted by ACPI
-    direct boot under KVM, a pc-dimm hot-added and onlined, the writer
-    loop running.  Built once; a failure fails the later case at once."""
-    if "error" in dimm_src:
-        raise AssertionError("the DIMM source guest failed before: %s"
-                             % dimm_src["error"])
-    if "vm" in dimm_src:
-        return dimm_src["vm"]
+def test_40_dimm_hotplug():
+    """A nested guest with RAM at 512 GiB, booted by ACPI direct boot
+    under KVM; a pc-dimm hot-added over QMP and onlined by the guest."""
     h = host(40)
-    try:
-        dimm_src["vm"] = _dimm_source(h)
-    except Exception as e:
-        dimm_src["error"] = "%s: %s" % (type(e).__name__, e)
-        raise
-    return dimm_src["vm"]
-
-
-def _dimm_source(h):
     t = time.monotonic()
     vm = h.nested("src", ["-M", DIMM_MACHINE, "-m", DIMM_MEM,
                           "-trace", "kvm_ioctl",
                           "-trace", "kvm_set_user_memory"],
                   # Hot-added memory stays offline until the test onlines it.
                   append="memhp_default_state=offline")
-    dimm_src["vm"] = vm
+    try:
+        check_dimm_hotplug(h, vm, t)
+    finally:
+        try:
+            vm.stop()
+        except guest.GuestError as e:
+            print("# %s" % e)
+
+
+def check_dimm_hotplug(h, vm, t):
     vm.launch()
     vm.wait_shell(300)
     t = phase("nested ACPI boot under KVM, RAM at %#x" % DIMM_RAM_BASE, t)
@@ -232,13 +225,7 @@ def _dimm_source(h):
             DIMM_ADDR, [(hex(s), hex(e)) for s, e in ram])
     grown = mem_total_kib(vm) - before
     assert grown == DIMM_SIZE // 1024, "MemTotal grew by %d kB" % grown
-    t = phase("pc-dimm hot-added at %#x and onlined" % DIMM_ADDR, t)
-
-    return vm
-
-
-def test_40_dimm_hotplug():
-    dimm_source()
+    phase("pc-dimm hot-added at %#x and onlined" % DIMM_ADDR, t)
 
 
 if __name__ == "__main__":
@@ -256,11 +243,6 @@ if __name__ == "__main__":
              test_48_ram_base_256t_refused),
         ])
     finally:
-        if "vm" in dimm_src:
-            try:
-                dimm_src["vm"].stop()
-            except guest.GuestError as e:
-                print("# %s" % e)
         for h in hosts.values():
             h.stop()
     sys.exit(status)

@@ -264,7 +264,6 @@ class NestedVM:
                       "-append", "console=ttyAMA0 panic=-1 " + append] +
                      list(args))
         self.seq = 0
-        self.events = []
         self.running = False
 
     def _l1(self, command, timeout):

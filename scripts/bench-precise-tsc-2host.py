@@ -86,16 +86,16 @@ class HostError(Exception):
 class Host:
     """One emulated AMD-V host (L1), driven over its serial console."""
 
-    def __init__(self, name, cmd, logpath, verbose):
+    def __init__(self, name, cmd, logpath, verbose, cpu):
         self.name = name
         self.verbose = verbose
         self.lines = queue.Queue()
         self.log = open(logpath, "w")
         self.start = time.monotonic()
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True,
-                                     errors="replace", bufsize=1)
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1,
+            preexec_fn=lambda: os.sched_setaffinity(0, {cpu}))
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
@@ -191,8 +191,19 @@ class TwoHosts:
                 "addr.path=%s" % ("on" if server else "off", self.sock),
                 "-device", "virtio-net-pci,netdev=net0,mac=52:54:00:00:00:%02x"
                 % (1 + len(self.hosts))]
+        # Each L1 runs on one CPU of this machine.  TCG's TSC is this
+        # machine's TSC plus an offset that QEMU (cpu_get_ticks()) moves
+        # forward whenever a reading is lower than the last one handed out.
+        # With an L1's threads spread over several CPUs its TSC gained
+        # cycles now and then (the precise cause, unordered RDTSC or a
+        # momentary skew between CPUs, was not found: a ping-pong between
+        # two pinned threads saw none), and that moves the hosts' TSC
+        # difference the ground truth rests on.  Measured on a 2-core
+        # Firecracker VM under load: the difference moved by 3066, -5019
+        # and -1491 cycles in three runs unpinned, by -21, 0 and 0 pinned.
+        cpus = sorted(os.sched_getaffinity(0))
         host = Host(name, cmd, os.path.join(self.work, "l1-%s.log" % name),
-                    self.verbose)
+                    self.verbose, cpus[len(self.hosts) % len(cpus)])
         self.hosts[name] = host
         ready = host.expect(("VHM-INFO host ready",), L1_BOOT_TIMEOUT)
         self.khz[name] = int(fields(ready, "VHM-INFO host")["khz"])

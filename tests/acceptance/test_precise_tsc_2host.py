@@ -44,15 +44,14 @@ _spec.loader.exec_module(bench2)
 _measured = []
 # The ground truth (the hosts' TSC difference, read from this machine's
 # TSC before and after) holds only while both emulated hosts' TSCs run
-# undisturbed.  On some machines (seen on a Firecracker VM with kvm-clock)
-# the emulated hosts' TSCs move against each other by tens of
-# microseconds now and then: TCG's TSC is the host's, corrected whenever
-# it appears to go backwards, as it does when a vCPU thread changes to a
-# CPU whose TSC lags.  A round whose ground truth moved proves nothing
-# either way about precise-tsc, so it is measured again, ATTEMPTS times
-# at most; if none held, the cases that need the ground truth are skipped
-# with the figure, never passed.  Nothing the L2 guest's QEMU does can
-# move the L1 hosts' TSCs: the premise checks the test bed only.
+# undisturbed.  On a Firecracker VM with kvm-clock they moved against
+# each other by 1,500 to 230,000 cycles in most runs until each emulated
+# host was pinned to one CPU (see TwoHosts.start() in the bench script).
+# Should it move all the same, a round whose ground truth moved proves
+# nothing either way about precise-tsc, so it is measured again, ATTEMPTS
+# times at most; if none held, the cases that need the ground truth are
+# skipped with the figure, never passed.  Nothing the L2 guest's QEMU does
+# can move the L1 hosts' TSCs: the premise checks the test bed only.
 ATTEMPTS = 2
 
 

@@ -110,7 +110,8 @@ def amd64_guest_assets():
 def build_initramfs(path, modules=(), files=(), init=INIT, amd64=None):
     """Write a gzip'd newc initramfs: busybox, /init, the named kernel
     modules (paths relative to the kernel's modules dir) under /modules,
-    and @files: (path, mode, data) of further regular files.  The arm64
+    and @files: (path, mode, data) of further regular files (their
+    directories are made as needed).  The arm64
     guest's busybox and modules, or @amd64's (amd64_guest_assets())."""
     if amd64:
         busybox_path, moddir = amd64["busybox"], amd64["moddir"]
@@ -129,7 +130,14 @@ def build_initramfs(path, modules=(), files=(), init=INIT, amd64=None):
         with open(os.path.join(moddir, m), "rb") as f:
             entries.append(("modules/" + os.path.basename(m),
                             stat.S_IFREG | 0o644, f.read(), None))
+    dirs = {e[0] for e in entries}
     for name, mode, data in files:
+        parts = name.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            d = "/".join(parts[:i])
+            if d not in dirs:
+                dirs.add(d)
+                entries.append((d, stat.S_IFDIR | 0o755, b"", None))
         entries.append((name, stat.S_IFREG | mode, data, None))
     with open(path, "wb") as f:
         f.write(gzip.compress(_cpio_newc(entries), 1))

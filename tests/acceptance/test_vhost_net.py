@@ -92,7 +92,8 @@ def l1_initrd(amd64, tmp):
     qemu = os.path.join(tmp, "qemu-system-x86_64")
     subprocess.run(["objcopy", "--strip-debug", guest.QEMU_X86_64, qemu],
                    check=True)
-    files = [(L2_QEMU.lstrip("/"), 0o755, open(qemu, "rb").read())]
+    with open(qemu, "rb") as f:
+        files = [(L2_QEMU.lstrip("/"), 0o755, f.read())]
     for lib in _e2e.shared_libraries(guest.QEMU_X86_64):
         with open(os.path.realpath(lib), "rb") as f:
             files.append((lib.lstrip("/"), 0o755, f.read()))
@@ -119,11 +120,15 @@ def why_not():
 
 def qmp_in_l1(l1, *commands):
     """Run QMP @commands on L2's QEMU from inside L1 (busybox nc over
-    L1's loopback); return their replies."""
+    L1's loopback; its input stays open until every reply is in);
+    return their replies."""
     lines = [{"execute": "qmp_capabilities"}] + list(commands)
     script = "; ".join("echo '%s'" % json.dumps(c) for c in lines)
-    out = l1.check("(%s; sleep 3) | nc 127.0.0.1 %d" % (script, QMP_PORT),
-                   timeout=60)
+    l1.check("rm -f /tmp/qmp.out; (%s; until [ $(grep -c -e '\"return\"' "
+             "-e '\"error\"' /tmp/qmp.out 2>/dev/null) -ge %d ]; do "
+             "sleep 0.2; done) | nc 127.0.0.1 %d > /tmp/qmp.out" %
+             (script, len(lines), QMP_PORT), timeout=120)
+    out = l1.check("cat /tmp/qmp.out")
     replies = [json.loads(line) for line in out.splitlines()
                if line.startswith("{")]
     replies = [r for r in replies if "return" in r or "error" in r]
@@ -173,16 +178,15 @@ def test_vhost_net_in_emulated_host():
             # QEMU holds /dev/vhost-net and the kernel's worker is its.
             deadline = time.monotonic() + 120
             while True:
-                st, out = l1.shell("grep -l '^vhost-%d$' /proc/[0-9]*/comm "
-                                   "/proc/%d/task/*/comm 2>/dev/null"
-                                   % (pid, pid))
+                out = l1.shell("grep -l '^vhost-%d$' /proc/[0-9]*/comm "
+                               "/proc/%d/task/*/comm 2>/dev/null"
+                               % (pid, pid))[1]
                 workers = sorted({int(m) for m in re.findall(
                     r"/proc/(?:\d+/task/)?(\d+)/comm", out)})
                 if workers or time.monotonic() > deadline:
                     break
-                st, err = l1.shell("cat /tmp/l2.err")
                 assert l1.shell("[ -d /proc/%d ]" % pid)[0] == 0, \
-                    "L2 QEMU exited: " + err
+                    "L2 QEMU exited: " + l1.shell("cat /tmp/l2.err")[1]
                 time.sleep(1)
             assert workers, "no vhost-%d worker in L1: %s" % (
                 pid, l1.shell("cat /tmp/l2.err; ps")[1])

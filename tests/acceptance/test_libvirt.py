@@ -1,42 +1,39 @@
 #!/usr/bin/env python3
 #
-# Acceptance: libvirt's everyday domain on our binary.  Debian's libvirtd
-# (started here, in a private mount namespace whose /etc/libvirt,
-# /run/libvirt, /var/lib/libvirt, /var/cache/libvirt and /var/log/libvirt
-# are directories of this test, so the machine's own libvirt is not
-# touched) and Debian's virt-install create
+# Acceptance: libvirt's everyday domain on our binaries.  Debian's libvirtd
+# (started here in a mount namespace of its own, vhm/libvirt.py) and
+# Debian's virt-install create, on each target,
 #
 #   virt-install --arch aarch64 --machine virt-hotmem --boot uefi,...
+#   virt-install --arch x86_64 --machine q35 --boot kernel=...
 #     --memory 2048,maxMemory=8192,maxMemory.slots=4 --disk size=2
-#     --network user --graphics vnc --import
+#     --network user --graphics vnc --import (virtio disk and NIC)
 #
-# with <emulator> pointing at build/qemu-system-aarch64 (the Debian arm64
-# kernel and an initramfs built here are booted by Debian's AAVMF, found
-# through /usr/share/qemu/firmware).  Then, each step checked in the guest:
-# it sees the 2 GiB disk, 2 GiB of RAM and gets a DHCP lease from the user
+# with <emulator> pointing at build/qemu-system-aarch64 or
+# build/qemu-system-x86_64 (domain type qemu: TCG).  The arm64 domain
+# boots Debian's arm64 cloud kernel through Debian's AAVMF, found through
+# /usr/share/qemu/firmware; the q35 one boots Debian's amd64 cloud kernel
+# (ACPI memory hotplug built in) through SeaBIOS, found without -L.  Both
+# run an initramfs built here.  Then, each step checked in the guest: it
+# sees the 2 GiB disk, 2 GiB of RAM and gets a DHCP lease from the user
 # network; VNC answers; virsh attach-device of a 1 GiB <memory
-# model='dimm'> grows the guest's MemTotal by 1 GiB and dominfo/domstats
-# by 1 GiB; detach-device gives it back; managedsave + start restores the
-# guest with its shell and memory intact.
+# model='dimm'> adds 1 GiB of System RAM to /proc/iomem, grows MemTotal
+# and dominfo/domstats by 1 GiB; detach-device gives it back; managedsave
+# + start restores the guest with its shell and memory intact.
 #
 # Copyright (c) 2026 The virt-hotmem developers
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
 import os
-import re
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vhm import dimm, guest, tap  # noqa: E402
+from vhm import guest, libvirt, tap  # noqa: E402
 
 KiB = 1024
-DOMAIN = "vhm-libvirt-arm64"
 BASE_MIB = 2048
 DIMM_MIB = 1024
 # Modules of the guest: virtio PCI, the disk and the NIC.
@@ -49,315 +46,73 @@ MODULES = ("kernel/drivers/virtio/virtio_ring.ko",
            "kernel/net/core/failover.ko",
            "kernel/drivers/net/net_failover.ko",
            "kernel/drivers/net/virtio_net.ko")
-
-QEMU_CONF = """\
-# A private libvirtd for virt-hotmem's acceptance test.
-user = "root"
-group = "root"
-dynamic_ownership = 0
-remember_owner = 0
-security_driver = "none"
-stdio_handler = "file"
-namespaces = [ ]
-cgroup_controllers = [ ]
-"""
-LIBVIRTD_CONF = """\
-unix_sock_rw_perms = "0700"
-auth_unix_rw = "none"
-auth_unix_ro = "none"
-"""
-# The daemon's view: these directories of the test replace the machine's.
-PRIVATE_DIRS = (("etc", "/etc/libvirt"), ("run", "/run/libvirt"),
-                ("lib", "/var/lib/libvirt"), ("cache", "/var/cache/libvirt"),
-                ("log", "/var/log/libvirt"))
+# What both domains have in common; the DIMM needs a NUMA node.  virtio
+# disk and NIC: with no OS it knows, virt-install would give q35 SATA and
+# e1000e (arm64 gets virtio either way).
+COMMON = ["--virt-type", "qemu", "--vcpus", "1",
+          "--memory", "%d,maxMemory=8192,maxMemory.slots=4" % BASE_MIB,
+          "--disk", "size=2,bus=virtio", "--network", "user,model=virtio",
+          "--graphics", "vnc",
+          "--osinfo", "detect=on,require=off", "--import", "--noautoconsole"]
+NUMA = "cell0.id=0,cell0.cpus=0,cell0.memory=%d" % (BASE_MIB * KiB)
 
 
-def why_no_libvirt():
-    if os.geteuid() != 0:
-        return "not root: the private libvirtd needs a mount namespace"
-    for tool in ("libvirtd", "virsh", "virt-install", "unshare", "qemu-img"):
-        if not shutil.which(tool, path=os.environ.get("PATH", "") +
-                            ":/usr/sbin:/sbin"):
-            return ("no %s (Debian packages libvirt-daemon-system, virtinst, "
-                    "qemu-utils; scripts/install-deps.sh guest)" % tool)
-    if not os.path.exists(guest.AAVMF_CODE):
-        return "no %s (qemu-efi-aarch64)" % guest.AAVMF_CODE
-    return None
-
-
-class Libvirtd:
-    """Debian's libvirtd in a mount namespace of its own."""
-
-    def __init__(self, tmp):
-        self.tmp = tmp
-        for sub, _ in PRIVATE_DIRS:
-            os.makedirs(os.path.join(tmp, sub))
-        etc = os.path.join(tmp, "etc")
-        shutil.copytree("/etc/libvirt", etc, dirs_exist_ok=True)
-        with open(os.path.join(etc, "qemu.conf"), "w") as f:
-            f.write(QEMU_CONF)
-        with open(os.path.join(etc, "libvirtd.conf"), "w") as f:
-            f.write(LIBVIRTD_CONF)
-        # libvirt finds the emulators of its capabilities on $PATH.
-        self.bin = os.path.join(tmp, "bin")
-        os.makedirs(self.bin)
-        for e in (guest.QEMU_AARCH64, guest.QEMU_X86_64):
-            os.symlink(e, os.path.join(self.bin, os.path.basename(e)))
-        self.uri = "qemu:///system?socket=%s/run/libvirt-sock" % tmp
-        self.proc = None
-
-    def start(self):
-        mounts = "".join("mkdir -p %s && mount --bind %s/%s %s && " %
-                         (path, self.tmp, sub, path)
-                         for sub, path in PRIVATE_DIRS)
-        env = dict(os.environ,
-                   PATH=self.bin + ":/usr/sbin:/usr/bin:/sbin:/bin")
-        self.log = open(os.path.join(self.tmp, "libvirtd.log"), "wb")
-        self.proc = subprocess.Popen(
-            ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-             mounts + "exec libvirtd"], env=env, stdin=subprocess.DEVNULL,
-            stdout=self.log, stderr=subprocess.STDOUT)
-        sock = os.path.join(self.tmp, "run", "libvirt-sock")
-        deadline = time.monotonic() + 60
-        while True:
-            if self.proc.poll() is not None:
-                raise AssertionError("libvirtd exited: %s" % self.daemon_log())
-            if (os.path.exists(sock) and
-                    self.virsh("list", check=False)[0] == 0):
-                return self
-            if time.monotonic() > deadline:
-                raise AssertionError("libvirtd did not answer in 60 s: %s" %
-                                     self.daemon_log())
-            time.sleep(0.2)
-
-    def daemon_log(self):
-        with open(os.path.join(self.tmp, "libvirtd.log"), "rb") as f:
-            return f.read()[-3000:].decode(errors="replace")
-
-    def run(self, argv, check=True, timeout=120):
-        p = subprocess.run(argv, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, timeout=timeout,
-                           stdin=subprocess.DEVNULL)
-        out = p.stdout.decode(errors="replace")
-        if check and p.returncode != 0:
-            raise AssertionError("%s failed (%d): %s" %
-                                 (" ".join(argv[:4]), p.returncode, out))
-        return p.returncode, out
-
-    def virsh(self, *args, check=True, timeout=120):
-        return self.run(["virsh", "-c", self.uri] + list(args), check,
-                        timeout)
-
-    def stop(self):
-        """Destroy what is left of our domain, then the daemon, then any
-        QEMU the daemon left behind (by the pid files in its run dir)."""
-        if self.proc and self.proc.poll() is None:
-            self.virsh("destroy", DOMAIN, check=False, timeout=60)
-            self.virsh("undefine", DOMAIN, "--nvram", "--managed-save",
-                       "--remove-all-storage", check=False, timeout=60)
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        qemu_run = os.path.join(self.tmp, "run", "qemu")
-        for pidfile in (os.listdir(qemu_run) if os.path.isdir(qemu_run)
-                        else ()):
-            if pidfile.endswith(".pid"):
-                try:
-                    with open(os.path.join(qemu_run, pidfile)) as f:
-                        os.kill(int(f.read().strip()), 9)
-                except (OSError, ValueError):
-                    pass
-
-
-class SerialConsole(guest.VM):
-    """The guest's serial port, a unix socket libvirt's QEMU listens on,
-    driven with the harness's shell protocol (guest.VM)."""
-
-    class _Proc:
-        def __init__(self, sock):
-            self.sock = sock
-            self.stdin = sock.makefile("wb")
-            self.stdout = sock.makefile("rb", buffering=0)
-            self.returncode = None
-
-        def poll(self):
-            return None
-
-    def __init__(self, path, timeout=30):  # noqa: super().__init__ not needed
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                s.connect(path)
-                break
-            except OSError:
-                s.close()
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-        s.setblocking(False)
-        self.proc = self._Proc(s)
-        self.console = b""
-        self.log_path = os.devnull
-
-    def close(self):
-        self.proc.sock.close()
-
-
-def meminfo_total(console):
-    return guest.meminfo_kib(console.check("cat /proc/meminfo"), "MemTotal")
-
-
-def dominfo_max_kib(lv):
-    out = lv.virsh("dominfo", DOMAIN)[1]
-    m = re.search(r"^Max memory:\s+(\d+) KiB", out, re.M)
-    assert m, out
-    return int(m.group(1))
-
-
-def domstats_balloon_max_kib(lv):
-    out = lv.virsh("domstats", "--balloon", DOMAIN)[1]
-    m = re.search(r"balloon\.maximum=(\d+)", out)
-    assert m, out
-    return int(m.group(1))
-
-
-def probe_shell(con, timeout=300):
-    """Wait until the shell of a guest that already runs (a restored
-    domain) answers on the console: ask until it does.  Never used while
-    firmware may run: UEFI takes keystrokes as menu input."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            con.shell("true", timeout=5)
-            return con
-        except guest.GuestError:
-            if time.monotonic() > deadline:
-                raise
-
-
-def connect_console(path, booting):
-    """The console of a domain that is booting (connected while UEFI
-    runs, long before the kernel: wait for the initramfs' banner) or one
-    that was restored with its shell running."""
-    con = SerialConsole(path)
-    if booting:
-        con.wait_shell(timeout=300)
-        return con
-    return probe_shell(con)
-
-
-def vnc_banner(lv):
-    out = lv.virsh("domdisplay", "--type", "vnc", DOMAIN)[1].strip()
-    m = re.match(r"vnc://([0-9.]+):(\d+)", out)
-    assert m, out
-    with socket.create_connection((m.group(1), 5900 + int(m.group(2))),
-                                  timeout=10) as s:
-        return s.recv(12)
-
-
-def test_virt_install_arm64():
-    reason = why_no_libvirt()
+def run_domain(domain, emulator, install_args, initrd_args):
+    """Start a private libvirtd, virt-install @domain with @install_args
+    (the initramfs' path is passed as %(initrd)s), run the everyday
+    steps, tear everything down."""
+    reason = libvirt.why_no_libvirt()
     if reason:
         raise tap.Skip(reason)
     tmp = tempfile.mkdtemp(prefix="vhm-libvirt-")
-    lv = Libvirtd(tmp)
-    con = None
+    lv = libvirt.Libvirtd(tmp, domain)
     try:
         lv.start()
-        assets = guest.guest_assets()
         initrd = guest.build_initramfs(os.path.join(tmp, "initrd.gz"),
-                                       MODULES)
+                                       MODULES, **initrd_args)
         console_path = os.path.join(tmp, "console.sock")
-        lv.run([
-            "virt-install", "--connect", lv.uri, "--name", DOMAIN,
-            "--arch", "aarch64", "--machine", "virt-hotmem",
-            "--virt-type", "qemu", "--cpu", "max,cell0.id=0,cell0.cpus=0,"
-            "cell0.memory=%d" % (BASE_MIB * KiB), "--vcpus", "1",
-            "--memory", "%d,maxMemory=8192,maxMemory.slots=4" % BASE_MIB,
-            # Plain UEFI: the first descriptor libvirt would pick has
-            # Secure Boot with Microsoft's keys, which refuses our kernel.
-            "--boot", "uefi,firmware.feature0.name=secure-boot,"
-            "firmware.feature0.enabled=no,firmware.feature1.name=enrolled-keys,"
-            "firmware.feature1.enabled=no,kernel=%s,initrd=%s,"
-            "kernel_args=console=ttyAMA0 panic=-1" %
-            (os.path.join(assets, "vmlinuz"), initrd),
-            "--disk", "size=2", "--network", "user", "--graphics", "vnc",
-            "--serial", "unix,source.path=%s,source.mode=bind" % console_path,
-            "--osinfo", "detect=on,require=off", "--import",
-            "--xml", "./devices/emulator=%s" % guest.QEMU_AARCH64,
-            "--noautoconsole"], timeout=300)
-        xml = lv.virsh("dumpxml", DOMAIN)[1]
-        assert "<emulator>%s</emulator>" % guest.QEMU_AARCH64 in xml, xml
-        assert lv.virsh("domstate", DOMAIN)[1].strip() == "running"
-        con = connect_console(console_path, booting=True)
-        # What the guest sees: its RAM, the 2 GiB disk, the user network.
-        base_kib = meminfo_total(con)
-        for m in MODULES:
-            con.check("insmod /modules/" + os.path.basename(m))
-        con.check("for i in $(seq 100); do [ -b /dev/vda ] && break; "
-                  "sleep 0.1; done; [ -b /dev/vda ]", timeout=30)
-        disk = int(con.check("cat /sys/block/vda/size").strip()) * 512
-        assert disk == 2 * guest.GiB, "the guest's disk has %d bytes" % disk
-        con.check("ip link set eth0 up")
-        lease = con.check("udhcpc -i eth0 -n -q -t 5 -T 2 -s /bin/true 2>&1",
-                          timeout=60)
-        assert "lease of" in lease, lease
-        assert BASE_MIB * KiB - 256 * KiB < base_kib <= BASE_MIB * KiB, \
-            base_kib
-        assert vnc_banner(lv) == b"RFB 003.008\n"
-        assert dominfo_max_kib(lv) == BASE_MIB * KiB
-        assert domstats_balloon_max_kib(lv) == BASE_MIB * KiB
-
-        # Hot-add a DIMM: the guest onlines it and has 1 GiB more.
-        dimm_xml = os.path.join(tmp, "dimm.xml")
-        with open(dimm_xml, "w") as f:
-            f.write("<memory model='dimm'><target><size unit='MiB'>%d</size>"
-                    "<node>0</node></target></memory>\n" % DIMM_MIB)
-        lv.virsh("attach-device", DOMAIN, dimm_xml, "--live")
-        deadline = time.monotonic() + 30
-        while True:
-            dimm.online_all(con)
-            grown = meminfo_total(con) - base_kib
-            if grown == DIMM_MIB * KiB or time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
-        assert grown == DIMM_MIB * KiB, "MemTotal grew by %d KiB" % grown
-        assert dominfo_max_kib(lv) == (BASE_MIB + DIMM_MIB) * KiB
-        assert domstats_balloon_max_kib(lv) == (BASE_MIB + DIMM_MIB) * KiB
-
-        # Hot-remove it: the guest gives the memory back.
-        lv.virsh("detach-device", DOMAIN, dimm_xml, "--live")
-        deadline = time.monotonic() + 60
-        while "model='dimm'" in lv.virsh("dumpxml", DOMAIN)[1]:
-            assert time.monotonic() < deadline, \
-                "the DIMM is still in the domain 60 s after detach-device"
-            time.sleep(0.5)
-        assert meminfo_total(con) == base_kib
-        assert dominfo_max_kib(lv) == BASE_MIB * KiB
-
-        # managedsave + start: the same guest, its shell and memory.
-        con.check("echo before-save > /tmp/mark")
-        con.close()
-        con = None
-        lv.virsh("managedsave", DOMAIN, timeout=300)
-        state = lv.virsh("domstate", DOMAIN)[1].strip()
-        assert state == "shut off", state
-        lv.virsh("start", DOMAIN, timeout=300)
-        con = connect_console(console_path, booting=False)
-        assert con.check("cat /tmp/mark").strip() == "before-save"
-        assert meminfo_total(con) == base_kib
-        assert lv.virsh("domstate", DOMAIN)[1].strip() == "running"
+        lv.run(["virt-install", "--connect", lv.uri, "--name", domain] +
+               [a % {"initrd": initrd} for a in install_args] + COMMON +
+               ["--serial",
+                "unix,source.path=%s,source.mode=bind" % console_path,
+                "--xml", "./devices/emulator=%s" % emulator], timeout=300)
+        xml = lv.virsh("dumpxml", domain)[1]
+        assert "<emulator>%s</emulator>" % emulator in xml, xml
+        libvirt.everyday(lv, tmp, console_path, MODULES, BASE_MIB, DIMM_MIB)
     finally:
-        if con:
-            con.close()
         lv.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def test_virt_install_arm64():
+    if not os.path.exists(guest.AAVMF_CODE):
+        raise tap.Skip("no %s (qemu-efi-aarch64)" % guest.AAVMF_CODE)
+    vmlinuz = os.path.join(guest.guest_assets(), "vmlinuz")
+    run_domain("vhm-libvirt-arm64", guest.QEMU_AARCH64, [
+        "--arch", "aarch64", "--machine", "virt-hotmem",
+        "--cpu", "max," + NUMA,
+        # Plain UEFI: the first descriptor libvirt would pick has Secure
+        # Boot with Microsoft's keys, which refuses our kernel.
+        "--boot", "uefi,firmware.feature0.name=secure-boot,"
+        "firmware.feature0.enabled=no,firmware.feature1.name=enrolled-keys,"
+        "firmware.feature1.enabled=no,kernel=%s,initrd=%%(initrd)s,"
+        "kernel_args=console=ttyAMA0 panic=-1" % vmlinuz], {})
+
+
+def test_virt_install_q35():
+    amd64 = guest.amd64_guest_assets()
+    run_domain("vhm-libvirt-q35", guest.QEMU_X86_64, [
+        "--arch", "x86_64", "--machine", "q35",
+        "--cpu", "qemu64," + NUMA,
+        # SeaBIOS, found by the binary itself, then the kernel by
+        # direct kernel boot.
+        "--boot", "kernel=%s,initrd=%%(initrd)s,"
+        "kernel_args=console=ttyS0 panic=-1" % amd64["kernel"]],
+        {"amd64": amd64})
+
+
 if __name__ == "__main__":
     tap.main([("libvirt/virt-install-arm64-virt-hotmem-everyday",
-               test_virt_install_arm64)])
+               test_virt_install_arm64),
+              ("libvirt/virt-install-q35-everyday",
+               test_virt_install_q35)])

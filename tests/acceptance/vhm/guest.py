@@ -89,12 +89,37 @@ def _cpio_newc(entries):
     return out.getvalue()
 
 
-def build_initramfs(path, modules=(), files=(), init=INIT):
+def amd64_guest_assets():
+    """Fetch (once, as scripts/bench-precise-tsc.py does for its emulated
+    host) Debian's amd64 cloud kernel and busybox-static; return a dict
+    with the paths of 'kernel', 'busybox' and 'moddir' (the kernel's
+    modules dir)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "bench_precise_tsc", os.path.join(ROOT, "scripts",
+                                          "bench-precise-tsc.py"))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assets = bench.fetch_assets()
+    moddir = os.path.join(assets["modules"], "modules",
+                          os.path.basename(assets["kernel"])[len("vmlinuz-"):])
+    return {"kernel": assets["kernel"], "busybox": assets["busybox"],
+            "moddir": moddir}
+
+
+def build_initramfs(path, modules=(), files=(), init=INIT, amd64=None):
     """Write a gzip'd newc initramfs: busybox, /init, the named kernel
     modules (paths relative to the kernel's modules dir) under /modules,
-    and @files: (path, mode, data) of further regular files."""
-    assets = guest_assets()
-    with open(os.path.join(assets, "busybox"), "rb") as f:
+    and @files: (path, mode, data) of further regular files (their
+    directories are made as needed).  The arm64
+    guest's busybox and modules, or @amd64's (amd64_guest_assets())."""
+    if amd64:
+        busybox_path, moddir = amd64["busybox"], amd64["moddir"]
+    else:
+        assets = guest_assets()
+        busybox_path = os.path.join(assets, "busybox")
+        moddir = os.path.join(assets, "modules")
+    with open(busybox_path, "rb") as f:
         busybox = f.read()
     entries = [(d, stat.S_IFDIR | 0o755, b"", None)
                for d in ("bin", "dev", "proc", "sys", "tmp", "modules")]
@@ -102,10 +127,17 @@ def build_initramfs(path, modules=(), files=(), init=INIT):
     entries.append(("bin/sh", stat.S_IFLNK | 0o777, None, "busybox"))
     entries.append(("init", stat.S_IFREG | 0o755, init.encode(), None))
     for m in modules:
-        with open(os.path.join(assets, "modules", m), "rb") as f:
+        with open(os.path.join(moddir, m), "rb") as f:
             entries.append(("modules/" + os.path.basename(m),
                             stat.S_IFREG | 0o644, f.read(), None))
+    dirs = {e[0] for e in entries}
     for name, mode, data in files:
+        parts = name.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            d = "/".join(parts[:i])
+            if d not in dirs:
+                dirs.add(d)
+                entries.append((d, stat.S_IFDIR | 0o755, b"", None))
         entries.append((name, stat.S_IFREG | mode, data, None))
     with open(path, "wb") as f:
         f.write(gzip.compress(_cpio_newc(entries), 1))

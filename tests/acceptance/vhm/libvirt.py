@@ -1,0 +1,325 @@
+#
+# libvirt's everyday domain for virt-hotmem's acceptance tests: Debian's
+# libvirtd started by the test in a private mount namespace (its
+# /etc/libvirt, /run/libvirt, /var/lib/libvirt, /var/cache/libvirt and
+# /var/log/libvirt are directories of the test, so the machine's own
+# libvirt is not touched), the guest's serial console on a unix socket,
+# and the steps every architecture's domain goes through once
+# virt-install started it (everyday()).
+#
+# Copyright (c) 2026 The virt-hotmem developers
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+
+from . import dimm, guest
+
+KiB = 1024
+
+QEMU_CONF = """\
+# A private libvirtd for virt-hotmem's acceptance test.
+user = "root"
+group = "root"
+dynamic_ownership = 0
+remember_owner = 0
+security_driver = "none"
+stdio_handler = "file"
+namespaces = [ ]
+cgroup_controllers = [ ]
+"""
+LIBVIRTD_CONF = """\
+unix_sock_rw_perms = "0700"
+auth_unix_rw = "none"
+auth_unix_ro = "none"
+"""
+# The daemon's view: these directories of the test replace the machine's.
+PRIVATE_DIRS = (("etc", "/etc/libvirt"), ("run", "/run/libvirt"),
+                ("lib", "/var/lib/libvirt"), ("cache", "/var/cache/libvirt"),
+                ("log", "/var/log/libvirt"))
+
+
+def why_no_libvirt():
+    """Why libvirt cannot run here, or None."""
+    if os.geteuid() != 0:
+        return "not root: the private libvirtd needs a mount namespace"
+    for tool in ("libvirtd", "virsh", "virt-install", "unshare", "qemu-img"):
+        if not shutil.which(tool, path=os.environ.get("PATH", "") +
+                            ":/usr/sbin:/sbin"):
+            return ("no %s (Debian packages libvirt-daemon-system, virtinst, "
+                    "qemu-utils; scripts/install-deps.sh guest)" % tool)
+    return None
+
+
+class Libvirtd:
+    """Debian's libvirtd in a mount namespace of its own."""
+
+    def __init__(self, tmp, domain):
+        self.tmp = tmp
+        self.domain = domain
+        for sub, _ in PRIVATE_DIRS:
+            os.makedirs(os.path.join(tmp, sub))
+        etc = os.path.join(tmp, "etc")
+        shutil.copytree("/etc/libvirt", etc, dirs_exist_ok=True)
+        with open(os.path.join(etc, "qemu.conf"), "w") as f:
+            f.write(QEMU_CONF)
+        with open(os.path.join(etc, "libvirtd.conf"), "w") as f:
+            f.write(LIBVIRTD_CONF)
+        # libvirt finds the emulators of its capabilities on $PATH.
+        self.bin = os.path.join(tmp, "bin")
+        os.makedirs(self.bin)
+        for e in (guest.QEMU_AARCH64, guest.QEMU_X86_64):
+            os.symlink(e, os.path.join(self.bin, os.path.basename(e)))
+        self.uri = "qemu:///system?socket=%s/run/libvirt-sock" % tmp
+        self.proc = None
+
+    def start(self):
+        mounts = "".join("mkdir -p %s && mount --bind %s/%s %s && " %
+                         (path, self.tmp, sub, path)
+                         for sub, path in PRIVATE_DIRS)
+        env = dict(os.environ,
+                   PATH=self.bin + ":/usr/sbin:/usr/bin:/sbin:/bin")
+        self.log = open(os.path.join(self.tmp, "libvirtd.log"), "wb")
+        self.proc = subprocess.Popen(
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+             mounts + "exec libvirtd"], env=env, stdin=subprocess.DEVNULL,
+            stdout=self.log, stderr=subprocess.STDOUT)
+        sock = os.path.join(self.tmp, "run", "libvirt-sock")
+        deadline = time.monotonic() + 60
+        while True:
+            if self.proc.poll() is not None:
+                raise AssertionError("libvirtd exited: %s" % self.daemon_log())
+            if (os.path.exists(sock) and
+                    self.virsh("list", check=False)[0] == 0):
+                return self
+            if time.monotonic() > deadline:
+                raise AssertionError("libvirtd did not answer in 60 s: %s" %
+                                     self.daemon_log())
+            time.sleep(0.2)
+
+    def daemon_log(self):
+        with open(os.path.join(self.tmp, "libvirtd.log"), "rb") as f:
+            return f.read()[-3000:].decode(errors="replace")
+
+    def run(self, argv, check=True, timeout=120):
+        p = subprocess.run(argv, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=timeout,
+                           stdin=subprocess.DEVNULL)
+        out = p.stdout.decode(errors="replace")
+        if check and p.returncode != 0:
+            raise AssertionError("%s failed (%d): %s" %
+                                 (" ".join(argv[:4]), p.returncode, out))
+        return p.returncode, out
+
+    def virsh(self, *args, check=True, timeout=120):
+        return self.run(["virsh", "-c", self.uri] + list(args), check,
+                        timeout)
+
+    def stop(self):
+        """Destroy what is left of our domain, then the daemon, then any
+        QEMU the daemon left behind (by the pid files in its run dir)."""
+        if self.proc and self.proc.poll() is None:
+            self.virsh("destroy", self.domain, check=False, timeout=60)
+            self.virsh("undefine", self.domain, "--nvram", "--managed-save",
+                       "--remove-all-storage", check=False, timeout=60)
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        qemu_run = os.path.join(self.tmp, "run", "qemu")
+        for pidfile in (os.listdir(qemu_run) if os.path.isdir(qemu_run)
+                        else ()):
+            if pidfile.endswith(".pid"):
+                try:
+                    with open(os.path.join(qemu_run, pidfile)) as f:
+                        os.kill(int(f.read().strip()), 9)
+                except (OSError, ValueError):
+                    pass
+
+
+class SerialConsole(guest.VM):
+    """The guest's serial port, a unix socket libvirt's QEMU listens on,
+    driven with the harness's shell protocol (guest.VM)."""
+
+    class _Proc:
+        def __init__(self, sock):
+            self.sock = sock
+            self.stdin = sock.makefile("wb")
+            self.stdout = sock.makefile("rb", buffering=0)
+            self.returncode = None
+
+        def poll(self):
+            return None
+
+    def __init__(self, path, timeout=30):  # noqa: super().__init__ not needed
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(path)
+                break
+            except OSError:
+                s.close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        s.setblocking(False)
+        self.proc = self._Proc(s)
+        self.console = b""
+        self.log_path = os.devnull
+
+    def close(self):
+        self.proc.sock.close()
+
+
+def meminfo_total(console):
+    return guest.meminfo_kib(console.check("cat /proc/meminfo"), "MemTotal")
+
+
+def dominfo_max_kib(lv):
+    out = lv.virsh("dominfo", lv.domain)[1]
+    m = re.search(r"^Max memory:\s+(\d+) KiB", out, re.M)
+    assert m, out
+    return int(m.group(1))
+
+
+def domstats_balloon_max_kib(lv):
+    out = lv.virsh("domstats", "--balloon", lv.domain)[1]
+    m = re.search(r"balloon\.maximum=(\d+)", out)
+    assert m, out
+    return int(m.group(1))
+
+
+def probe_shell(con, timeout=300):
+    """Wait until the shell of a guest that already runs (a restored
+    domain) answers on the console: ask until it does.  Never used while
+    firmware may run: UEFI takes keystrokes as menu input."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            con.shell("true", timeout=5)
+            return con
+        except guest.GuestError:
+            if time.monotonic() > deadline:
+                raise
+
+
+def connect_console(path, booting):
+    """The console of a domain that is booting (connected while UEFI
+    runs, long before the kernel: wait for the initramfs' banner) or one
+    that was restored with its shell running."""
+    con = SerialConsole(path)
+    if booting:
+        con.wait_shell(timeout=300)
+        return con
+    return probe_shell(con)
+
+
+def vnc_banner(lv):
+    out = lv.virsh("domdisplay", "--type", "vnc", lv.domain)[1].strip()
+    m = re.match(r"vnc://([0-9.]+):(\d+)", out)
+    assert m, out
+    with socket.create_connection((m.group(1), 5900 + int(m.group(2))),
+                                  timeout=10) as s:
+        return s.recv(12)
+
+
+def iomem_ram(console):
+    """Top-level System RAM ranges in the guest's /proc/iomem (reading
+    it needs root, which the initramfs' shell is) and their bytes."""
+    ranges = guest.parse_iomem(console.check("cat /proc/iomem"))
+    return ranges, sum(e - s + 1 for s, e in ranges)
+
+
+def everyday(lv, tmp, console_path, modules, base_mib, dimm_mib):
+    """What virt-install's domain @lv.domain (running, booting the
+    initramfs with @modules, its serial console bound at @console_path,
+    @base_mib of RAM, a 2 GiB disk, user networking and VNC) goes
+    through, each step checked in the guest and in libvirt: attach and
+    detach of a @dimm_mib <memory model='dimm'>, managedsave + start."""
+    dom = lv.domain
+    assert lv.virsh("domstate", dom)[1].strip() == "running"
+    con = connect_console(console_path, booting=True)
+    try:
+        # What the guest sees: its RAM, the 2 GiB disk, the user network.
+        base_kib = meminfo_total(con)
+        base_ranges, base_iomem = iomem_ram(con)
+        for m in modules:
+            con.check("insmod /modules/" + os.path.basename(m))
+        con.check("for i in $(seq 100); do [ -b /dev/vda ] && break; "
+                  "sleep 0.1; done; [ -b /dev/vda ]", timeout=30)
+        disk = int(con.check("cat /sys/block/vda/size").strip()) * 512
+        assert disk == 2 * guest.GiB, "the guest's disk has %d bytes" % disk
+        con.check("ip link set eth0 up")
+        lease = con.check("udhcpc -i eth0 -n -q -t 5 -T 2 -s /bin/true 2>&1",
+                          timeout=60)
+        assert "lease of" in lease, lease
+        assert base_mib * KiB - 256 * KiB < base_kib <= base_mib * KiB, \
+            base_kib
+        assert vnc_banner(lv) == b"RFB 003.008\n"
+        assert dominfo_max_kib(lv) == base_mib * KiB
+        assert domstats_balloon_max_kib(lv) == base_mib * KiB
+
+        # Hot-add a DIMM: the guest's firmware tables announce new System
+        # RAM of its size; onlined, MemTotal grows by as much.
+        dimm_xml = os.path.join(tmp, "dimm.xml")
+        with open(dimm_xml, "w") as f:
+            f.write("<memory model='dimm'><target><size unit='MiB'>%d</size>"
+                    "<node>0</node></target></memory>\n" % dimm_mib)
+        lv.virsh("attach-device", dom, dimm_xml, "--live")
+        assert "model='dimm'" in lv.virsh("dumpxml", dom)[1]
+        deadline = time.monotonic() + 30
+        while True:
+            dimm.online_all(con)
+            grown = meminfo_total(con) - base_kib
+            if grown == dimm_mib * KiB or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert grown == dimm_mib * KiB, "MemTotal grew by %d KiB" % grown
+        ranges, ram = iomem_ram(con)
+        assert ram - base_iomem == dimm_mib * guest.MiB, \
+            "System RAM in /proc/iomem grew by %d bytes" % (ram - base_iomem)
+        print("# guest: MemTotal %d KiB + %d KiB; System RAM %s -> %s" %
+              (base_kib, grown, ["%#x-%#x" % r for r in base_ranges],
+               ["%#x-%#x" % r for r in ranges]), flush=True)
+        assert dominfo_max_kib(lv) == (base_mib + dimm_mib) * KiB
+        assert domstats_balloon_max_kib(lv) == (base_mib + dimm_mib) * KiB
+
+        # Hot-remove it: libvirt drops the device once QEMU reports it
+        # deleted (DEVICE_DELETED), and the guest has given it back.
+        lv.virsh("detach-device", dom, dimm_xml, "--live")
+        deadline = time.monotonic() + 60
+        while "model='dimm'" in lv.virsh("dumpxml", dom)[1]:
+            assert time.monotonic() < deadline, \
+                "the DIMM is still in the domain 60 s after detach-device"
+            time.sleep(0.5)
+        assert meminfo_total(con) == base_kib
+        assert iomem_ram(con)[1] == base_iomem
+        assert dominfo_max_kib(lv) == base_mib * KiB
+        assert domstats_balloon_max_kib(lv) == base_mib * KiB
+
+        # managedsave + start: the same guest, its shell and memory.
+        con.check("echo before-save > /tmp/mark")
+        con.close()
+        con = None
+        lv.virsh("managedsave", dom, timeout=300)
+        state = lv.virsh("domstate", dom)[1].strip()
+        assert state == "shut off", state
+        assert re.search(r"^Managed save:\s+yes$",
+                         lv.virsh("dominfo", dom)[1], re.M)
+        lv.virsh("start", dom, timeout=300)
+        con = connect_console(console_path, booting=False)
+        assert con.check("cat /tmp/mark").strip() == "before-save"
+        assert meminfo_total(con) == base_kib
+        assert lv.virsh("domstate", dom)[1].strip() == "running"
+        assert dominfo_max_kib(lv) == base_mib * KiB
+    finally:
+        if con:
+            con.close()

@@ -156,12 +156,20 @@ def check_boot(vm, banks, nvdimm=True):
             "grep -i '^ *%x-' /proc/iomem || true" % SECURE_MEM[0])
     else:
         assert not own, own
-    # ... and the SRAT names each bank (node 0, no -numa given)
+    # ... and the SRAT names each bank (node 0, no -numa given) and the
+    # _DSM page's window, if it has one: a range of the map without a
+    # node would make Linux drop the SRAT
     srat = merge([(int(s, 16), int(e, 16)) for s, e in re.findall(
         r"SRAT: Node 0 PXM 0 \[mem 0x([0-9a-f]+)-0x([0-9a-f]+)\]\n",
         console.replace("\r", ""))])
+    window = [(s, e) for s, e in srat if s < banks[0][0]]
+    srat = [(s, e) for s, e in srat if s >= banks[0][0]]
     assert srat == expect, "SRAT has %s, RAM is %s" % (hexr(srat),
                                                         hexr(expect))
+    assert window == [(s, e) for s, e, _ in own], \
+        "SRAT has %s below RAM, the memory map %s" % (hexr(window), own)
+    assert "invalid memblk" not in console, [
+        line for line in console.splitlines() if "memblk" in line]
 
     # What QEMU says it reserved is what the guest got as non-RAM types,
     # inside the first bank, and holds the RSDP the kernel used
@@ -455,6 +463,50 @@ def test_cold_dimms_numa():
                         n, sorted(want & have))
 
 
+def test_numa_dsm_window():
+    """RAM at 512 GiB on two NUMA nodes (512 MiB each) with nvdimm=on:
+    the _DSM page's window below RAM has its own SRAT entry, on node 0
+    (the node of the first RAM bank), so the kernel keeps the SRAT (no
+    "invalid memblk node" and one fake node): both nodes exist, each
+    holds the memory blocks of exactly its RAM (node 0 also the block
+    of the window), and a hot-added nvdimm still works through the
+    _DSM page."""
+    base, half = 512 * GiB, 512 * MiB
+    nodes = [(base, half), (base + half, half)]
+    extra = ["-object", "memory-backend-ram,id=r0,size=512M",
+             "-object", "memory-backend-ram,id=r1,size=512M",
+             "-numa", "node,nodeid=0,memdev=r0",
+             "-numa", "node,nodeid=1,memdev=r1"]
+    vm = guest.arm64_guest(
+        machine_opts="acpi=on,gic-version=3,ram-base=0x8000000000,"
+        "nvdimm=on", mem="1G,slots=2,maxmem=4G", cmdline=CMDLINE,
+        modules=NVDIMM_MODULES, extra=extra, name="acpi-numa-dsm")
+    with vm:
+        vm.wait_shell(timeout=180)
+        dmesg = vm.check("dmesg")
+        print("# " + "\n# ".join(l for l in dmesg.splitlines()
+                                 if "SRAT: Node" in l or "NUMA" in l))
+        assert "invalid memblk" not in dmesg and "Faking a node" not in \
+            dmesg, [l for l in dmesg.splitlines() if "NUMA" in l]
+        window = re.findall(r"SRAT: Node (\d+) PXM \d+ \[mem 0x%08x-"
+                            r"0x([0-9a-f]+)\]" % SECURE_MEM[0], dmesg)
+        assert len(window) == 1 and window[0][0] == "0" and \
+            int(window[0][1], 16) < sum(SECURE_MEM), window
+        assert "Brought up 2 nodes" in dmesg
+        vm.check("[ -d /sys/devices/system/node/node1 ]")
+        block = int(vm.check(
+            "cat /sys/devices/system/memory/block_size_bytes").strip(), 16)
+        for n, (start, size) in enumerate(nodes):
+            have = {int(m) for m in re.findall(r"memory(\d+)", vm.check(
+                "ls /sys/devices/system/node/node%d" % n))}
+            want = set(range(start // block, (start + size) // block))
+            if n == 0:
+                want.add(SECURE_MEM[0] // block)
+            assert have == want, "node%d has blocks %s, not %s" % (
+                n, sorted(have), sorted(want))
+        check_nvdimm(vm, base + 1 * GiB)
+
+
 # --- without a guest -------------------------------------------------------
 
 def qemu(args, timeout=30):
@@ -532,4 +584,5 @@ if __name__ == "__main__":
               ("acpi-direct/ram-base-512g", test_ram_base_512g),
               ("acpi-direct/arm-den0001", test_arm_den0001),
               ("acpi-direct/migration", test_migration),
-              ("acpi-direct/cold-dimms-numa", test_cold_dimms_numa)])
+              ("acpi-direct/cold-dimms-numa", test_cold_dimms_numa),
+              ("acpi-direct/numa-dsm-window", test_numa_dsm_window)])

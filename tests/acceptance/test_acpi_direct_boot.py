@@ -12,8 +12,10 @@
 # reads through the NVDIMM _DSM) and a pc-dimm removed
 # (DEVICE_DELETED); cold-plugged pc-dimms on two NUMA nodes each with its
 # own SRAT entry and in its node's sysfs directory.  With RAM above
-# 4 GiB the _DSM page is in virt's secure-RAM window.  Bad input: one
-# line, exit 1.
+# 4 GiB the _DSM page is in virt's secure-RAM window, which has an SRAT
+# entry of its own: a guest on two NUMA nodes keeps both.  Debian's
+# generic kernel flavour boots too; a pc-dimm is onlined only if its
+# config has ACPI_HOTPLUG_MEMORY.  Bad input: one line, exit 1.
 #
 # Copyright (c) 2026 The virt-hotmem developers
 #

@@ -4,12 +4,25 @@
 # apt-get download into a cache directory.  Prints nothing but errors; the
 # files land in DIR/arm64/{vmlinuz,modules/,busybox}.
 #
-# usage: scripts/fetch-guest-assets.sh DIR
+# With 'generic', the generic flavour of the same kernel version instead
+# (the package the cloud one's name gives without '-cloud'), into
+# DIR/arm64-generic/{vmlinuz,config,modules/}.  Its package holds every
+# module of the flavour (60 MB, 350 MB unpacked); only the kernel, its
+# config, the modules.* lists and the module directories the tests load
+# from (virtio, virtio-blk, virtio-net, nvdimm, NFIT, dax) are kept.
+#
+# usage: scripts/fetch-guest-assets.sh DIR [generic]
 set -eu
 
-dir=${1:?usage: fetch-guest-assets.sh DIR}
+dir=${1:?usage: fetch-guest-assets.sh DIR [generic]}
+flavour=${2:-cloud}
 here=$(cd "$(dirname "$0")" && pwd)
-out=$dir/arm64
+case $flavour in
+cloud) out=$dir/arm64 ;;
+generic) out=$dir/arm64-generic ;;
+*) echo "fetch-guest-assets: unknown flavour '$flavour' (cloud, generic)" >&2
+   exit 1 ;;
+esac
 
 die() { echo "fetch-guest-assets: $*" >&2; exit 1; }
 
@@ -30,6 +43,34 @@ fi
 kpkg=$(apt-cache depends linux-image-cloud-arm64:arm64 2>/dev/null |
        awk '/Depends: linux-image-[0-9]/ { sub(/:arm64$/, "", $2); print $2; exit }')
 [ -n "$kpkg" ] || die "cannot resolve linux-image-cloud-arm64:arm64 with apt-cache"
+
+if [ "$flavour" = generic ]; then
+    gpkg=$(echo "$kpkg" | sed 's/-cloud-arm64$/-arm64/')
+    apt-cache show "$gpkg:arm64" >/dev/null 2>&1 || \
+        die "apt has no $gpkg:arm64 (the generic flavour of $kpkg)"
+    rm -rf "$out.tmp"
+    mkdir -p "$out.tmp/root"
+    (cd "$out.tmp" && apt-get download -q "$gpkg:arm64" >/dev/null 2>&1) || \
+        die "apt-get download $gpkg:arm64 failed"
+    ver=${gpkg#linux-image-}
+    m=./lib/modules/$ver
+    dpkg-deb --fsys-tarfile "$out.tmp"/*.deb |
+        tar -x -C "$out.tmp/root" --wildcards --no-wildcards-match-slash \
+            "./boot/vmlinuz-$ver" "./boot/config-$ver" "$m/modules.*" \
+            "$m/kernel/drivers/virtio" "$m/kernel/drivers/block/virtio_blk.ko" \
+            "$m/kernel/drivers/net/*.ko" "$m/kernel/net/core" \
+            "$m/kernel/drivers/nvdimm" "$m/kernel/drivers/acpi/nfit" \
+            "$m/kernel/drivers/dax" || die "cannot unpack $gpkg"
+    cp "$out.tmp/root/boot/vmlinuz-$ver" "$out.tmp/vmlinuz"
+    cp "$out.tmp/root/boot/config-$ver" "$out.tmp/config"
+    mv "$out.tmp/root/lib/modules/$ver" "$out.tmp/modules"
+    echo "$gpkg" > "$out.tmp/kernel-package"
+    rm -rf "$out.tmp/root" "$out.tmp"/*.deb
+    touch "$out.tmp/.complete"
+    rm -rf "$out"
+    mv "$out.tmp" "$out"
+    exit 0
+fi
 
 rm -rf "$out.tmp"
 mkdir -p "$out.tmp/debs" "$out.tmp/root"

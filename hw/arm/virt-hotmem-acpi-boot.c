@@ -58,6 +58,7 @@
 #include "hw/arm/virt-hotmem.h"
 #include "system/blockdev.h"
 #include "system/device_tree.h"
+#include "system/numa.h"
 #include "target/arm/cpu.h"
 #include "trace.h"
 
@@ -263,6 +264,42 @@ bool virt_hotmem_acpi_boot_check_loaded(VirtHotmemMachineState *vhms,
         return acpi_boot_dsm_ram(vhms, errp);
     }
     return true;
+}
+
+/*
+ * The SRAT entry of the _DSM page's own RAM (virt's srat_extra_memory
+ * hook, patches/0011).  The EFI memory map lists that RAM (as
+ * EfiACPIMemoryNVS, which Linux adds to memblock as nomap memory), and
+ * Linux wants a node for every memblock: without this entry Debian's
+ * 6.1 kernel (numa_register_nodes(), drivers/base/arch_numa.c) logs
+ * "NUMA: Warning: invalid memblk node 16 [mem 0x000000000e000000-
+ * 0x000000000e00ffff]" (16 is MAX_NUMNODES: no node) and throws all of
+ * the SRAT away for one fake node.
+ *
+ * Its node is the one of the first RAM bank (the NUMA node holding
+ * machine->ram's offset 0, as build_srat() lays nodes out), not simply
+ * node 0: it is where the rest of what is handed over lives (the EFI and
+ * ACPI tables, at the start of that bank), and node 0 may have no memory
+ * (-numa node,nodeid=0 with CPUs only), which 64 KiB of reserved RAM
+ * would then turn into a node with memory, none of it usable.
+ */
+void virt_hotmem_acpi_boot_srat(VirtMachineState *vms, GArray *table_data)
+{
+    VirtHotmemMachineState *vhms = VIRT_HOTMEM_MACHINE(vms);
+    NumaState *numa = MACHINE(vms)->numa_state;
+    uint64_t size;
+    int node = 0;
+
+    if (!vhms->acpi_dsm_base) {
+        return;
+    }
+    while (node < numa->num_nodes - 1 && !numa->nodes[node].node_mem) {
+        node++;
+    }
+    size = memory_region_size(&vhms->acpi_dsm_ram);
+    trace_virt_hotmem_acpi_boot_srat_dsm(vhms->acpi_dsm_base, size, node);
+    build_srat_memory(table_data, vhms->acpi_dsm_base, size, node,
+                      MEM_AFFINITY_ENABLED);
 }
 
 /* --- the BIOSLinker loader ----------------------------------------------- */

@@ -952,6 +952,7 @@ static void virt_hotmem_class_init(ObjectClass *oc, bool latest,
     vhmc->parent_init = mc->init;
     mc->init = virt_hotmem_init;
     vmc->plan_memmap = virt_hotmem_plan_memmap;
+    vmc->srat_extra_memory = virt_hotmem_acpi_boot_srat;
     virt_hotmem_dt_class_init(oc);
     mlpc->get_layout = virt_hotmem_get_layout;
 

@@ -12,8 +12,10 @@
 # reads through the NVDIMM _DSM) and a pc-dimm removed
 # (DEVICE_DELETED); cold-plugged pc-dimms on two NUMA nodes each with its
 # own SRAT entry and in its node's sysfs directory.  With RAM above
-# 4 GiB the _DSM page is in virt's secure-RAM window.  Bad input: one
-# line, exit 1.
+# 4 GiB the _DSM page is in virt's secure-RAM window, which has an SRAT
+# entry of its own: a guest on two NUMA nodes keeps both.  Debian's
+# generic kernel flavour boots too; a pc-dimm is onlined only if its
+# config has ACPI_HOTPLUG_MEMORY.  Bad input: one line, exit 1.
 #
 # Copyright (c) 2026 The virt-hotmem developers
 #
@@ -90,14 +92,15 @@ def make_disk(tmp):
     return path, hashlib.md5(data).hexdigest()
 
 
-def acpi_guest(machine_opts, mem, name, extra=(), nvdimm=True):
+def acpi_guest(machine_opts, mem, name, extra=(), nvdimm=True,
+               flavour="cloud"):
     tmp = tempfile.mkdtemp(prefix="vhm-acpi-disk-")
     disk, md5 = make_disk(tmp)
     vm = guest.arm64_guest(
         machine_opts="acpi=on,gic-version=3" +
         (",nvdimm=on" if nvdimm else "") +
         ("," + machine_opts if machine_opts else ""),
-        mem=mem, name=name, cmdline=CMDLINE,
+        mem=mem, name=name, cmdline=CMDLINE, flavour=flavour,
         modules=DISK_MODULES + NVDIMM_MODULES + NET_MODULES[5:],
         extra=["-drive", "if=none,id=d0,format=raw,file=" + disk,
                "-device", "virtio-blk-pci,drive=d0",
@@ -105,6 +108,14 @@ def acpi_guest(machine_opts, mem, name, extra=(), nvdimm=True):
                    NET, DHCP_START)] + list(extra))
     vm.disk_md5 = md5
     return vm
+
+
+def insmod(vm, modules):
+    """Load @modules from the initramfs, but for those the kernel has
+    built in (vm.builtin, from its modules.builtin)."""
+    for m in modules:
+        if os.path.basename(m) not in vm.builtin:
+            vm.check("insmod /modules/" + os.path.basename(m))
 
 
 def check_boot(vm, banks, nvdimm=True):
@@ -156,12 +167,20 @@ def check_boot(vm, banks, nvdimm=True):
             "grep -i '^ *%x-' /proc/iomem || true" % SECURE_MEM[0])
     else:
         assert not own, own
-    # ... and the SRAT names each bank (node 0, no -numa given)
+    # ... and the SRAT names each bank (node 0, no -numa given) and the
+    # _DSM page's window, if it has one: a range of the map without a
+    # node would make Linux drop the SRAT
     srat = merge([(int(s, 16), int(e, 16)) for s, e in re.findall(
         r"SRAT: Node 0 PXM 0 \[mem 0x([0-9a-f]+)-0x([0-9a-f]+)\]\n",
         console.replace("\r", ""))])
+    window = [(s, e) for s, e in srat if s < banks[0][0]]
+    srat = [(s, e) for s, e in srat if s >= banks[0][0]]
     assert srat == expect, "SRAT has %s, RAM is %s" % (hexr(srat),
                                                         hexr(expect))
+    assert window == [(s, e) for s, e, _ in own], \
+        "SRAT has %s below RAM, the memory map %s" % (hexr(window), own)
+    assert "invalid memblk" not in console, [
+        line for line in console.splitlines() if "memblk" in line]
 
     # What QEMU says it reserved is what the guest got as non-RAM types,
     # inside the first bank, and holds the RSDP the kernel used
@@ -194,8 +213,7 @@ def check_boot(vm, banks, nvdimm=True):
         "grep -i '^ *%x-' /proc/iomem || true" % efi["base"])
 
     # virtio-pci disk: read it back whole
-    for m in DISK_MODULES:
-        vm.check("insmod /modules/" + os.path.basename(m))
+    insmod(vm, DISK_MODULES)
     vm.check("for i in $(seq 50); do [ -b /dev/vda ] && break; sleep 0.1; "
              "done; [ -b /dev/vda ]")
     got = vm.check("md5sum /dev/vda").split()[0]
@@ -203,8 +221,7 @@ def check_boot(vm, banks, nvdimm=True):
         got, vm.disk_md5)
 
     # virtio-pci NIC: a DHCP lease from slirp
-    for m in NET_MODULES[5:]:
-        vm.check("insmod /modules/" + os.path.basename(m))
+    insmod(vm, NET_MODULES[5:])
     vm.check("for i in $(seq 50); do [ -e /sys/class/net/eth0 ] && break; "
              "sleep 0.1; done; ip link set eth0 up")
     out = vm.check("udhcpc -i eth0 -n -q -t 5 -T 2 -s /bin/true 2>&1",
@@ -232,8 +249,7 @@ def nvdimm_backend(vm, name, size):
 def check_nvdimm(vm, nv):
     """An nvdimm hot-added at @nv becomes /dev/pmem0 (NFIT, _FIT), and
     what the guest writes there is in its backing file."""
-    for m in NVDIMM_MODULES:
-        vm.check("insmod /modules/" + os.path.basename(m))
+    insmod(vm, NVDIMM_MODULES)
     path = nvdimm_backend(vm, "hn0", 128 * MiB)
     vm.qmp.cmd("device_add", driver="nvdimm", id="nv0", memdev="hn0",
                addr=nv)
@@ -455,6 +471,125 @@ def test_cold_dimms_numa():
                         n, sorted(want & have))
 
 
+def test_numa_dsm_window():
+    """RAM at 512 GiB on two NUMA nodes (512 MiB each) with nvdimm=on:
+    the _DSM page's window below RAM has its own SRAT entry, on node 0
+    (the node of the first RAM bank), so the kernel keeps the SRAT (no
+    "invalid memblk node" and one fake node): both nodes exist, each
+    holds the memory blocks of exactly its RAM (node 0 also the block
+    of the window), and a hot-added nvdimm still works through the
+    _DSM page."""
+    base, half = 512 * GiB, 512 * MiB
+    nodes = [(base, half), (base + half, half)]
+    extra = ["-object", "memory-backend-ram,id=r0,size=512M",
+             "-object", "memory-backend-ram,id=r1,size=512M",
+             "-numa", "node,nodeid=0,memdev=r0",
+             "-numa", "node,nodeid=1,memdev=r1"]
+    vm = guest.arm64_guest(
+        machine_opts="acpi=on,gic-version=3,ram-base=0x8000000000,"
+        "nvdimm=on", mem="1G,slots=2,maxmem=4G", cmdline=CMDLINE,
+        modules=NVDIMM_MODULES, extra=extra, name="acpi-numa-dsm")
+    with vm:
+        vm.wait_shell(timeout=180)
+        dmesg = vm.check("dmesg")
+        print("# " + "\n# ".join(l for l in dmesg.splitlines()
+                                 if "SRAT: Node" in l or "NUMA" in l))
+        assert "invalid memblk" not in dmesg and "Faking a node" not in \
+            dmesg, [l for l in dmesg.splitlines() if "NUMA" in l]
+        window = re.findall(r"SRAT: Node (\d+) PXM \d+ \[mem 0x%08x-"
+                            r"0x([0-9a-f]+)\]" % SECURE_MEM[0], dmesg)
+        assert len(window) == 1 and window[0][0] == "0" and \
+            int(window[0][1], 16) < sum(SECURE_MEM), window
+        assert "Brought up 2 nodes" in dmesg
+        vm.check("[ -d /sys/devices/system/node/node1 ]")
+        block = int(vm.check(
+            "cat /sys/devices/system/memory/block_size_bytes").strip(), 16)
+        for n, (start, size) in enumerate(nodes):
+            have = {int(m) for m in re.findall(r"memory(\d+)", vm.check(
+                "ls /sys/devices/system/node/node%d" % n))}
+            want = set(range(start // block, (start + size) // block))
+            if n == 0:
+                want.add(SECURE_MEM[0] // block)
+            assert have == want, "node%d has blocks %s, not %s" % (
+                n, sorted(have), sorted(want))
+        check_nvdimm(vm, base + 1 * GiB)
+
+
+def kernel_config(flavour):
+    """CONFIG_* of @flavour's kernel as its package ships it (/boot/
+    config-*): name -> 'y', 'm', or None if not set."""
+    cfg = {}
+    with open(os.path.join(guest.guest_assets(flavour), "config")) as f:
+        for line in f:
+            m = re.match(r"^(CONFIG_\w+)=(\S+)$", line.strip()) or \
+                re.match(r"^# (CONFIG_\w+) is not set$", line.strip())
+            if m:
+                cfg[m.group(1)] = m.group(2) if m.lastindex == 2 else None
+    return cfg
+
+
+def wait_event(vm, pred, what, timeout=30):
+    deadline = time.monotonic() + timeout
+    while not any(pred(e) for e in vm.qmp.events):
+        assert time.monotonic() < deadline, "no %s: %s" % (what,
+                                                           vm.qmp.events)
+        vm.qmp.execute("query-status")
+        time.sleep(0.1)
+    return [e for e in vm.qmp.events if pred(e)][0]
+
+
+def test_generic_flavour():
+    """Debian's generic arm64 kernel (same version as the cloud one) at
+    the default layout: booted with ACPI (tables, stub device tree, SPCR,
+    virtio-pci disk and NIC, as check_boot), an nvdimm hot-added becomes
+    /dev/pmem0 and its label area is read through the _DSM (the flavour
+    has ACPI_NFIT).  A pc-dimm is onlined only if the flavour's config
+    has ACPI_HOTPLUG_MEMORY; Debian's generic flavour does not ('#
+    CONFIG_ACPI_HOTPLUG_MEMORY is not set'), so its guest acknowledges
+    the hot-add (_OST, status 0) and adds no memory: the range is
+    neither System RAM nor a memory block.  Removing that DIMM works
+    (DEVICE_DELETED), there being nothing to offline."""
+    cfg = kernel_config("generic")
+    for need in ("CONFIG_ACPI", "CONFIG_EFI", "CONFIG_ACPI_NUMA"):
+        assert cfg.get(need) == "y", "%s=%s" % (need, cfg.get(need))
+    assert cfg.get("CONFIG_ACPI_NFIT") in ("y", "m"), \
+        cfg.get("CONFIG_ACPI_NFIT")
+    memhp = cfg.get("CONFIG_ACPI_HOTPLUG_MEMORY") == "y"
+    print("# generic flavour: CONFIG_ACPI_HOTPLUG_MEMORY=%s, "
+          "CONFIG_ACPI_NFIT=%s" % (cfg.get("CONFIG_ACPI_HOTPLUG_MEMORY"),
+                                   cfg.get("CONFIG_ACPI_NFIT")))
+    dm = 2 * GiB
+    with acpi_guest("", "1G,slots=4,maxmem=16G", "acpi-generic",
+                    flavour="generic") as vm:
+        vm.wait_shell(timeout=180)
+        check_boot(vm, [(1 * GiB, 1 * GiB)])
+        check_nvdimm(vm, dm + 1 * GiB)
+        check_nvdimm_labels(vm, dm + 2 * GiB)
+        if memhp:
+            check_hotplug(vm, dm, nvdimm=False)
+            return
+        vm.qmp.cmd("object-add", **{"qom-type": "memory-backend-ram",
+                                    "id": "hm0", "size": 512 * MiB})
+        vm.qmp.cmd("device_add", driver="pc-dimm", id="dimm0", memdev="hm0",
+                   addr=dm)
+        # The guest handled the device check (ACPI_NOTIFY_DEVICE_CHECK, 1)
+        ost = wait_event(vm, lambda e: e["event"] == "ACPI_DEVICE_OST" and
+                         e["data"]["info"].get("device") == "dimm0" and
+                         e["data"]["info"]["source"] == 1, "_OST for dimm0")
+        assert ost["data"]["info"]["status"] == 0, ost
+        iomem = guest.parse_iomem(vm.check("cat /proc/iomem"))
+        assert not any(s <= dm <= e for s, e in iomem), \
+            "DIMM at %#x is System RAM without ACPI_HOTPLUG_MEMORY" % dm
+        block = int(vm.check(
+            "cat /sys/devices/system/memory/block_size_bytes").strip(), 16)
+        assert vm.shell("[ -e /sys/devices/system/memory/memory%d ]" %
+                        (dm // block))[0] != 0, "memory block for the DIMM"
+        vm.qmp.cmd("device_del", id="dimm0")
+        wait_event(vm, lambda e: e["event"] == "DEVICE_DELETED" and
+                   e.get("data", {}).get("device") == "dimm0",
+                   "DEVICE_DELETED for dimm0")
+
+
 # --- without a guest -------------------------------------------------------
 
 def qemu(args, timeout=30):
@@ -532,4 +667,6 @@ if __name__ == "__main__":
               ("acpi-direct/ram-base-512g", test_ram_base_512g),
               ("acpi-direct/arm-den0001", test_arm_den0001),
               ("acpi-direct/migration", test_migration),
-              ("acpi-direct/cold-dimms-numa", test_cold_dimms_numa)])
+              ("acpi-direct/cold-dimms-numa", test_cold_dimms_numa),
+              ("acpi-direct/numa-dsm-window", test_numa_dsm_window),
+              ("acpi-direct/generic-flavour", test_generic_flavour)])

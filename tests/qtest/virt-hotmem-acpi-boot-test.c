@@ -17,6 +17,15 @@
  * secure-RAM window (0x0e000000, 16 MiB, hw/arm/virt.c's base_memmap),
  * which the map then lists on its own, outside the banks.
  *
+ * Where there is an SRAT (-numa, or memory slots, with which virt makes
+ * one node itself), every range of the memory map, RAM or not, is
+ * covered by its memory affinity structures: Linux gives each range of
+ * the map a node from them and drops the whole SRAT for one node if a
+ * range has none (numa_register_nodes() in drivers/base/arch_numa.c).
+ * The _DSM page's own window has a structure of its own, on the node
+ * that holds the first RAM bank: the first node the -numa options of
+ * the case give memory.
+ *
  * Copyright (c) 2026 The virt-hotmem developers
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -45,6 +54,14 @@
 /* QEMU's NVDIMM _DSM page (hw/acpi/nvdimm.c, NvdimmDsmIn) */
 #define DSM_PAGE_SIZE             4096
 
+/* ACPI 6.5, 5.2.16.2 Memory Affinity Structure */
+#define SRAT_MEMORY_AFFINITY      1
+#define SRAT_MEMORY_AFFINITY_LEN  40
+#define SRAT_ENABLED              1
+#define SRAT_HOTPLUGGABLE         2
+#define SRAT_NON_VOLATILE         4
+#define SRAT_MAX_MEM              16
+
 typedef struct Bank {
     uint64_t base, size;
 } Bank;
@@ -56,7 +73,55 @@ typedef struct Case {
     Bank banks[4];          /* RAM as the test works it out */
     bool nvdimm;            /* nvdimm=on: check MEMA */
     uint64_t dsm_window;    /* the _DSM page's own window, if not in RAM */
+    bool srat;              /* an SRAT: -numa given, or memory slots */
+    const char *numa;       /* -numa and its -object options */
+    int dsm_node;           /* the node of the window: the first bank's */
 } Case;
+
+typedef struct SratMem {
+    uint32_t node, flags;
+    uint64_t base, len;
+} SratMem;
+
+/* The memory affinity structures of the SRAT @t, @len bytes */
+static size_t srat_memory(const uint8_t *t, uint32_t len, SratMem *mem)
+{
+    size_t n = 0;
+    uint32_t off;
+
+    /* Header, then Reserved (4) and Reserved (8) */
+    for (off = 48; off + 2 <= len; off += t[off + 1]) {
+        g_assert_cmpint(t[off + 1], >=, 2);
+        if (t[off] != SRAT_MEMORY_AFFINITY) {
+            continue;
+        }
+        g_assert_cmpint(t[off + 1], ==, SRAT_MEMORY_AFFINITY_LEN);
+        g_assert_cmpint(n, <, SRAT_MAX_MEM);
+        mem[n].node = ldl_le_p(t + off + 2);
+        mem[n].base = ldq_le_p(t + off + 8);
+        mem[n].len = ldq_le_p(t + off + 16);
+        mem[n].flags = ldl_le_p(t + off + 28);
+        g_test_message("SRAT memory: node %u 0x%" PRIx64 "+0x%" PRIx64
+                       " flags %u", mem[n].node, mem[n].base, mem[n].len,
+                       mem[n].flags);
+        n++;
+    }
+    return n;
+}
+
+/* The enabled structure that holds @addr, or NULL */
+static const SratMem *srat_at(const SratMem *mem, size_t n, uint64_t addr)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if ((mem[i].flags & SRAT_ENABLED) && mem[i].base <= addr &&
+            addr - mem[i].base < mem[i].len) {
+            return &mem[i];
+        }
+    }
+    return NULL;
+}
 
 /* A header-only arm64 Image (Documentation/arch/arm64/booting.rst) */
 static char *write_image(void)
@@ -163,12 +228,14 @@ static void test_handoff(const void *opaque)
     g_autofree uint8_t *map = NULL;
     g_autofree uint8_t *x = NULL;
     uint64_t expect_next, mema = 0;
-    bool have_mema = false;
+    bool have_mema = false, have_srat = false;
+    SratMem srat[SRAT_MAX_MEM];
+    size_t nsrat = 0;
     int chosen, node, nb;
 
     qts = qtest_initf("-nic none -cpu max -m %s -M virt-hotmem,acpi=on%s%s "
-                      "-kernel %s", c->mem, *c->opts ? "," : "", c->opts,
-                      image);
+                      "%s -kernel %s", c->mem, *c->opts ? "," : "", c->opts,
+                      c->numa ? c->numa : "", image);
 
     /* boot.c: no initrd, so the DTB is 2 MiB-aligned after 128 MiB */
     dtb = b0->base + MIN(b0->size / 2, 128 * MiB);
@@ -299,6 +366,11 @@ static void test_handoff(const void *opaque)
             g_assert_false(have_mema);
             have_mema = true;
         }
+        if (!memcmp(th, "SRAT", 4)) {
+            g_assert_false(have_srat);
+            have_srat = true;
+            nsrat = srat_memory(tb, ldl_le_p(th + 4), srat);
+        }
         if (!memcmp(th, "FACP", 4)) {
             /* The DSDT through the FADT's X_DSDT (offset 140) */
             uint64_t dsdt = ldq_le_p(tb + 140);
@@ -326,6 +398,39 @@ static void test_handoff(const void *opaque)
         }
     }
 
+    /* Every byte of the memory map has a node, the window its own entry */
+    g_assert_cmpint(have_srat, ==, c->srat);
+    for (i = 0; have_srat && i < n; i++) {
+        const uint8_t *d = map + i * dsize;
+        uint64_t s = ldq_le_p(d + 8), e = s + ldq_le_p(d + 24) * 4096;
+
+        while (s < e) {
+            const SratMem *m = srat_at(srat, nsrat, s);
+
+            if (!m) {
+                g_test_message("memory map entry %u: 0x%" PRIx64 " has no "
+                               "SRAT memory affinity", i, s);
+            }
+            g_assert_nonnull(m);
+            s = m->base + m->len;
+        }
+    }
+    if (have_srat && c->dsm_window) {
+        const SratMem *m = srat_at(srat, nsrat, c->dsm_window);
+
+        g_assert_nonnull(m);
+        g_assert_cmphex(m->base, ==, c->dsm_window);
+        g_assert_cmphex(m->base + m->len, <=,
+                        VIRT_SECURE_MEM_BASE + VIRT_SECURE_MEM_SIZE);
+        g_assert_cmpint(desc_type_of(map, n, dsize, m->base, m->len), ==,
+                        EFI_ACPI_MEMORY_NVS);
+        g_assert_cmpint(m->node, ==, c->dsm_node);
+        g_assert_cmpint(m->flags, ==, SRAT_ENABLED);
+        /* ... and the first bank is on that node too */
+        g_assert_cmpint(srat_at(srat, nsrat, b0->base)->node, ==,
+                        c->dsm_node);
+    }
+
     qtest_quit(qts);
     unlink(image);
 }
@@ -336,11 +441,24 @@ static const Case cases[] = {
       { { 512 * GiB, 1 * GiB } } },
     /* The _DSM page in the first bank, below 4 GiB */
     { "default-nvdimm", "nvdimm=on", "1G,slots=2,maxmem=4G",
-      { { 1 * GiB, 1 * GiB } }, true },
+      { { 1 * GiB, 1 * GiB } }, true, 0, true },
     /* No RAM below 4 GiB: the _DSM page at the start of virt's window */
     { "ram-base-512g-nvdimm", "ram-base=0x8000000000,nvdimm=on",
       "1G,slots=2,maxmem=4G", { { 512 * GiB, 1 * GiB } }, true,
-      VIRT_SECURE_MEM_BASE },
+      VIRT_SECURE_MEM_BASE, true },
+    /* ... with two NUMA nodes: the window on node 0, the first bank's */
+    { "ram-base-512g-nvdimm-numa", "ram-base=0x8000000000,nvdimm=on",
+      "1G,slots=2,maxmem=4G", { { 512 * GiB, 1 * GiB } }, true,
+      VIRT_SECURE_MEM_BASE, true,
+      "-object memory-backend-ram,id=r0,size=512M "
+      "-object memory-backend-ram,id=r1,size=512M "
+      "-numa node,nodeid=0,memdev=r0 -numa node,nodeid=1,memdev=r1", 0 },
+    /* ... node 0 without memory: the window on node 1, with all RAM */
+    { "ram-base-512g-nvdimm-numa-node0-cpus-only",
+      "ram-base=0x8000000000,nvdimm=on", "1G,slots=2,maxmem=4G",
+      { { 512 * GiB, 1 * GiB } }, true, VIRT_SECURE_MEM_BASE, true,
+      "-smp 2 -object memory-backend-ram,id=r1,size=1G "
+      "-numa node,nodeid=0,cpus=0 -numa node,nodeid=1,cpus=1,memdev=r1", 1 },
     /* Arm DEN0001's DRAM windows: 2 GiB at 2 GiB, the rest at 34 GiB */
     { "arm-den0001", "memory-layout=arm-den0001", "4G",
       { { 2 * GiB, 2 * GiB }, { 34 * GiB, 2 * GiB } } },

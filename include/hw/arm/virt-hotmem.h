@@ -156,7 +156,9 @@ void virt_hotmem_dt_class_init(ObjectClass *oc);
  * _check() decides before virt's init (acpi=on, -kernel, no firmware),
  * _check_loaded() after it (an arm64 Image was loaded), _modify_dtb()
  * builds the EFI and ACPI tables and turns the device tree into a stub,
- * _layout() appends their rows to query-memory-layout.
+ * _layout() appends their rows to query-memory-layout, _srat() gives
+ * the NVDIMM _DSM page's own RAM its SRAT entry (virt's
+ * srat_extra_memory hook).
  */
 bool virt_hotmem_acpi_boot_check(VirtHotmemMachineState *vhms, Error **errp);
 bool virt_hotmem_acpi_boot_check_loaded(VirtHotmemMachineState *vhms,
@@ -165,5 +167,6 @@ void virt_hotmem_acpi_boot_modify_dtb(VirtHotmemMachineState *vhms,
                                       void *fdt);
 void virt_hotmem_acpi_boot_layout(VirtHotmemMachineState *vhms,
                                   MemoryLayoutRegionList ***tail);
+void virt_hotmem_acpi_boot_srat(VirtMachineState *vms, GArray *table_data);
 
 #endif /* HW_ARM_VIRT_HOTMEM_H */

@@ -48,13 +48,24 @@ class GuestError(Exception):
     pass
 
 
-def guest_assets():
-    """Fetch (once) and return the arm64 guest's asset directory."""
-    arm64 = os.path.join(ASSETS, "arm64")
+def guest_assets(flavour="cloud"):
+    """Fetch (once) and return the arm64 guest's asset directory: the
+    cloud kernel's (with busybox), or with @flavour "generic" the generic
+    kernel's of the same version (vmlinuz, config, modules/)."""
+    arm64 = os.path.join(ASSETS, "arm64" if flavour == "cloud" else
+                         "arm64-" + flavour)
     if not os.path.exists(os.path.join(arm64, ".complete")):
         script = os.path.join(ROOT, "scripts", "fetch-guest-assets.sh")
-        subprocess.run([script, ASSETS], check=True)
+        subprocess.run([script, ASSETS, flavour], check=True)
     return arm64
+
+
+def builtin_modules(flavour="cloud"):
+    """The modules built into @flavour's kernel (paths relative to its
+    modules dir, as modules.builtin lists them)."""
+    path = os.path.join(guest_assets(flavour), "modules", "modules.builtin")
+    with open(path) as f:
+        return {line.strip() for line in f if line.strip()}
 
 
 INIT = """#!/bin/busybox sh
@@ -107,18 +118,20 @@ def amd64_guest_assets():
             "moddir": moddir}
 
 
-def build_initramfs(path, modules=(), files=(), init=INIT, amd64=None):
+def build_initramfs(path, modules=(), files=(), init=INIT, flavour="cloud",
+                    amd64=None):
     """Write a gzip'd newc initramfs: busybox, /init, the named kernel
-    modules (paths relative to the kernel's modules dir) under /modules,
-    and @files: (path, mode, data) of further regular files (their
-    directories are made as needed).  The arm64
-    guest's busybox and modules, or @amd64's (amd64_guest_assets())."""
+    modules (paths relative to the kernel's modules dir) of @flavour's
+    arm64 kernel, or of @amd64's (amd64_guest_assets()), under /modules,
+    but for those built into it, and @files: (path, mode, data) of further
+    regular files (their directories are made as needed)."""
     if amd64:
         busybox_path, moddir = amd64["busybox"], amd64["moddir"]
+        builtin = set()
     else:
-        assets = guest_assets()
-        busybox_path = os.path.join(assets, "busybox")
-        moddir = os.path.join(assets, "modules")
+        busybox_path = os.path.join(guest_assets(), "busybox")
+        moddir = os.path.join(guest_assets(flavour), "modules")
+        builtin = builtin_modules(flavour)
     with open(busybox_path, "rb") as f:
         busybox = f.read()
     entries = [(d, stat.S_IFDIR | 0o755, b"", None)
@@ -127,6 +140,8 @@ def build_initramfs(path, modules=(), files=(), init=INIT, amd64=None):
     entries.append(("bin/sh", stat.S_IFLNK | 0o777, None, "busybox"))
     entries.append(("init", stat.S_IFREG | 0o755, init.encode(), None))
     for m in modules:
+        if m in builtin:
+            continue
         with open(os.path.join(moddir, m), "rb") as f:
             entries.append(("modules/" + os.path.basename(m),
                             stat.S_IFREG | 0o644, f.read(), None))
@@ -327,12 +342,15 @@ def migrate(src, dst, timeout=60):
 
 
 def arm64_guest(machine_opts="", mem="1G", extra=(), cmdline="",
-                modules=(), name="arm64"):
-    """A VM booting the Debian arm64 cloud kernel by direct kernel boot on
-    virt-hotmem under TCG.  Call launch() / use as a context manager."""
-    assets = guest_assets()
+                modules=(), name="arm64", flavour="cloud"):
+    """A VM booting the Debian arm64 cloud kernel (or @flavour "generic")
+    by direct kernel boot on virt-hotmem under TCG.  Call launch() / use
+    as a context manager.  vm.builtin: those of @modules the kernel has
+    built in (not in /modules, nothing to load)."""
+    assets = guest_assets(flavour)
     tmp = tempfile.mkdtemp(prefix="vhm-initrd-")
-    initrd = build_initramfs(os.path.join(tmp, "initrd.gz"), modules)
+    initrd = build_initramfs(os.path.join(tmp, "initrd.gz"), modules,
+                             flavour=flavour)
     machine = "virt-hotmem" + ("," + machine_opts if machine_opts else "")
     vm = VM(["-M", machine, "-accel", "tcg", "-cpu", "max", "-smp", "1",
              "-m", mem, "-kernel", os.path.join(assets, "vmlinuz"),
@@ -340,6 +358,8 @@ def arm64_guest(machine_opts="", mem="1G", extra=(), cmdline="",
              "-append", "console=ttyAMA0 panic=-1 " + cmdline,
              "-no-reboot"] + list(extra), name=name)
     vm.initrd_dir = tmp
+    builtin = builtin_modules(flavour)
+    vm.builtin = {os.path.basename(m) for m in modules if m in builtin}
     return vm
 
 

@@ -13,8 +13,11 @@
 #
 # On the 40-bit host a pc-dimm is hot-added over QMP to a nested guest
 # booted by ACPI direct boot (acpi=on, no firmware) with RAM moved to
-# 512 GiB, and onlined by the guest.  A migration of that guest between
-# two nested QEMUs (the host KVM's dirty logging) is not tested yet.
+# 512 GiB, and onlined by the guest.  That guest, a writer loop running in
+# it, then migrates live to a second nested QEMU in the same host: the
+# pages it dirties are found by the host KVM's dirty log (nothing else
+# sees a KVM guest's writes) and sent again, RAM and DIMM end byte for
+# byte the same on both sides, and the guest runs on at the destination.
 #
 # Copyright (c) 2026 The virt-hotmem developers
 #
@@ -122,7 +125,7 @@ def test_48_ram_base_256t_refused():
     check_refused(res, "ram-base=0x1000000000000", 48)
 
 
-# --- a pc-dimm under KVM -----------------------------------------------------
+# --- a pc-dimm under KVM, and a migration -----------------------------------
 
 DIMM_RAM_BASE = 512 * GiB
 DIMM_SIZE = 128 * MiB
@@ -132,6 +135,29 @@ DIMM_MEM = "%dM,slots=2,maxmem=1G" % (L2_MEM // MiB)
 # Device memory starts at the first GiB boundary after RAM (virt's rule,
 # which virt-hotmem keeps for a moved RAM base); the DIMM is placed there.
 DIMM_ADDR = (DIMM_RAM_BASE + L2_MEM + GiB - 1) // GiB * GiB
+DIMM_BACKEND = ["-object", "memory-backend-ram,id=mem-d0,size=%d" % DIMM_SIZE]
+DIMM_DEVICE = ["-device", "pc-dimm,id=d0,memdev=mem-d0,addr=%#x" % DIMM_ADDR]
+# The guest of the hot-plug case, DIMM online, handed to the migration
+# case (which saves a second ACPI boot, ~40 s); or why it is not there.
+dimm_guest = {}
+# <linux/kvm.h>: KVM_MEM_LOG_DIRTY_PAGES = 1 << 0; KVM_GET_DIRTY_LOG =
+# _IOW(KVMIO, 0x42, struct kvm_dirty_log), 16 bytes written to the kernel.
+KVM_MEM_LOG_DIRTY_PAGES = 1
+KVM_GET_DIRTY_LOG = (1 << 30) | (16 << 16) | (0xAE << 8) | 0x42
+# The guest's files: hot-added memory onlined movable gets the page cache
+# first, so they land in the DIMM.  The writer loop copies one into the
+# other again and again, at the lowest priority (the shell still answers).
+DIRTY_SIZE = 1 * MiB
+# (busybox's "nice CMD &" ends the guest's PID 1 shell: renice instead)
+WRITER = ("sh -c 'renice -n 19 -p $$; while :; do dd if=/tmp/pattern "
+          "of=/tmp/dirty bs=64k conv=notrunc 2>/dev/null; done' "
+          ">/dev/null 2>&1 & true")
+# Bytes/s of the migration's first pass while the guest writes its mark:
+# ~60 MiB of non-zero pages cannot be sent in the seconds that takes.
+# Then the passes that follow, still live: a 1 ms downtime limit lets the
+# migration switch over only once a dirty sync finds (almost) nothing.
+CRAWL_BANDWIDTH = 64 * 1024
+LIVE_BANDWIDTH = 16 * MiB
 
 
 def phase(what, t0):
@@ -140,12 +166,12 @@ def phase(what, t0):
 
 
 def memslots(vm):
-    """The trace of KVM_SET_USER_MEMORY_REGION: (slot, flags, gpa, size)
-    of every successful call."""
+    """The trace of KVM_SET_USER_MEMORY_REGION: (slot, flags, gpa, size,
+    host address) of every successful call."""
     out = []
     for line in vm.trace(r"kvm_set_user_memory "):
         m = re.search(r"Slot#(\d+) flags=0x([0-9a-f]+) gpa=0x([0-9a-f]+) "
-                      r"size=0x([0-9a-f]+) .* ret=0", line)
+                      r"size=0x([0-9a-f]+) ua=0x([0-9a-f]+) .* ret=0", line)
         if m:
             out.append(tuple(int(x, 16) if i else int(x)
                              for i, x in enumerate(m.groups())))
@@ -164,9 +190,19 @@ def mem_total_kib(vm):
     return guest.meminfo_kib(vm.check("cat /proc/meminfo"), "MemTotal")
 
 
+def stop_quietly(vm):
+    try:
+        vm.stop()
+    except guest.GuestError as e:
+        print("# %s" % e)
+
+
 def test_40_dimm_hotplug():
     """A nested guest with RAM at 512 GiB, booted by ACPI direct boot
-    under KVM; a pc-dimm hot-added over QMP and onlined by the guest."""
+    under KVM; a pc-dimm hot-added over QMP and onlined by the guest.
+    The guest is left running for test_40_dimm_migration."""
+    dimm_guest.clear()
+    dimm_guest["error"] = "the acpi-pc-dimm-hotplug case failed"
     h = host(40)
     t = time.monotonic()
     vm = h.nested("src", ["-M", DIMM_MACHINE, "-m", DIMM_MEM,
@@ -176,11 +212,10 @@ def test_40_dimm_hotplug():
                   append="memhp_default_state=offline")
     try:
         check_dimm_hotplug(h, vm, t)
-    finally:
-        try:
-            vm.stop()
-        except guest.GuestError as e:
-            print("# %s" % e)
+    except BaseException:
+        stop_quietly(vm)
+        raise
+    dimm_guest["vm"] = vm
 
 
 def check_dimm_hotplug(h, vm, t):
@@ -228,6 +263,176 @@ def check_dimm_hotplug(h, vm, t):
     phase("pc-dimm hot-added at %#x and onlined" % DIMM_ADDR, t)
 
 
+def slot_md5(vm, gpa, size):
+    """md5 of the host memory behind the nested guest's KVM memory slot at
+    guest-physical @gpa, read from the nested QEMU's /proc/PID/mem at the
+    address QEMU gave KVM for it (trace event kvm_set_user_memory)."""
+    ua = [u for _, _, g, s, u in memslots(vm) if g == gpa and s == size]
+    assert ua, "no KVM memory slot [%#x, +%#x): %s" % (gpa, size,
+                                                       memslots(vm))
+    # (busybox dd skips by reading unless the offset is in whole blocks)
+    bs = 64 * 1024
+    assert ua[-1] % bs == 0, hex(ua[-1])
+    out = vm.host.vm.check(
+        "dd if=/proc/$(cat %s/pid)/mem bs=%d skip=%d count=%d 2>/dev/null "
+        "| md5sum" % (vm.dir, bs, ua[-1] // bs, size // bs), 600)
+    return out.split()[0]
+
+
+def resent_pages(vm):
+    """From the trace of ram_save_page: {RAM block: number of its pages
+    sent more than once}."""
+    out = vm.host.vm.check(
+        "grep -o 'ram_save_page [^ ]*: offset: 0x[0-9a-f]*' %s/trace.log | "
+        "sort | uniq -d | cut -d' ' -f2 | sort | uniq -c" % vm.dir, 300)
+    counts = {}
+    for line in out.splitlines():
+        n, block = line.split()
+        counts[block.rstrip(":")] = int(n)
+    return counts
+
+
+def wait_migration(src, until, what, timeout=600):
+    """Poll the source's query-migrate until @until(info); return info."""
+    deadline = time.monotonic() + timeout
+    while True:
+        info = src.qmp("query-migrate")
+        assert info["status"] in ("setup", "active", "device",
+                                  "completed"), info
+        if until(info):
+            return info
+        assert time.monotonic() < deadline, "%s: not in %d s: %s" % (
+            what, timeout, info)
+        time.sleep(1)
+
+
+def test_40_dimm_migration():
+    """The guest of test_40_dimm_hotplug, a writer loop dirtying its
+    DIMM, migrated live to a second nested QEMU under KVM."""
+    armkvm.require_artifact()
+    if "vm" not in dimm_guest:
+        raise AssertionError("no guest to migrate: %s"
+                             % dimm_guest.get("error", "not started"))
+    src = dimm_guest.pop("vm")
+    h = src.host
+    dst = h.nested("dst", ["-M", DIMM_MACHINE, "-m", DIMM_MEM] +
+                   DIMM_BACKEND + DIMM_DEVICE +
+                   ["-trace", "kvm_set_user_memory",
+                    "-incoming", "defer", "-S"],
+                   append="memhp_default_state=offline")
+    try:
+        check_dimm_migration(src, dst)
+    finally:
+        errors = {"destination": dst.stop(), "source": src.stop()}
+    for side, stderr in errors.items():
+        assert not stderr.strip(), "%s QEMU: %s" % (side, stderr)
+
+
+def check_dimm_migration(src, dst):
+    t = time.monotonic()
+    mark = "VHM-MARK-" + os.urandom(4).hex()
+    src.check("dd if=/dev/urandom of=/tmp/pattern bs=64k count=%d "
+              "2>/dev/null; cp /tmp/pattern /tmp/dirty" % (DIRTY_SIZE //
+                                                             (64 * 1024)))
+    src.check(WRITER)
+    dst.launch()
+    t = phase("writer loop started, destination QEMU up", t)
+
+    sock = "/tmp/l2-mig.sock"
+    dst.qmp("migrate-incoming", uri="unix:" + sock)
+    src.qmp("migrate-set-parameters", **{
+        "downtime-limit": 1, "max-bandwidth": CRAWL_BANDWIDTH})
+    for event in ("kvm_vm_ioctl", "kvm_clear_dirty_log",
+                  "migration_bitmap_sync_end", "migrate_pending_exact",
+                  "migration_thread_low_pending", "ram_save_page"):
+        src.qmp("trace-event-set-state", name=event, enable=True)
+    src.qmp("migrate", uri="unix:" + sock)
+    # A write by the guest while its migration is under way.
+    src.check("printf %s > /tmp/mark" % mark)
+    info = src.qmp("query-migrate")
+    assert info["status"] in ("setup", "active") and \
+        info.get("ram", {}).get("dirty-sync-count", 0) <= 1, \
+        "the first pass should still be crawling: %s" % info
+    src.qmp("migrate-set-parameters", **{"max-bandwidth": LIVE_BANDWIDTH})
+    # The first pass ends with a dirty sync that finds what the writer
+    # dirtied meanwhile, far more than 1 ms of bandwidth: a second pass
+    # sends it with the guest running.  The migration may switch over
+    # after any later sync (one that found almost nothing: the migration
+    # thread's back-to-back syncs leave the guest little time in this
+    # one-CPU host), else once the test raises the downtime limit.
+    info = wait_migration(src, lambda i: i["status"] == "completed" or
+                          i.get("ram", {}).get("dirty-sync-count", 0) >= 3,
+                          "a second pass")
+    t = phase("first and second pass (status %s, dirty-sync-count %d)"
+              % (info["status"], info["ram"]["dirty-sync-count"]), t)
+    src.qmp("migrate-set-parameters", **{
+        "downtime-limit": 2000, "max-bandwidth": 1 << 30})
+    info = wait_migration(src, lambda i: i["status"] == "completed",
+                          "the switch-over")
+    ram = info["ram"]
+    t = phase("migration completed (%s)" % ", ".join(
+        "%s %s" % (k, ram[k]) for k in (
+            "dirty-sync-count", "transferred", "normal")), t)
+    assert src.qmp("query-status")["status"] == "postmigrate"
+    deadline = time.monotonic() + 120
+    while dst.qmp("query-status")["status"] == "inmigrate":
+        assert time.monotonic() < deadline, "destination still inmigrate"
+        time.sleep(1)
+    assert dst.qmp("query-status")["status"] == "paused"
+
+    # Both paused: RAM and DIMM byte for byte, as KVM maps them.
+    for gpa, size, what in ((DIMM_RAM_BASE, L2_MEM, "RAM"),
+                            (DIMM_ADDR, DIMM_SIZE, "DIMM")):
+        a, b = slot_md5(src, gpa, size), slot_md5(dst, gpa, size)
+        assert a == b, "%s [%#x, +%#x) differs between source and " \
+            "destination: md5 %s, %s" % (what, gpa, size, a, b)
+    t = phase("RAM and DIMM compared: identical", t)
+
+    # The host's KVM logged the guest's writes: dirty logging on the RAM
+    # and DIMM slots, their logs read at every sync, and pages of both
+    # sent again (nothing but KVM's log sees a KVM guest's writes).
+    slots = memslots(src)
+    for gpa, what in ((DIMM_RAM_BASE, "RAM"), (DIMM_ADDR, "DIMM")):
+        assert any(g == gpa and f & KVM_MEM_LOG_DIRTY_PAGES
+                   for _, f, g, _, _ in slots), \
+            "KVM dirty logging never enabled on the %s slot at %#x: %s" \
+            % (what, gpa, slots)
+    gets = len(src.trace("kvm_vm_ioctl type 0x%x," % KVM_GET_DIRTY_LOG))
+    clears = len(src.trace("kvm_clear_dirty_log "))
+    syncs = len(src.trace("migration_bitmap_sync_end "))
+    exact = [int(l.split("exact pending size ")[1].split()[0]) // 4096
+             for l in src.trace("migrate_pending_exact ")]
+    low = [l.split()[-1] for l in src.trace("migration_thread_low_pending ")]
+    resent = resent_pages(src)
+    print("# source: %d dirty syncs, %d KVM_GET_DIRTY_LOG, %d "
+          "KVM_CLEAR_DIRTY_LOG; 4 KiB pages left after each sync while "
+          "running %s, switch-over at %s bytes; pages sent again per RAM "
+          "block %s" % (syncs, gets, clears, exact, low, resent), flush=True)
+    assert syncs == ram["dirty-sync-count"] >= 3, \
+        (syncs, ram["dirty-sync-count"])
+    assert gets >= syncs, "%d KVM_GET_DIRTY_LOG for %d dirty syncs" \
+        % (gets, syncs)
+    for block in ("mach-virt.ram", "mem-d0"):
+        assert any(b.endswith(block) and n > 0 for b, n in resent.items()), \
+            "no page of RAM block %s sent twice: %s" % (block, resent)
+
+    # The guest runs on at the destination, its DIMM still online.
+    dst.qmp("cont")
+    assert dst.qmp("query-status")["status"] == "running"
+    assert dst.check("echo VHM-ALIVE").strip() == "VHM-ALIVE"
+    block = int(dst.check("cat /sys/devices/system/memory/block_size_bytes"),
+                16)
+    assert dimm_state(dst, block) == "online"
+    iomem = guest.parse_iomem(dst.check("cat /proc/iomem"))
+    assert any(s <= DIMM_ADDR and DIMM_ADDR + DIMM_SIZE - 1 <= e
+               for s, e in iomem), iomem
+    # The same shell, its writer loop still running, and the mark written
+    # during the migration read back by the guest itself.
+    dst.check("kill -0 $!")
+    assert dst.check("echo $(cat /tmp/mark)").strip() == mark
+    phase("destination running", t)
+
+
 if __name__ == "__main__":
     try:
         status = tap.run([
@@ -238,11 +443,15 @@ if __name__ == "__main__":
              test_40_ram_base_1t_refused),
             ("arm-kvm/40-bit/acpi-pc-dimm-hotplug",
              test_40_dimm_hotplug),
+            ("arm-kvm/40-bit/pc-dimm-live-migration",
+             test_40_dimm_migration),
             ("arm-kvm/48-bit/ram-base-1TiB", test_48_ram_base_1t),
             ("arm-kvm/48-bit/ram-base-256TiB-refused",
              test_48_ram_base_256t_refused),
         ])
     finally:
+        if "vm" in dimm_guest:
+            stop_quietly(dimm_guest.pop("vm"))
         for h in hosts.values():
             h.stop()
     sys.exit(status)

@@ -255,8 +255,11 @@ class VM:
             if data:
                 self.console += data
             elif self.proc.poll() is not None:
-                raise GuestError("QEMU exited (%s): %s" %
-                                 (self.proc.returncode, self.stderr().strip()))
+                # (the console's end: a guest that panicked says why)
+                raise GuestError("QEMU exited (%s): %s\nconsole tail:\n%s" %
+                                 (self.proc.returncode, self.stderr().strip(),
+                                  self.console[-3000:].decode(
+                                      errors="replace")))
 
     def wait_console(self, pattern, timeout=120, start=0):
         """Wait until @pattern (bytes regex) appears on the console."""

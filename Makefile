@@ -5,6 +5,12 @@
 SHELL := /bin/bash
 BUILD := build
 NINJA := ninja
+# NINJA may carry options (make build NINJA="ninja -j2").  Make would put a
+# command-line NINJA into the recipes' environment, where meson, when it
+# regenerates a build directory, takes it for the name of its ninja
+# program and fails ("Could not detect Ninja").  Recipes pass it on as an
+# argument instead.
+unexport NINJA
 PYTHON := python3
 EMULATORS := $(BUILD)/qemu-system-aarch64 $(BUILD)/qemu-system-x86_64
 CONFIGURED := $(BUILD)/.virt-hotmem-configured
@@ -75,7 +81,7 @@ fuzz: deps build
 # directory, then on the normal build with RSS before and after.  Not part
 # of check: the sanitizer build alone takes many minutes.
 check-sanitizers: deps build
-	@scripts/check-sanitizers.sh $(BUILD) build-sanitizers
+	@scripts/check-sanitizers.sh $(BUILD) build-sanitizers "$(NINJA)"
 
 # End-to-end precise-tsc figures in an emulated AMD-V host, then between
 # two of them (medians of BENCH_ROUNDS rounds, precise-tsc on and off);

@@ -10,6 +10,8 @@
 # command line build/config.status records) with one target and
 # --enable-asan --enable-ubsan appended.
 #
+# usage: scripts/check-sanitizers.sh [BUILD [SANITIZER-BUILD [NINJA]]]
+#
 # Copyright (c) 2026 The virt-hotmem developers
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -19,7 +21,7 @@ set -e -o pipefail
 build=${1:-build}
 san=${2:-build-sanitizers}
 cycles=${CYCLES:-1000}
-ninja=${NINJA:-ninja}
+ninja=${3:-ninja}
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 timed() {

@@ -321,13 +321,8 @@ def check_hotplug(vm, dm_base, nvdimm):
         check_nvdimm_labels(vm, nv + 1 * GiB)
 
     vm.qmp.cmd("device_del", id="dimm0")
-    deadline = time.monotonic() + 30
-    while not any(e["event"] == "DEVICE_DELETED" and
-                  e.get("data", {}).get("device") == "dimm0"
-                  for e in vm.qmp.events):
-        assert time.monotonic() < deadline, "no DEVICE_DELETED for dimm0"
-        vm.qmp.execute("query-status")
-        time.sleep(0.1)
+    guest.wait_event(vm, "DEVICE_DELETED for dimm0", guest.deleted("dimm0"),
+                     30)
     out = vm.check("grep '^%x-' /proc/iomem || true" % dimm)
     assert "System RAM" not in out, "removed DIMM still in /proc/iomem"
 
@@ -448,8 +443,7 @@ def test_cold_dimms_numa():
             srat[(int(s, 16), int(e, 16))] = (int(n), int(p), bool(hp))
         print("# SRAT as the guest parsed it: %s" % sorted(
             (hex(s), hex(e), v) for (s, e), v in srat.items()))
-        block = int(vm.check(
-            "cat /sys/devices/system/memory/block_size_bytes").strip(), 16)
+        block = guest.memory_block_size(vm)
         for addr, size, node in dimms:
             key = (addr, addr + size - 1)
             assert srat.get(key) == (node, node, True), \
@@ -502,8 +496,7 @@ def test_numa_dsm_window():
             int(window[0][1], 16) < sum(SECURE_MEM), window
         assert "Brought up 2 nodes" in dmesg
         vm.check("[ -d /sys/devices/system/node/node1 ]")
-        block = int(vm.check(
-            "cat /sys/devices/system/memory/block_size_bytes").strip(), 16)
+        block = guest.memory_block_size(vm)
         for n, (start, size) in enumerate(nodes):
             have = {int(m) for m in re.findall(r"memory(\d+)", vm.check(
                 "ls /sys/devices/system/node/node%d" % n))}
@@ -526,16 +519,6 @@ def kernel_config(flavour):
             if m:
                 cfg[m.group(1)] = m.group(2) if m.lastindex == 2 else None
     return cfg
-
-
-def wait_event(vm, pred, what, timeout=30):
-    deadline = time.monotonic() + timeout
-    while not any(pred(e) for e in vm.qmp.events):
-        assert time.monotonic() < deadline, "no %s: %s" % (what,
-                                                           vm.qmp.events)
-        vm.qmp.execute("query-status")
-        time.sleep(0.1)
-    return [e for e in vm.qmp.events if pred(e)][0]
 
 
 def test_generic_flavour():
@@ -573,21 +556,19 @@ def test_generic_flavour():
         vm.qmp.cmd("device_add", driver="pc-dimm", id="dimm0", memdev="hm0",
                    addr=dm)
         # The guest handled the device check (ACPI_NOTIFY_DEVICE_CHECK, 1)
-        ost = wait_event(vm, lambda e: e["event"] == "ACPI_DEVICE_OST" and
-                         e["data"]["info"].get("device") == "dimm0" and
-                         e["data"]["info"]["source"] == 1, "_OST for dimm0")
+        ost = guest.wait_event(
+            vm, "_OST for dimm0", lambda e: guest.ost_of("dimm0")(e) and
+            e["data"]["info"]["source"] == 1, 30)
         assert ost["data"]["info"]["status"] == 0, ost
         iomem = guest.parse_iomem(vm.check("cat /proc/iomem"))
         assert not any(s <= dm <= e for s, e in iomem), \
             "DIMM at %#x is System RAM without ACPI_HOTPLUG_MEMORY" % dm
-        block = int(vm.check(
-            "cat /sys/devices/system/memory/block_size_bytes").strip(), 16)
+        block = guest.memory_block_size(vm)
         assert vm.shell("[ -e /sys/devices/system/memory/memory%d ]" %
                         (dm // block))[0] != 0, "memory block for the DIMM"
         vm.qmp.cmd("device_del", id="dimm0")
-        wait_event(vm, lambda e: e["event"] == "DEVICE_DELETED" and
-                   e.get("data", {}).get("device") == "dimm0",
-                   "DEVICE_DELETED for dimm0")
+        guest.wait_event(vm, "DEVICE_DELETED for dimm0",
+                         guest.deleted("dimm0"), 30)
 
 
 # --- without a guest -------------------------------------------------------

@@ -29,7 +29,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vhm import armkvm, guest, tap  # noqa: E402
+from vhm import armkvm, dimm, guest, tap  # noqa: E402
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -180,10 +180,9 @@ def memslots(vm):
 
 def dimm_state(vm, block):
     """The state of the nested guest's memory block at DIMM_ADDR."""
-    path = "/sys/devices/system/memory/memory%d" % (DIMM_ADDR // block)
-    vm.check("for i in $(seq 100); do [ -e %s ] && break; sleep 0.1; done; "
-             "[ -e %s ]" % (path, path))
-    return vm.check("cat %s/state" % path).strip()
+    dimm.wait_block(vm, DIMM_ADDR, block, timeout=10)
+    return vm.check("cat /sys/devices/system/memory/memory%d/state"
+                    % (DIMM_ADDR // block)).strip()
 
 
 def mem_total_kib(vm):
@@ -235,8 +234,7 @@ def check_dimm_hotplug(h, vm, t):
     need = max(32, armkvm.highest_address(iomem).bit_length())
     create_vm = armkvm.create_vm_args("\n".join(vm.trace("kvm_ioctl ")))
     assert need <= h.ipa_limit and create_vm == [need], (create_vm, need)
-    block = int(vm.check("cat /sys/devices/system/memory/block_size_bytes"),
-                16)
+    block = guest.memory_block_size(vm)
     assert DIMM_SIZE % block == 0 and DIMM_ADDR % block == 0, block
     before = mem_total_kib(vm)
 
@@ -248,9 +246,7 @@ def check_dimm_hotplug(h, vm, t):
     assert slots and slots[-1][3] == DIMM_SIZE, \
         "no KVM memory slot at %#x: %s" % (DIMM_ADDR, memslots(vm))
     assert dimm_state(vm, block) == "offline"
-    vm.check("for b in $(seq %d %d); do echo online_movable > "
-             "/sys/devices/system/memory/memory$b/state; done" % (
-                 DIMM_ADDR // block, (DIMM_ADDR + DIMM_SIZE) // block - 1))
+    dimm.online_range(vm, DIMM_ADDR, DIMM_SIZE, block, timeout=10)
     state = dimm_state(vm, block)
     assert state == "online", "DIMM memory block %s after onlining" % state
     ram = guest.parse_iomem(vm.check("cat /proc/iomem"))
@@ -420,8 +416,7 @@ def check_dimm_migration(src, dst):
     dst.qmp("cont")
     assert dst.qmp("query-status")["status"] == "running"
     assert dst.check("echo VHM-ALIVE").strip() == "VHM-ALIVE"
-    block = int(dst.check("cat /sys/devices/system/memory/block_size_bytes"),
-                16)
+    block = guest.memory_block_size(dst)
     assert dimm_state(dst, block) == "online"
     iomem = guest.parse_iomem(dst.check("cat /proc/iomem"))
     assert any(s <= DIMM_ADDR and DIMM_ADDR + DIMM_SIZE - 1 <= e

@@ -201,7 +201,8 @@ def test_qmp_hotplug():
             # QEMU announces DEVICE_DELETED and forgets it.
             vm.qmp.events.clear()
             vm.qmp.cmd("device_del", id="hot")
-            wait_event(vm, "DEVICE_DELETED for hot", deleted("hot"), 30)
+            guest.wait_event(vm, "DEVICE_DELETED for hot",
+                             guest.deleted("hot"), 30)
             assert "hot" not in dimm.memory_devices(vm)
             vm.check("[ ! -e /sys/devices/system/memory/memory%d ]" %
                      (hot // BLOCK))
@@ -230,30 +231,6 @@ LINE = b"VHM-REFUSED-UNPLUG-PAGE-CONTENT\n"
 PAGE = 4096
 FILE_SIZE = 4 * MiB
 QUIET = 5                    # s: how long to watch for a DEVICE_DELETED
-
-
-def wait_event(vm, what, match, timeout=60):
-    """Poll QMP until an event for which @match(event) holds arrived;
-    return it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        hits = [e for e in vm.qmp.events if match(e)]
-        if hits:
-            return hits[0]
-        assert time.monotonic() < deadline, "no %s in %d s: %r" % (
-            what, timeout, vm.qmp.events)
-        time.sleep(0.2)
-        vm.qmp.cmd("query-status")
-
-
-def ost_of(dev_id):
-    return lambda e: (e["event"] == "ACPI_DEVICE_OST" and
-                      e["data"]["info"].get("device") == dev_id)
-
-
-def deleted(dev_id):
-    return lambda e: (e["event"] == "DEVICE_DELETED" and
-                      e["data"].get("device") == dev_id)
 
 
 def pattern_pages(data):
@@ -313,8 +290,8 @@ def test_refused_unplug():
 
         vm.qmp.events.clear()
         vm.qmp.cmd("device_del", id="refused")
-        ost = wait_event(vm, "ACPI_DEVICE_OST for refused",
-                         ost_of("refused"))["data"]["info"]
+        ost = guest.wait_event(vm, "ACPI_DEVICE_OST for refused",
+                               guest.ost_of("refused"))["data"]["info"]
         diag("the guest answered: %r" % ost)
         assert (ost["source"], ost["status"]) == \
             (OST_EJECT_REQUEST, OST_EJECT_NOT_SUPPORTED), ost
@@ -323,13 +300,14 @@ def test_refused_unplug():
         # Its answer is final; nothing more comes for this DIMM.
         deadline = time.monotonic() + QUIET
         while time.monotonic() < deadline:
-            assert not any(deleted("refused")(e) for e in vm.qmp.events), \
+            assert not any(guest.deleted("refused")(e)
+                           for e in vm.qmp.events), \
                 "DEVICE_DELETED though the guest refused: %r" % \
                 vm.qmp.events
             time.sleep(0.2)
             vm.qmp.cmd("query-status")
         osts = [e["data"]["info"]["status"] for e in vm.qmp.events
-                if ost_of("refused")(e)]
+                if guest.ost_of("refused")(e)]
         assert osts == [OST_EJECT_NOT_SUPPORTED], osts
 
         after = dimm.dump(vm, addr, size, os.path.join(vm.tmp, "after"))
@@ -354,8 +332,8 @@ def test_refused_unplug():
         vm.check("echo 1 > " + hp)
         vm.qmp.events.clear()
         vm.qmp.cmd("device_del", id="refused")
-        wait_event(vm, "DEVICE_DELETED for refused", deleted("refused"),
-                   timeout=120)
+        guest.wait_event(vm, "DEVICE_DELETED for refused",
+                         guest.deleted("refused"), timeout=120)
         assert "refused" not in dimm.memory_devices(vm)
         assert not any(s <= addr + size - 1 and addr <= e
                        for s, e in dimm.iomem_ram(vm)), dimm.iomem_ram(vm)

@@ -87,12 +87,13 @@ def memory_device(vm, dev_id):
     return devs[dev_id]
 
 
-def wait_block(vm, addr, block=128 * MiB):
-    """Wait (5 s at most) until the guest has added the memory block at
-    guest-physical @addr: ACPI hotplug is handled asynchronously."""
+def wait_block(vm, addr, block=128 * MiB, timeout=5):
+    """Wait (@timeout s at most) until the guest has added the memory
+    block at guest-physical @addr: ACPI hotplug is handled
+    asynchronously."""
     path = "/sys/devices/system/memory/memory%d" % (addr // block)
-    vm.check("for i in $(seq 50); do [ -e %s ] && break; sleep 0.1; done; "
-             "[ -e %s ]" % (path, path))
+    vm.check("for i in $(seq %d); do [ -e %s ] && break; sleep 0.1; done; "
+             "[ -e %s ]" % (timeout * 10, path, path))
 
 
 def online_all(vm, zone="online_movable"):
@@ -177,10 +178,12 @@ def numa_args(ram_size, nodes=2):
     return args
 
 
-def online_range(vm, addr, size, block=128 * MiB, zone="online_movable"):
-    """Wait for and online the guest's memory blocks of [addr, addr+size)
-    only, leaving other DIMMs' blocks as they are."""
+def online_range(vm, addr, size, block=128 * MiB, zone="online_movable",
+                 timeout=5):
+    """Wait for (@timeout s at most each) and online the guest's memory
+    blocks of [addr, addr+size) only, leaving other DIMMs' blocks as they
+    are."""
     for b in range(addr // block, (addr + size) // block):
-        wait_block(vm, b * block, block)
+        wait_block(vm, b * block, block, timeout)
         vm.check("echo %s > /sys/devices/system/memory/memory%d/state" %
                  (zone, b))

@@ -400,3 +400,35 @@ def meminfo_kib(text, key):
     if not m:
         raise GuestError("no %s in /proc/meminfo" % key)
     return int(m.group(1))
+
+
+def wait_event(vm, what, match, timeout=60):
+    """Poll QMP until an event for which @match(event) holds arrived;
+    return it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        hits = [e for e in vm.qmp.events if match(e)]
+        if hits:
+            return hits[0]
+        assert time.monotonic() < deadline, "no %s in %d s: %r" % (
+            what, timeout, vm.qmp.events)
+        time.sleep(0.2)
+        vm.qmp.cmd("query-status")
+
+
+def ost_of(dev_id):
+    """Matches the ACPI_DEVICE_OST events of device @dev_id."""
+    return lambda e: (e["event"] == "ACPI_DEVICE_OST" and
+                      e["data"]["info"].get("device") == dev_id)
+
+
+def deleted(dev_id):
+    """Matches the DEVICE_DELETED event of device @dev_id."""
+    return lambda e: (e["event"] == "DEVICE_DELETED" and
+                      e["data"].get("device") == dev_id)
+
+
+def memory_block_size(vm):
+    """The guest's memory block size, in bytes."""
+    return int(vm.check("cat /sys/devices/system/memory/block_size_bytes")
+               .strip(), 16)

@@ -2,7 +2,7 @@
 # Fetch the unmodified Debian arm64 guest used by the acceptance tests and
 # 'make demo': the cloud kernel (+ its modules) and busybox-static, with
 # apt-get download into a cache directory.  Prints nothing but errors; the
-# files land in DIR/arm64/{vmlinuz,modules/,busybox}.
+# files land in DIR/arm64/{vmlinuz,config,modules/,busybox}.
 #
 # With 'generic', the generic flavour of the same kernel version instead
 # (the package the cloud one's name gives without '-cloud'), into
@@ -45,43 +45,41 @@ kpkg=$(apt-cache depends linux-image-cloud-arm64:arm64 2>/dev/null |
 [ -n "$kpkg" ] || die "cannot resolve linux-image-cloud-arm64:arm64 with apt-cache"
 
 if [ "$flavour" = generic ]; then
-    gpkg=$(echo "$kpkg" | sed 's/-cloud-arm64$/-arm64/')
-    apt-cache show "$gpkg:arm64" >/dev/null 2>&1 || \
-        die "apt has no $gpkg:arm64 (the generic flavour of $kpkg)"
-    rm -rf "$out.tmp"
-    mkdir -p "$out.tmp/root"
-    (cd "$out.tmp" && apt-get download -q "$gpkg:arm64" >/dev/null 2>&1) || \
-        die "apt-get download $gpkg:arm64 failed"
-    ver=${gpkg#linux-image-}
-    m=./lib/modules/$ver
-    dpkg-deb --fsys-tarfile "$out.tmp"/*.deb |
-        tar -x -C "$out.tmp/root" --wildcards --no-wildcards-match-slash \
-            "./boot/vmlinuz-$ver" "./boot/config-$ver" "$m/modules.*" \
-            "$m/kernel/drivers/virtio" "$m/kernel/drivers/block/virtio_blk.ko" \
-            "$m/kernel/drivers/net/*.ko" "$m/kernel/net/core" \
-            "$m/kernel/drivers/nvdimm" "$m/kernel/drivers/acpi/nfit" \
-            "$m/kernel/drivers/dax" || die "cannot unpack $gpkg"
-    cp "$out.tmp/root/boot/vmlinuz-$ver" "$out.tmp/vmlinuz"
-    cp "$out.tmp/root/boot/config-$ver" "$out.tmp/config"
-    mv "$out.tmp/root/lib/modules/$ver" "$out.tmp/modules"
-    echo "$gpkg" > "$out.tmp/kernel-package"
-    rm -rf "$out.tmp/root" "$out.tmp"/*.deb
-    touch "$out.tmp/.complete"
-    rm -rf "$out"
-    mv "$out.tmp" "$out"
-    exit 0
+    kpkg=$(echo "$kpkg" | sed 's/-cloud-arm64$/-arm64/')
+    apt-cache show "$kpkg:arm64" >/dev/null 2>&1 || \
+        die "apt has no $kpkg:arm64 (the generic flavour of the cloud kernel)"
+    pkgs="$kpkg:arm64"
+else
+    pkgs="$kpkg:arm64 busybox-static:arm64"
 fi
+ver=${kpkg#linux-image-}
+m=./lib/modules/$ver
 
 rm -rf "$out.tmp"
 mkdir -p "$out.tmp/debs" "$out.tmp/root"
-(cd "$out.tmp/debs" && apt-get download -q "$kpkg:arm64" busybox-static:arm64 >/dev/null 2>&1) || \
-    die "apt-get download $kpkg:arm64 busybox-static:arm64 failed"
+# ($pkgs unquoted: it is a list of packages)
+(cd "$out.tmp/debs" && apt-get download -q $pkgs >/dev/null 2>&1) || \
+    die "apt-get download $pkgs failed"
 for d in "$out.tmp"/debs/*.deb; do
-    dpkg-deb -x "$d" "$out.tmp/root" || die "cannot unpack $(basename "$d")"
+    if [ "$flavour" = generic ]; then
+        dpkg-deb --fsys-tarfile "$d" |
+            tar -x -C "$out.tmp/root" --wildcards --no-wildcards-match-slash \
+                "./boot/vmlinuz-$ver" "./boot/config-$ver" "$m/modules.*" \
+                "$m/kernel/drivers/virtio" \
+                "$m/kernel/drivers/block/virtio_blk.ko" \
+                "$m/kernel/drivers/net/*.ko" "$m/kernel/net/core" \
+                "$m/kernel/drivers/nvdimm" "$m/kernel/drivers/acpi/nfit" \
+                "$m/kernel/drivers/dax" || die "cannot unpack $kpkg"
+    else
+        dpkg-deb -x "$d" "$out.tmp/root" || die "cannot unpack $(basename "$d")"
+    fi
 done
-cp "$out.tmp"/root/boot/vmlinuz-* "$out.tmp/vmlinuz"
-cp "$out.tmp/root/bin/busybox" "$out.tmp/busybox"
-mv "$out.tmp"/root/lib/modules/* "$out.tmp/modules"
+cp "$out.tmp/root/boot/vmlinuz-$ver" "$out.tmp/vmlinuz"
+cp "$out.tmp/root/boot/config-$ver" "$out.tmp/config"
+if [ "$flavour" = cloud ]; then
+    cp "$out.tmp/root/bin/busybox" "$out.tmp/busybox"
+fi
+mv "$out.tmp/root/$m" "$out.tmp/modules"
 echo "$kpkg" > "$out.tmp/kernel-package"
 rm -rf "$out.tmp/debs" "$out.tmp/root"
 touch "$out.tmp/.complete"

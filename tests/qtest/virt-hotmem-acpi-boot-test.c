@@ -38,6 +38,7 @@
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
 #include <libfdt.h>
+#include "virt-hotmem-srat.h"
 
 #define IMAGE_SIZE          (2 * MiB)
 #define DESC_ALIGN          (4 * KiB)
@@ -53,14 +54,6 @@
 #define VIRT_SECURE_MEM_SIZE      (16 * MiB)
 /* QEMU's NVDIMM _DSM page (hw/acpi/nvdimm.c, NvdimmDsmIn) */
 #define DSM_PAGE_SIZE             4096
-
-/* ACPI 6.5, 5.2.16.2 Memory Affinity Structure */
-#define SRAT_MEMORY_AFFINITY      1
-#define SRAT_MEMORY_AFFINITY_LEN  40
-#define SRAT_ENABLED              1
-#define SRAT_HOTPLUGGABLE         2
-#define SRAT_NON_VOLATILE         4
-#define SRAT_MAX_MEM              16
 
 typedef struct Bank {
     uint64_t base, size;
@@ -78,46 +71,17 @@ typedef struct Case {
     int dsm_node;           /* the node of the window: the first bank's */
 } Case;
 
-typedef struct SratMem {
-    uint32_t node, flags;
-    uint64_t base, len;
-} SratMem;
-
-/* The memory affinity structures of the SRAT @t, @len bytes */
-static size_t srat_memory(const uint8_t *t, uint32_t len, SratMem *mem)
-{
-    size_t n = 0;
-    uint32_t off;
-
-    /* Header, then Reserved (4) and Reserved (8) */
-    for (off = 48; off + 2 <= len; off += t[off + 1]) {
-        g_assert_cmpint(t[off + 1], >=, 2);
-        if (t[off] != SRAT_MEMORY_AFFINITY) {
-            continue;
-        }
-        g_assert_cmpint(t[off + 1], ==, SRAT_MEMORY_AFFINITY_LEN);
-        g_assert_cmpint(n, <, SRAT_MAX_MEM);
-        mem[n].node = ldl_le_p(t + off + 2);
-        mem[n].base = ldq_le_p(t + off + 8);
-        mem[n].len = ldq_le_p(t + off + 16);
-        mem[n].flags = ldl_le_p(t + off + 28);
-        g_test_message("SRAT memory: node %u 0x%" PRIx64 "+0x%" PRIx64
-                       " flags %u", mem[n].node, mem[n].base, mem[n].len,
-                       mem[n].flags);
-        n++;
-    }
-    return n;
-}
-
 /* The enabled structure that holds @addr, or NULL */
-static const SratMem *srat_at(const SratMem *mem, size_t n, uint64_t addr)
+static const SratMem *srat_at(GArray *mem, uint64_t addr)
 {
     size_t i;
 
-    for (i = 0; i < n; i++) {
-        if ((mem[i].flags & SRAT_ENABLED) && mem[i].base <= addr &&
-            addr - mem[i].base < mem[i].len) {
-            return &mem[i];
+    for (i = 0; i < mem->len; i++) {
+        const SratMem *m = &g_array_index(mem, SratMem, i);
+
+        if ((m->flags & SRAT_ENABLED) && m->base <= addr &&
+            addr - m->base < m->len) {
+            return m;
         }
     }
     return NULL;
@@ -229,8 +193,7 @@ static void test_handoff(const void *opaque)
     g_autofree uint8_t *x = NULL;
     uint64_t expect_next, mema = 0;
     bool have_mema = false, have_srat = false;
-    SratMem srat[SRAT_MAX_MEM];
-    size_t nsrat = 0;
+    g_autoptr(GArray) srat = g_array_new(false, true, sizeof(SratMem));
     int chosen, node, nb;
 
     qts = qtest_initf("-nic none -cpu max -m %s -M virt-hotmem,acpi=on%s%s "
@@ -369,7 +332,14 @@ static void test_handoff(const void *opaque)
         if (!memcmp(th, "SRAT", 4)) {
             g_assert_false(have_srat);
             have_srat = true;
-            nsrat = srat_memory(tb, ldl_le_p(th + 4), srat);
+            srat_memory_affinity(tb, ldl_le_p(th + 4), srat);
+            for (guint j = 0; j < srat->len; j++) {
+                const SratMem *m = &g_array_index(srat, SratMem, j);
+
+                g_test_message("SRAT memory: node %u 0x%" PRIx64 "+0x%"
+                               PRIx64 " flags %u", m->node, m->base, m->len,
+                               m->flags);
+            }
         }
         if (!memcmp(th, "FACP", 4)) {
             /* The DSDT through the FADT's X_DSDT (offset 140) */
@@ -405,7 +375,7 @@ static void test_handoff(const void *opaque)
         uint64_t s = ldq_le_p(d + 8), e = s + ldq_le_p(d + 24) * 4096;
 
         while (s < e) {
-            const SratMem *m = srat_at(srat, nsrat, s);
+            const SratMem *m = srat_at(srat, s);
 
             if (!m) {
                 g_test_message("memory map entry %u: 0x%" PRIx64 " has no "
@@ -416,7 +386,7 @@ static void test_handoff(const void *opaque)
         }
     }
     if (have_srat && c->dsm_window) {
-        const SratMem *m = srat_at(srat, nsrat, c->dsm_window);
+        const SratMem *m = srat_at(srat, c->dsm_window);
 
         g_assert_nonnull(m);
         g_assert_cmphex(m->base, ==, c->dsm_window);
@@ -427,7 +397,7 @@ static void test_handoff(const void *opaque)
         g_assert_cmpint(m->node, ==, c->dsm_node);
         g_assert_cmpint(m->flags, ==, SRAT_ENABLED);
         /* ... and the first bank is on that node too */
-        g_assert_cmpint(srat_at(srat, nsrat, b0->base)->node, ==,
+        g_assert_cmpint(srat_at(srat, b0->base)->node, ==,
                         c->dsm_node);
     }
 

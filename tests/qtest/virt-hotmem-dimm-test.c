@@ -19,6 +19,7 @@
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
 #include <libfdt.h>
+#include "virt-hotmem-srat.h"
 
 /* virt puts RAM at 1 GiB and device memory at the next 1 GiB after RAM */
 #define LEGACY_RAM_BASE (1 * GiB)
@@ -423,20 +424,6 @@ static uint8_t *fw_cfg_file(QTestState *qts, const char *name, size_t *len)
     return NULL;
 }
 
-typedef struct SratMem {
-    uint32_t node;
-    uint64_t base, len;
-    uint32_t flags;
-} SratMem;
-
-#define SRAT_ENABLED        1
-#define SRAT_HOTPLUGGABLE   2
-#define SRAT_NON_VOLATILE   4
-
-/*
- * The memory affinity structures (ACPI 6.5, 5.2.16.2: type 1, 40 bytes)
- * of the SRAT that QEMU hands the firmware, in table order.
- */
 /*
  * Find table @sig (revision @rev) in the etc/acpi/tables blob; return
  * its offset, its end in *@end.  The blob is the tables back to back; a
@@ -460,6 +447,10 @@ static size_t find_table(const uint8_t *blob, size_t len, const char *sig,
     g_assert_not_reached();
 }
 
+/*
+ * The memory affinity structures of the SRAT that QEMU hands the
+ * firmware, in table order.
+ */
 static GArray *read_srat_memory(const char *args)
 {
     QTestState *qts = qtest_init(args);
@@ -469,22 +460,7 @@ static GArray *read_srat_memory(const char *args)
 
     g_assert_nonnull(blob);
     off = find_table(blob, len, "SRAT", 3, &end);
-    /* 36-byte header, 12 reserved bytes, then the structures */
-    for (off += 48; off < end; off += blob[off + 1]) {
-        g_assert_cmpuint(blob[off + 1], >, 0);
-        if (blob[off] == 1) {
-            SratMem m = {
-                .node = ldl_le_p(blob + off + 2),
-                .base = ldq_le_p(blob + off + 8),
-                .len = ldq_le_p(blob + off + 16),
-                .flags = ldl_le_p(blob + off + 28),
-            };
-
-            g_assert_cmpuint(blob[off + 1], ==, 40);
-            g_array_append_val(mem, m);
-        }
-    }
-    g_assert_cmpuint(off, ==, end);
+    srat_memory_affinity(blob + off, end - off, mem);
     qtest_quit(qts);
     return mem;
 }

@@ -185,10 +185,6 @@ def dimm_state(vm, block):
                     % (DIMM_ADDR // block)).strip()
 
 
-def mem_total_kib(vm):
-    return guest.meminfo_kib(vm.check("cat /proc/meminfo"), "MemTotal")
-
-
 def stop_quietly(vm):
     try:
         vm.stop()
@@ -236,7 +232,7 @@ def check_dimm_hotplug(h, vm, t):
     assert need <= h.ipa_limit and create_vm == [need], (create_vm, need)
     block = guest.memory_block_size(vm)
     assert DIMM_SIZE % block == 0 and DIMM_ADDR % block == 0, block
-    before = mem_total_kib(vm)
+    before = guest.mem_total_kib(vm)
 
     vm.qmp("object-add", **{"qom-type": "memory-backend-ram",
                             "id": "mem-d0", "size": DIMM_SIZE})
@@ -254,7 +250,7 @@ def check_dimm_hotplug(h, vm, t):
                for s, e in ram), \
         "hot-added DIMM at %#x not System RAM: %s" % (
             DIMM_ADDR, [(hex(s), hex(e)) for s, e in ram])
-    grown = mem_total_kib(vm) - before
+    grown = guest.mem_total_kib(vm) - before
     assert grown == DIMM_SIZE // 1024, "MemTotal grew by %d kB" % grown
     phase("pc-dimm hot-added at %#x and onlined" % DIMM_ADDR, t)
 

@@ -160,14 +160,12 @@ def test_virtio_mem():
                            cmdline="memhp_default_state=online",
                            name="virtio-mem") as vm:
         vm.wait_shell()
-        before = guest.meminfo_kib(vm.check("cat /proc/meminfo"),
-                                   "MemTotal")
+        before = guest.mem_total_kib(vm)
         for m in VIRTIO_MEM_MODULES:
             vm.check("insmod /modules/" + os.path.basename(m))
         grown = 0
         for _ in range(100):
-            grown = guest.meminfo_kib(vm.check("cat /proc/meminfo"),
-                                      "MemTotal") - before
+            grown = guest.mem_total_kib(vm) - before
             if grown >= 256 * 1024:
                 break
             vm.check("sleep 0.1")

@@ -28,10 +28,6 @@ AAVMF_VARS = guest.AAVMF_VARS
 DEVICE_MEMORY = 2048 * GiB
 
 
-def memtotal_kib(vm):
-    return guest.meminfo_kib(vm.check("cat /proc/meminfo"), "MemTotal")
-
-
 def test_hotadd_dimm_at_2t():
     if not (os.path.exists(AAVMF_CODE) and os.path.exists(AAVMF_VARS)):
         raise tap.Skip("no %s (Debian's qemu-efi-aarch64)" % AAVMF_CODE)
@@ -51,7 +47,7 @@ def test_hotadd_dimm_at_2t():
         tables = {t: base64.b64decode("".join(vm.check(
                       "base64 /sys/firmware/acpi/tables/" + t).split()))
                   for t in ("SRAT", "NFIT")}
-        before = memtotal_kib(vm)
+        before = guest.mem_total_kib(vm)
         vm.qmp.cmd("object-add", **{"qom-type": "memory-backend-ram",
                                     "id": "hd0", "size": GiB})
         vm.qmp.cmd("device_add", driver="pc-dimm", id="hdimm0",
@@ -62,10 +58,10 @@ def test_hotadd_dimm_at_2t():
         iomem = guest.parse_iomem(vm.check("cat /proc/iomem"))
         # Blocks come online one after the other: wait, bounded, for all
         deadline = time.monotonic() + 20
-        after = memtotal_kib(vm)
+        after = guest.mem_total_kib(vm)
         while after - before < GiB // 1024 and time.monotonic() < deadline:
             time.sleep(0.2)
-            after = memtotal_kib(vm)
+            after = guest.mem_total_kib(vm)
         dev = vm.qmp.cmd("query-memory-devices")
     # The nvdimm (cold, first in device memory) is not System RAM
     assert (DEVICE_MEMORY + GiB, DEVICE_MEMORY + 2 * GiB - 1) in iomem, \

@@ -428,6 +428,11 @@ def deleted(dev_id):
                       e["data"].get("device") == dev_id)
 
 
+def mem_total_kib(vm):
+    """The guest's MemTotal, in KiB."""
+    return meminfo_kib(vm.check("cat /proc/meminfo"), "MemTotal")
+
+
 def memory_block_size(vm):
     """The guest's memory block size, in bytes."""
     return int(vm.check("cat /sys/devices/system/memory/block_size_bytes")

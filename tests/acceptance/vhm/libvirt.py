@@ -179,10 +179,6 @@ class SerialConsole(guest.VM):
         self.proc.sock.close()
 
 
-def meminfo_total(console):
-    return guest.meminfo_kib(console.check("cat /proc/meminfo"), "MemTotal")
-
-
 def dominfo_max_kib(lv):
     out = lv.virsh("dominfo", lv.domain)[1]
     m = re.search(r"^Max memory:\s+(\d+) KiB", out, re.M)
@@ -234,7 +230,7 @@ def vnc_banner(lv):
 def iomem_ram(console):
     """Top-level System RAM ranges in the guest's /proc/iomem (reading
     it needs root, which the initramfs' shell is) and their bytes."""
-    ranges = guest.parse_iomem(console.check("cat /proc/iomem"))
+    ranges = dimm.iomem_ram(console)
     return ranges, sum(e - s + 1 for s, e in ranges)
 
 
@@ -249,7 +245,7 @@ def everyday(lv, tmp, console_path, modules, base_mib, dimm_mib):
     con = connect_console(console_path, booting=True)
     try:
         # What the guest sees: its RAM, the 2 GiB disk, the user network.
-        base_kib = meminfo_total(con)
+        base_kib = guest.mem_total_kib(con)
         base_ranges, base_iomem = iomem_ram(con)
         for m in modules:
             con.check("insmod /modules/" + os.path.basename(m))
@@ -278,7 +274,7 @@ def everyday(lv, tmp, console_path, modules, base_mib, dimm_mib):
         deadline = time.monotonic() + 30
         while True:
             dimm.online_all(con)
-            grown = meminfo_total(con) - base_kib
+            grown = guest.mem_total_kib(con) - base_kib
             if grown == dimm_mib * KiB or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
@@ -300,7 +296,7 @@ def everyday(lv, tmp, console_path, modules, base_mib, dimm_mib):
             assert time.monotonic() < deadline, \
                 "the DIMM is still in the domain 60 s after detach-device"
             time.sleep(0.5)
-        assert meminfo_total(con) == base_kib
+        assert guest.mem_total_kib(con) == base_kib
         assert iomem_ram(con)[1] == base_iomem
         assert dominfo_max_kib(lv) == base_mib * KiB
         assert domstats_balloon_max_kib(lv) == base_mib * KiB
@@ -317,7 +313,7 @@ def everyday(lv, tmp, console_path, modules, base_mib, dimm_mib):
         lv.virsh("start", dom, timeout=300)
         con = connect_console(console_path, booting=False)
         assert con.check("cat /tmp/mark").strip() == "before-save"
-        assert meminfo_total(con) == base_kib
+        assert guest.mem_total_kib(con) == base_kib
         assert lv.virsh("domstate", dom)[1].strip() == "running"
         assert dominfo_max_kib(lv) == base_mib * KiB
     finally:

@@ -14,7 +14,7 @@ unexport NINJA
 PYTHON := python3
 EMULATORS := $(BUILD)/qemu-system-aarch64 $(BUILD)/qemu-system-x86_64
 CONFIGURED := $(BUILD)/.virt-hotmem-configured
-CONFIGURE_INPUTS := configure qemu.sha256 $(wildcard patches/*.patch) \
+CONFIGURE_INPUTS := configure scripts/apply-patches.sh qemu.sha256 $(wildcard patches/*.patch) \
 	$(wildcard configs/devices/*/*.mak)
 
 # ccache (configure uses it when installed) hashes paths relative to the

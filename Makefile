@@ -30,7 +30,8 @@ timed = t0=$$(date +%s.%N); $(2); rc=$$?; \
 	exit $$rc
 
 .PHONY: all build deps check demo fuzz bench clean distclean help \
-	install uninstall docs check-sanitizers build-arm64 check-arm64-artifact
+	install uninstall docs check-sanitizers build-arm64 check-arm64-artifact \
+	qemu-test-programs
 
 all: build
 
@@ -65,8 +66,15 @@ build: $(CONFIGURED)
 	@$(call timed,build,$(NINJA) -C $(BUILD) qemu-system-aarch64 qemu-system-x86_64 overlay-tests | \
 	    grep -v '^\[' ; test $${PIPESTATUS[0]} = 0)
 
+# QEMU's own test programs, which make check runs on the patched tree:
+# check-unit and the qtests of both targets (tests/qemu_suites.py).
+qemu-test-programs: $(CONFIGURED)
+	@$(call timed,QEMU test programs,$(NINJA) -C $(BUILD) \
+	    $$($(PYTHON) tests/run-tests.py --build $(BUILD) --list-qemu-test-programs) | \
+	    grep -v '^\[' ; test $${PIPESTATUS[0]} = 0)
+
 # The runner's last line is the summary "N passed, N failed, N skipped".
-check: deps build check-arm64-artifact
+check: deps build qemu-test-programs check-arm64-artifact
 	@$(PYTHON) tests/run-tests.py --build $(BUILD)
 
 demo: deps build

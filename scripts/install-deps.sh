@@ -7,7 +7,8 @@
 # usage: scripts/install-deps.sh [build|guest|cross|all]
 #   build: toolchain + QEMU build deps + the trixie deb-src entry
 #   guest: arm64 architecture, firmware (AAVMF, SeaBIOS, qemu-system-data, iPXE),
-#          and the tests' witnesses (qemu-utils, certtool, libvirt, virt-install)
+#          and the tests' witnesses (qemu-utils, certtool, libvirt, virt-install,
+#          swtpm)
 #   cross: arm64 cross toolchain and :arm64 libraries (make build-arm64)
 #   all:   all three (default)
 set -eu
@@ -136,6 +137,8 @@ case "$what" in
 guest|all)
     install_missing qemu-efi-aarch64 seabios "$(bpo qemu-system-data)" ipxe-qemu cpio \
         socat
+    # QEMU's TPM qtests (tpm-*-swtpm-test) talk to a real software TPM.
+    apt_extra=--no-install-recommends install_missing swtpm swtpm-tools
     # The acceptance tests' witnesses: Debian's qemu-img/qemu-io and
     # qemu-storage-daemon (10.0 from backports on bookworm), certtool, man,
     # and libvirt with virt-install.  Without recommends: libvirt's would

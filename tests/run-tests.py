@@ -3,8 +3,9 @@
 # Run virt-hotmem's test suites and count their TAP results.
 #
 # Suites, in order: unit (pure C modules), fuzz (bounded fuzzer runs),
-# qtest (QEMU under -accel qtest / the host's /dev/kvm), acceptance (real
-# Debian guests).  Each test program prints TAP; every "ok" counts as passed,
+# qtest (QEMU under -accel qtest / the host's /dev/kvm), qemu-unit and
+# qemu-qtest (QEMU's own check-unit and the qtests of both targets, on the
+# patched tree: tests/qemu_suites.py), acceptance (real Debian guests).  Each test program prints TAP; every "ok" counts as passed,
 # every "not ok" as failed, every "# SKIP" as skipped (its reason is shown),
 # and a program that exits non-zero without a "not ok", dies on a signal or
 # times out counts one failure more.  The last line is
@@ -22,8 +23,10 @@ import subprocess
 import sys
 import time
 
+import qemu_suites
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SUITES = ["unit", "fuzz", "qtest", "acceptance"]
+SUITES = ["unit", "fuzz", "qtest", "qemu-unit", "qemu-qtest", "acceptance"]
 # make check's bounded fuzzer run; make fuzz runs longer
 FUZZ_SECONDS = int(os.environ.get("FUZZ_SECONDS", "20"))
 TAP_LINE = re.compile(r"^(not ok|ok)\b\s*(\d+)?\s*-?\s*(.*?)(?:\s+#\s*(SKIP|TODO)\b\s*(.*))?$",
@@ -40,14 +43,14 @@ class Counts:
         self.skipped += other.skipped
 
 
-def run_tap(name, argv, env, timeout, verbose):
+def run_tap(name, argv, env, timeout, verbose, cwd=None):
     """Run one TAP-producing program; return its Counts."""
     c = Counts()
     t0 = time.monotonic()
     try:
         p = subprocess.run(argv, env=env, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                           timeout=timeout)
+                           timeout=timeout, cwd=cwd)
         out = p.stdout.decode(errors="replace")
         status = p.returncode
     except subprocess.TimeoutExpired as e:
@@ -116,6 +119,23 @@ def suite_programs(suite, build):
     return progs
 
 
+def run_qemu_suite(suite, build, verbose):
+    """QEMU's own tests, run as meson test runs them (tests/qemu_suites.py).
+    A test we do not run counts as skipped, with its reason."""
+    c = Counts()
+    for line in qemu_suites.describe(build):
+        print("  note: " + line)
+    for name, argv, env, cwd, timeout, notes in qemu_suites.programs(build, suite):
+        if argv is None:
+            print("    SKIP %s: %s" % (name, notes))
+            print("  %-44s %3d passed %3d failed %3d skipped" % (name, 0, 0, 1))
+            c.skipped += 1
+            continue
+        c.add(run_tap(name, argv, env, timeout, verbose, cwd=cwd))
+        sys.stdout.flush()
+    return c
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -124,11 +144,27 @@ def main():
     ap.add_argument("--timeout", type=int, default=900,
                     help="seconds one test program may take")
     ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("--list-qemu-test-programs", action="store_true",
+                    help="print the programs of QEMU's suites (for ninja) and exit")
     args = ap.parse_args()
+    if args.list_qemu_test_programs:
+        print("\n".join(qemu_suites.executables(args.build)))
+        return 0
 
     total = Counts()
     t_start = time.monotonic()
     for suite in args.suite or SUITES:
+        if suite in qemu_suites.SUITES:
+            t0 = time.monotonic()
+            print("%s: QEMU's %s" % (suite, ", ".join(
+                qemu_suites.SUITES[suite] if isinstance(qemu_suites.SUITES[suite], tuple)
+                else (qemu_suites.SUITES[suite],))), flush=True)
+            sc = run_qemu_suite(suite, args.build, args.verbose)
+            print("%s: %d passed, %d failed, %d skipped in %.1f s" %
+                  (suite, sc.passed, sc.failed, sc.skipped, time.monotonic() - t0),
+                  flush=True)
+            total.add(sc)
+            continue
         progs = suite_programs(suite, args.build)
         print("%s: %d program(s)" % (suite, len(progs)), flush=True)
         sc = Counts()

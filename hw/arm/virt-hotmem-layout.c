@@ -119,6 +119,7 @@ typedef struct Planner {
     GArray *obstacles;                      /* of Obstacle */
     GArray *banks;                          /* of VirtHotmemRamBank */
     VirtHotmemLayout *layout;               /* what is placed so far */
+    VirtHotmemPlanFailure failure;          /* why the plan failed */
 } Planner;
 
 static const char *safe_name(const char *name)
@@ -465,6 +466,7 @@ static bool place_explicit(Planner *p, const char *option, const char *what,
     if (!vhm_range_of(base, size, placed) || placed->upb > p->pa_last) {
         g_autofree char *sz = size_to_str(size);
 
+        p->failure = VIRT_HOTMEM_PLAN_BEYOND_LIMIT;
         error_setg(errp, "%s=0x%" PRIx64 ": %s of %s does not end below the "
                    "%u-bit physical address limit", option, base, sz, what,
                    p->req->pa_bits);
@@ -510,11 +512,12 @@ static bool place_explicit_device_memory(Planner *p, Error **errp)
  * @r is the part that crossed it, NULL if its end does not even fit in
  * 64 bits.
  */
-static void report_memory_beyond_limit(const Planner *p, const Range *r,
+static void report_memory_beyond_limit(Planner *p, const Range *r,
                                        Error **errp)
 {
     g_autofree char *sizes = memory_options_str(p);
 
+    p->failure = VIRT_HOTMEM_PLAN_BEYOND_LIMIT;
     if (!r || r->upb == UINT64_MAX) {
         error_setg(errp, "%s: memory does not fit below the %u-bit physical "
                    "address limit", sizes, p->req->pa_bits);
@@ -623,6 +626,7 @@ static bool plan_contiguous(Planner *p, Error **errp)
                    OBSTACLE_RAM, &dm)) {
         g_autofree char *sizes = memory_options_str(p);
 
+        p->failure = VIRT_HOTMEM_PLAN_BEYOND_LIMIT;
         error_setg(errp, "%s: device memory does not fit below the %u-bit "
                    "physical address limit", sizes, p->req->pa_bits);
         return false;
@@ -631,12 +635,13 @@ static bool plan_contiguous(Planner *p, Error **errp)
     return true;
 }
 
-static void report_den0001_ram(const Planner *p, Error **errp)
+static void report_den0001_ram(Planner *p, Error **errp)
 {
     g_autofree char *size = size_to_str(p->req->ram_size);
     g_autofree char *from = p->req->ram_base_auto ? g_strdup("") :
         g_strdup_printf(" from ram-base=0x%" PRIx64, p->req->ram_base);
 
+    p->failure = VIRT_HOTMEM_PLAN_BEYOND_LIMIT;
     error_setg(errp, "memory-layout=arm-den0001: %s of RAM does not fit the "
                "DRAM windows%s below the %u-bit address limit", size, from,
                p->req->pa_bits);
@@ -666,6 +671,7 @@ static bool den0001_fill_ram(Planner *p, Error **errp)
             return false;
         }
         if (req->ram_base > p->pa_last) {
+            p->failure = VIRT_HOTMEM_PLAN_BEYOND_LIMIT;
             error_setg(errp, "ram-base=0x%" PRIx64 ": beyond the %u-bit "
                        "physical address limit", req->ram_base, req->pa_bits);
             return false;
@@ -752,6 +758,7 @@ static bool plan_den0001(Planner *p, Error **errp)
     }
     dm_size = size_to_str(p->layout->device_memory_size);
     maxram = size_to_str(p->req->maxram_size);
+    p->failure = VIRT_HOTMEM_PLAN_BEYOND_LIMIT;
     error_setg(errp, "memory-layout=arm-den0001: %s of device memory (maxmem "
                "%s, slots=%" PRIu64 ") does not fit in one DRAM window after "
                "the RAM below the %u-bit address limit", dm_size, maxram,
@@ -792,10 +799,11 @@ static void place_high_regions(Planner *p)
     }
 }
 
-VirtHotmemLayout *virt_hotmem_layout_plan(const VirtHotmemRequest *req,
-                                          Error **errp)
+VirtHotmemLayout *virt_hotmem_layout_try_plan(const VirtHotmemRequest *req,
+                                              VirtHotmemPlanFailure *failure,
+                                              Error **errp)
 {
-    Planner p = { .req = req };
+    Planner p = { .req = req, .failure = VIRT_HOTMEM_PLAN_REFUSED };
     VirtHotmemLayout *layout = g_new0(VirtHotmemLayout, 1);
     bool ok;
 
@@ -819,10 +827,19 @@ VirtHotmemLayout *virt_hotmem_layout_plan(const VirtHotmemRequest *req,
     layout->ram_banks = (VirtHotmemRamBank *)g_array_free(p.banks, FALSE);
     g_array_free(p.obstacles, TRUE);
     if (!ok) {
+        *failure = p.failure;
         virt_hotmem_layout_free(layout);
         return NULL;
     }
     return layout;
+}
+
+VirtHotmemLayout *virt_hotmem_layout_plan(const VirtHotmemRequest *req,
+                                          Error **errp)
+{
+    VirtHotmemPlanFailure failure;
+
+    return virt_hotmem_layout_try_plan(req, &failure, errp);
 }
 
 void virt_hotmem_layout_free(VirtHotmemLayout *layout)

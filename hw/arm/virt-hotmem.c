@@ -253,17 +253,16 @@ static bool virt_hotmem_check_boot_bank(VirtHotmemMachineState *vhms,
 }
 
 /*
- * Where the address limit that the planner's refusal @msg names comes
- * from.  Under KVM the map is planned in kvm_type, before the VM exists,
- * and the limit is the host's IPA size, not the CPU model's: say so, or the
- * user looks for the cause in -cpu.
+ * Where the address limit that memory did not fit below comes from.
+ * Under KVM the map is planned in kvm_type, before the VM exists, and the
+ * limit is the host's IPA size, not the CPU model's: say so, or the user
+ * looks for the cause in -cpu.
  */
-static const char *virt_hotmem_limit_origin(VirtMachineState *vms,
-                                            const char *msg)
+static const char *virt_hotmem_limit_origin(VirtMachineState *vms)
 {
     bool fixed_ipa;
 
-    if (!kvm_enabled() || !vms->highmem || !strstr(msg, "address limit")) {
+    if (!kvm_enabled() || !vms->highmem) {
         return "";
     }
     kvm_arm_get_max_vm_ipa_size(MACHINE(vms), &fixed_ipa);
@@ -301,6 +300,7 @@ static bool virt_hotmem_plan_memmap(VirtMachineState *vms, int pa_bits,
         .max_ram_slots = ACPI_MAX_RAM_SLOTS,
     };
     VirtHotmemLayout *layout;
+    VirtHotmemPlanFailure failure;
     Error *err = NULL;
     size_t i;
 
@@ -334,10 +334,11 @@ static bool virt_hotmem_plan_memmap(VirtMachineState *vms, int pa_bits,
     req.reserved = vhms->reserved;
     req.n_reserved = vhms->n_reserved;
 
-    layout = virt_hotmem_layout_plan(&req, &err);
+    layout = virt_hotmem_layout_try_plan(&req, &failure, &err);
     if (!layout) {
         error_setg(errp, "%s%s", error_get_pretty(err),
-                   virt_hotmem_limit_origin(vms, error_get_pretty(err)));
+                   failure == VIRT_HOTMEM_PLAN_BEYOND_LIMIT ?
+                   virt_hotmem_limit_origin(vms) : "");
         error_free(err);
         return false;
     }

@@ -261,6 +261,35 @@ VirtHotmemLayout *virt_hotmem_layout_plan(const VirtHotmemRequest *req,
                                           Error **errp);
 
 /**
+ * VirtHotmemPlanFailure:
+ * @VIRT_HOTMEM_PLAN_REFUSED: the request cannot be honoured; the message
+ *   names the option at fault.
+ * @VIRT_HOTMEM_PLAN_BEYOND_LIMIT: RAM or device memory does not fit below
+ *   the request's @pa_bits; the message names the limit, which the board
+ *   may want to explain (where its @pa_bits comes from).
+ *
+ * Why virt_hotmem_layout_try_plan() refused a request.
+ */
+typedef enum VirtHotmemPlanFailure {
+    VIRT_HOTMEM_PLAN_REFUSED,
+    VIRT_HOTMEM_PLAN_BEYOND_LIMIT,
+} VirtHotmemPlanFailure;
+
+/**
+ * virt_hotmem_layout_try_plan:
+ * @req: as for virt_hotmem_layout_plan().
+ * @failure: set to why the request was refused when the result is NULL.
+ * @errp: pointer to a NULL-initialised error object.
+ *
+ * virt_hotmem_layout_plan() that also says why it refused.
+ *
+ * Returns: as virt_hotmem_layout_plan().
+ */
+VirtHotmemLayout *virt_hotmem_layout_try_plan(const VirtHotmemRequest *req,
+                                              VirtHotmemPlanFailure *failure,
+                                              Error **errp);
+
+/**
  * virt_hotmem_layout_free:
  * @layout: a layout from virt_hotmem_layout_plan(), or NULL.
  *

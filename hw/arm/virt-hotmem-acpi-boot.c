@@ -639,11 +639,17 @@ static void acpi_boot_stub_dt(void *fdt)
 
 /* --- putting it together (from virt's machine-done, via modify_dtb) ------ */
 
+/* What virt_foreach_ram_range() hands acpi_boot_bank_cb() */
+typedef struct AcpiBootBankWalk {
+    EfiMemmapBuilder *memmap;
+    const AcpiBootHandoff *handoff;
+} AcpiBootBankWalk;
+
 static void acpi_boot_bank_cb(hwaddr base, hwaddr size, void *opaque)
 {
-    void **args = opaque;
+    AcpiBootBankWalk *walk = opaque;
 
-    efi_memmap_add_bank(args[0], args[1], base, size);
+    efi_memmap_add_bank(walk->memmap, walk->handoff, base, size);
 }
 
 void virt_hotmem_acpi_boot_modify_dtb(VirtHotmemMachineState *vhms,
@@ -657,9 +663,9 @@ void virt_hotmem_acpi_boot_modify_dtb(VirtHotmemMachineState *vhms,
         .buf = g_byte_array_new(),
     };
     EfiMemmapBuilder m;
+    AcpiBootBankWalk walk = { .memmap = &m, .handoff = &h };
     AcpiBootFile *rsdp;
     Error *err = NULL;
-    void *args[2] = { &m, &h };
     size_t memmap_size;
 
     acpi_build_tables_init(&tables);
@@ -720,7 +726,7 @@ void virt_hotmem_acpi_boot_modify_dtb(VirtHotmemMachineState *vhms,
         efi_memmap_add(&m, EFI_ACPI_MEMORY_NVS, vhms->acpi_dsm_base,
                        vhms->acpi_dsm_base + DSM_RAM_SIZE);
     }
-    virt_foreach_ram_range(vms, 0, ms->ram_size, acpi_boot_bank_cb, args);
+    virt_foreach_ram_range(vms, 0, ms->ram_size, acpi_boot_bank_cb, &walk);
     if (m.overflow) {
         error_setg(&err, "acpi=on: the EFI memory map has more than %zu "
                    "entries", (size_t)HANDOFF_MAX_DESC);

@@ -933,20 +933,36 @@ GArray *virt_hotmem_layout_regions(const VirtHotmemLayout *layout)
     return regions;
 }
 
+/* Every region's size is at least 1: its last byte does not wrap. */
+static uint64_t last_byte(uint64_t base, uint64_t size)
+{
+    return base + (size - 1);
+}
+
 uint64_t virt_hotmem_layout_highest_gpa(const VirtHotmemLayout *layout)
 {
-    g_autoptr(GArray) regions = virt_hotmem_layout_regions(layout);
     uint64_t highest = 0;
     size_t i;
 
-    for (i = 0; i < regions->len; i++) {
-        const VirtHotmemRegion *r =
-            &g_array_index(regions, VirtHotmemRegion, i);
-
-        if (r->kind != VIRT_HOTMEM_REGION_RESERVED) {
-            highest = MAX(highest, r->base + (r->size - 1));
+    for (i = 0; i < layout->n_ram_banks; i++) {
+        highest = MAX(highest, last_byte(layout->ram_banks[i].base,
+                                         layout->ram_banks[i].size));
+    }
+    if (layout->device_memory_size) {
+        highest = MAX(highest, last_byte(layout->device_memory_base,
+                                         layout->device_memory_size));
+    }
+    for (i = 0; i < layout->n_mmio; i++) {
+        highest = MAX(highest, last_byte(layout->mmio[i].base,
+                                         layout->mmio[i].size));
+    }
+    for (i = 0; i < layout->n_high; i++) {
+        if (layout->high[i].enabled) {
+            highest = MAX(highest, last_byte(layout->high[i].base,
+                                             layout->high[i].size));
         }
     }
+    /* Reserved regions are the host's, not part of the guest's map */
     return highest;
 }
 

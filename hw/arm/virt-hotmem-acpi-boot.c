@@ -105,6 +105,13 @@ enum {
 #define HANDOFF_MAX_DESC \
     ((HANDOFF_EFI_SIZE - HANDOFF_MEMMAP) / EFI_MEMORY_DESC_SIZE)
 /*
+ * The most descriptors the map gets: the _DSM page's own, five for the
+ * bank that holds the handoff region, one for each other bank (the board
+ * refuses more banks than its migration format carries).
+ */
+QEMU_BUILD_BUG_ON(1 + 5 + (VIRT_HOTMEM_MIGRATION_MAX_BANKS - 1) >
+                  HANDOFF_MAX_DESC);
+/*
  * Every boundary of the map on a 64 KiB granule, so that a kernel with
  * 64 KiB pages can honour it.  The region starts one granule into RAM:
  * virt's boot loader (4 KiB, boot.c) is there.
@@ -366,6 +373,11 @@ static bool acpi_boot_in_file(AcpiBootFile *f, uint64_t off, uint64_t len)
  * Place the files in two passes (reclaimable first, then NVS), because
  * the map wants each kind contiguous; then run the pointer and checksum
  * commands in order, as firmware does.
+ *
+ * The commands are QEMU's own (virt_acpi_build()): one that is malformed
+ * (a size, alignment, offset or file that bios-linker-loader.c would not
+ * produce) is a bug and asserted on.  What the user's options can bring
+ * (a file or command this boot does not handle) is an error.
  */
 static bool acpi_boot_run_linker(AcpiBootHandoff *h, GArray *cmds,
                                  Error **errp)
@@ -374,10 +386,7 @@ static bool acpi_boot_run_linker(AcpiBootHandoff *h, GArray *cmds,
     unsigned pass;
     size_t i;
 
-    if (cmds->len % LINKER_ENTRY_SIZE) {
-        error_setg(errp, "ACPI linker: command blob of %u bytes", cmds->len);
-        return false;
-    }
+    g_assert(cmds->len % LINKER_ENTRY_SIZE == 0);
     for (pass = 0; pass < 2; pass++) {
         for (i = 0; i < cmds->len; i += LINKER_ENTRY_SIZE) {
             const uint8_t *e = (const uint8_t *)cmds->data + i;
@@ -397,11 +406,7 @@ static bool acpi_boot_run_linker(AcpiBootHandoff *h, GArray *cmds,
                 continue;
             }
             align = MAX(ldl_le_p(e + 60), 1);
-            if (!is_power_of_2(align) || align > HANDOFF_ALIGN) {
-                error_setg(errp, "ACPI linker: '%s' wants alignment %u",
-                           f->name, align);
-                return false;
-            }
+            g_assert(is_power_of_2(align) && align <= HANDOFF_ALIGN);
             next = ROUND_UP(next, align);
             f->addr = next;
             next += f->blob->len;
@@ -439,12 +444,8 @@ static bool acpi_boot_run_linker(AcpiBootHandoff *h, GArray *cmds,
             uint8_t size = e[120];
             uint64_t val = 0;
 
-            if (!acpi_boot_in_file(dst, off, size) || !src || !src->addr ||
-                (size != 1 && size != 2 && size != 4 && size != 8)) {
-                error_setg(errp, "ACPI linker: bad pointer from '%.56s' "
-                           "to '%.56s'", e + 4, e + 60);
-                return false;
-            }
+            g_assert(acpi_boot_in_file(dst, off, size) && src && src->addr &&
+                     (size == 1 || size == 2 || size == 4 || size == 8));
             memcpy(&val, dst->data + off, size);
             val = le64_to_cpu(val) + src->addr;
             /*
@@ -468,12 +469,8 @@ static bool acpi_boot_run_linker(AcpiBootHandoff *h, GArray *cmds,
             uint8_t sum = 0;
             uint32_t j;
 
-            if (!acpi_boot_in_file(f, off, 1) ||
-                !acpi_boot_in_file(f, start, len)) {
-                error_setg(errp, "ACPI linker: bad checksum in '%.56s'",
-                           e + 4);
-                return false;
-            }
+            g_assert(acpi_boot_in_file(f, off, 1) &&
+                     acpi_boot_in_file(f, start, len));
             for (j = 0; j < len; j++) {
                 sum += f->data[start + j];
             }
@@ -484,9 +481,8 @@ static bool acpi_boot_run_linker(AcpiBootHandoff *h, GArray *cmds,
                        "back to QEMU, which ACPI direct boot does not do",
                        e + 60);
             return false;
-        } else if (cmd != LINKER_ALLOCATE && cmd != 0) {
-            error_setg(errp, "ACPI linker: unknown command %u", cmd);
-            return false;
+        } else {
+            g_assert(cmd == LINKER_ALLOCATE || cmd == 0);
         }
     }
     return true;
@@ -497,7 +493,6 @@ static bool acpi_boot_run_linker(AcpiBootHandoff *h, GArray *cmds,
 typedef struct EfiMemmapBuilder {
     uint8_t *desc;
     size_t n;
-    bool overflow;
 } EfiMemmapBuilder;
 
 static void efi_memmap_add(EfiMemmapBuilder *m, uint32_t type, hwaddr start,
@@ -508,10 +503,7 @@ static void efi_memmap_add(EfiMemmapBuilder *m, uint32_t type, hwaddr start,
     if (end <= start) {
         return;
     }
-    if (m->n == HANDOFF_MAX_DESC) {
-        m->overflow = true;
-        return;
-    }
+    g_assert(m->n < HANDOFF_MAX_DESC);     /* see HANDOFF_MAX_DESC */
     d = m->desc + m->n++ * EFI_MEMORY_DESC_SIZE;
     stl_le_p(d, type);
     stq_le_p(d + 8, start);                     /* PhysicalStart */
@@ -692,13 +684,8 @@ void virt_hotmem_acpi_boot_modify_dtb(VirtHotmemMachineState *vhms,
             .nvs = true, .fixed = vhms->acpi_dsm_base != 0,
             .addr = vhms->acpi_dsm_base,
         };
-        if (vhms->acpi_dsm_base &&
-            ms->nvdimms_state->dsm_mem->len > DSM_RAM_SIZE) {
-            error_setg(&err, "acpi=on: the NVDIMM _DSM buffer is %u bytes, "
-                       "its RAM %u", ms->nvdimms_state->dsm_mem->len,
-                       (unsigned)DSM_RAM_SIZE);
-            goto fail;
-        }
+        g_assert(!vhms->acpi_dsm_base ||
+                 ms->nvdimms_state->dsm_mem->len <= DSM_RAM_SIZE);
     }
     g_byte_array_set_size(h.buf, HANDOFF_EFI_SIZE);
     memset(h.buf->data, 0, HANDOFF_EFI_SIZE);
@@ -706,10 +693,7 @@ void virt_hotmem_acpi_boot_modify_dtb(VirtHotmemMachineState *vhms,
         goto fail;
     }
     rsdp = acpi_boot_find(&h, ACPI_BUILD_RSDP_FILE);
-    if (!rsdp || !rsdp->addr) {
-        error_setg(&err, "ACPI linker: no RSDP was placed");
-        goto fail;
-    }
+    g_assert(rsdp && rsdp->addr);
     if (h.nvs_end > vhms->acpi_handoff_limit) {
         error_setg(&err, "acpi=on: the EFI and ACPI tables need %" PRIu64
                    " KiB at 0x%" PRIx64 ", below the kernel at 0x%" PRIx64
@@ -727,11 +711,6 @@ void virt_hotmem_acpi_boot_modify_dtb(VirtHotmemMachineState *vhms,
                        vhms->acpi_dsm_base + DSM_RAM_SIZE);
     }
     virt_foreach_ram_range(vms, 0, ms->ram_size, acpi_boot_bank_cb, &walk);
-    if (m.overflow) {
-        error_setg(&err, "acpi=on: the EFI memory map has more than %zu "
-                   "entries", (size_t)HANDOFF_MAX_DESC);
-        goto fail;
-    }
     memmap_size = m.n * EFI_MEMORY_DESC_SIZE;
     acpi_boot_write_efi(&h, rsdp->addr);
 

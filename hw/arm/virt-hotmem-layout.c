@@ -297,6 +297,66 @@ static char *memory_options_str(const Planner *p)
 }
 
 /*
+ * The board's part of the request, as VirtHotmemRequest documents it:
+ * @pa_bits (the CPU's or the host's), @policy (a QAPI enum), the @mmio,
+ * @high and @reserved tables and @legacy_ram_base.  No option of the
+ * user's reaches these unchecked, so a refusal here is a bug in the board
+ * (VIRT_HOTMEM_PLAN_BAD_REQUEST), which the board asserts on.  The
+ * planner checks rather than asserts: it must not abort on any request
+ * (tests/fuzz feeds it arbitrary ones).
+ */
+static bool check_board(Planner *p, Error **errp)
+{
+    const VirtHotmemRequest *req = p->req;
+    size_t i;
+
+    if (req->pa_bits < 32 || req->pa_bits > 64) {
+        error_setg(errp, "the physical address limit of %u bits is outside "
+                   "32..64 bits", req->pa_bits);
+        return false;
+    }
+    if (req->policy != VIRT_HOTMEM_POLICY_CONTIGUOUS &&
+        req->policy != VIRT_HOTMEM_POLICY_ARM_DEN0001) {
+        error_setg(errp, "memory-layout: unknown policy %d", req->policy);
+        return false;
+    }
+    if ((req->n_mmio && !req->mmio) || (req->n_high && !req->high)) {
+        error_setg(errp, "the board's MMIO map is missing");
+        return false;
+    }
+    if (req->n_reserved && !req->reserved) {
+        error_setg(errp, "the reserved region list is missing");
+        return false;
+    }
+    if (!QEMU_IS_ALIGNED(req->legacy_ram_base, VIRT_HOTMEM_RAM_BASE_ALIGN)) {
+        error_setg(errp, "the board's RAM base 0x%" PRIx64
+                   " is not aligned to 2 MiB", req->legacy_ram_base);
+        return false;
+    }
+    for (i = 0; i < req->n_mmio; i++) {
+        Range r;
+
+        if (!vhm_range_of(req->mmio[i].base, req->mmio[i].size, &r) ||
+            r.upb >= LOW_MMIO_LIMIT) {
+            error_setg(errp, "board MMIO region '%s' at 0x%" PRIx64
+                       " of size 0x%" PRIx64 " is empty or does not "
+                       "end below 4 GiB", safe_name(req->mmio[i].name),
+                       req->mmio[i].base, req->mmio[i].size);
+            return false;
+        }
+    }
+    for (i = 0; i < req->n_high; i++) {
+        if (req->high[i].enabled && !is_power_of_2(req->high[i].size)) {
+            error_setg(errp, "high IO region '%s': size 0x%" PRIx64
+                       " is not a power of two",
+                       safe_name(req->high[i].name), req->high[i].size);
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
  * Everything that can be checked before placing anything.  Sets the
  * device memory size: upstream virt's maxmem - ram + slots * slot slack.
  */
@@ -304,11 +364,9 @@ static bool check_request(Planner *p, Error **errp)
 {
     const VirtHotmemRequest *req = p->req;
     uint64_t slack, dm_size;
-    size_t i;
 
-    if (req->pa_bits < 32 || req->pa_bits > 64) {
-        error_setg(errp, "the physical address limit of %u bits is outside "
-                   "32..64 bits", req->pa_bits);
+    if (!check_board(p, errp)) {
+        p->failure = VIRT_HOTMEM_PLAN_BAD_REQUEST;
         return false;
     }
     p->pa_last = req->pa_bits == 64 ? UINT64_MAX : BIT_ULL(req->pa_bits) - 1;
@@ -337,44 +395,6 @@ static bool check_request(Planner *p, Error **errp)
         return false;
     }
     p->layout->device_memory_size = dm_size;
-    if (req->policy != VIRT_HOTMEM_POLICY_CONTIGUOUS &&
-        req->policy != VIRT_HOTMEM_POLICY_ARM_DEN0001) {
-        error_setg(errp, "memory-layout: unknown policy %d", req->policy);
-        return false;
-    }
-    if ((req->n_mmio && !req->mmio) || (req->n_high && !req->high)) {
-        error_setg(errp, "virt-hotmem: the board's MMIO map is missing");
-        return false;
-    }
-    if (!QEMU_IS_ALIGNED(req->legacy_ram_base, VIRT_HOTMEM_RAM_BASE_ALIGN)) {
-        error_setg(errp, "virt-hotmem: the board's RAM base 0x%" PRIx64
-                   " is not aligned to 2 MiB", req->legacy_ram_base);
-        return false;
-    }
-    for (i = 0; i < req->n_mmio; i++) {
-        Range r;
-
-        if (!vhm_range_of(req->mmio[i].base, req->mmio[i].size, &r) ||
-            r.upb >= LOW_MMIO_LIMIT) {
-            error_setg(errp, "virt-hotmem: board MMIO region '%s' at 0x%"
-                       PRIx64 " of size 0x%" PRIx64 " is empty or does not "
-                       "end below 4 GiB", safe_name(req->mmio[i].name),
-                       req->mmio[i].base, req->mmio[i].size);
-            return false;
-        }
-    }
-    for (i = 0; i < req->n_high; i++) {
-        if (req->high[i].enabled && !is_power_of_2(req->high[i].size)) {
-            error_setg(errp, "virt-hotmem: high IO region '%s': size 0x%"
-                       PRIx64 " is not a power of two",
-                       safe_name(req->high[i].name), req->high[i].size);
-            return false;
-        }
-    }
-    if (req->n_reserved && !req->reserved) {
-        error_setg(errp, "reserved-regions: the region list is missing");
-        return false;
-    }
     if (!req->ram_base_auto &&
         !QEMU_IS_ALIGNED(req->ram_base, VIRT_HOTMEM_RAM_BASE_ALIGN)) {
         error_setg(errp, "ram-base=0x%" PRIx64 ": not aligned to 2 MiB",

@@ -336,6 +336,14 @@ static bool virt_hotmem_plan_memmap(VirtMachineState *vms, int pa_bits,
 
     layout = virt_hotmem_layout_try_plan(&req, &failure, &err);
     if (!layout) {
+        /*
+         * The board's part of the request is virt's own memory map, the
+         * CPU's or host's address size and our constants: if the planner
+         * refuses that, the bug is here, not in the user's options.
+         */
+        if (failure == VIRT_HOTMEM_PLAN_BAD_REQUEST) {
+            error_propagate(&error_abort, err);
+        }
         error_setg(errp, "%s%s", error_get_pretty(err),
                    failure == VIRT_HOTMEM_PLAN_BEYOND_LIMIT ?
                    virt_hotmem_limit_origin(vms) : "");

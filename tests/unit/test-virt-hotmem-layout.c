@@ -231,6 +231,13 @@ static void plan_fails(const VirtHotmemRequest *req, const char *needle)
     plan_fails_as(req, VIRT_HOTMEM_PLAN_REFUSED, needle);
 }
 
+/* The board's part of the request breaks its contract */
+static void plan_fails_bad_request(const VirtHotmemRequest *req,
+                                   const char *needle)
+{
+    plan_fails_as(req, VIRT_HOTMEM_PLAN_BAD_REQUEST, needle);
+}
+
 /* Memory does not fit below the request's address limit */
 static void plan_fails_beyond_limit(const VirtHotmemRequest *req,
                                     const char *needle)
@@ -1069,9 +1076,9 @@ static void test_error_bad_pa_bits(void)
 {
     VirtHotmemRequest req = make_req(GiB, GiB, 0, 31);
 
-    plan_fails(&req, "physical address limit of 31 bits");
+    plan_fails_bad_request(&req, "physical address limit of 31 bits");
     req.pa_bits = 65;
-    plan_fails(&req, "physical address limit of 65 bits");
+    plan_fails_bad_request(&req, "physical address limit of 65 bits");
 }
 
 static void test_error_bad_board_tables(void)
@@ -1086,15 +1093,21 @@ static void test_error_bad_board_tables(void)
 
     req.mmio = mmio;
     req.n_mmio = G_N_ELEMENTS(mmio);
-    plan_fails(&req, "board MMIO region 'uart'");
+    plan_fails_bad_request(&req, "board MMIO region 'uart'");
     req = make_req(GiB, GiB, 0, 40);
     req.high = high;
     req.n_high = G_N_ELEMENTS(high);
-    plan_fails(&req, "high IO region 'odd': size 0x300000 is not a power of "
-               "two");
+    plan_fails_bad_request(&req, "high IO region 'odd': size 0x300000 is not "
+                           "a power of two");
     req.policy = (VirtHotmemPolicy)7;
     req.high = virt_high;
-    plan_fails(&req, "memory-layout: unknown policy 7");
+    plan_fails_bad_request(&req, "memory-layout: unknown policy 7");
+    req = make_req(GiB, GiB, 0, 40);
+    req.mmio = NULL;
+    plan_fails_bad_request(&req, "the board's MMIO map is missing");
+    req = make_req(GiB, GiB, 0, 40);
+    req.n_reserved = 1;
+    plan_fails_bad_request(&req, "the reserved region list is missing");
 }
 
 /*
@@ -1119,8 +1132,8 @@ static void test_board_constants(void)
     assert_high(l, MMIO_HIGH, true, 1024 * GiB);
 
     req.legacy_ram_base = GiB + MiB;
-    plan_fails(&req, "the board's RAM base 0x40100000 is not aligned to "
-               "2 MiB");
+    plan_fails_bad_request(&req, "the board's RAM base 0x40100000 is not "
+                           "aligned to 2 MiB");
     req = make_req(GiB, GiB, 9, 40);
     req.max_ram_slots = 8;
     plan_fails(&req, "slots=9: more than the 8 memory slots the board can "

@@ -182,6 +182,19 @@ bool virt_hotmem_acpi_boot_check(VirtHotmemMachineState *vhms, Error **errp)
                    "only to a kernel it boots itself (an arm64 Image)");
         return false;
     }
+    /*
+     * RAS hands the guest its error records through a buffer whose
+     * address firmware writes back to QEMU (the BIOSLinker's
+     * WRITE_POINTER, hw/acpi/ghes.c); nothing does that here.  Refused
+     * now rather than when the tables are built, at machine-done.
+     */
+    if (vms->ras) {
+        error_setg(errp, "acpi=on: ras=on needs firmware to tell QEMU where "
+                   "the hardware error records are, and virt-hotmem boots "
+                   "the -kernel without firmware: drop ras=on, or boot "
+                   "through UEFI firmware with acpi=auto");
+        return false;
+    }
     if (ms->kernel_cmdline &&
         strlen(ms->kernel_cmdline) >= ARM64_COMMAND_LINE_SIZE) {
         error_setg(errp, "acpi=on: the -append command line is %zu bytes, "
@@ -376,8 +389,9 @@ static bool acpi_boot_in_file(AcpiBootFile *f, uint64_t off, uint64_t len)
  *
  * The commands are QEMU's own (virt_acpi_build()): one that is malformed
  * (a size, alignment, offset or file that bios-linker-loader.c would not
- * produce) is a bug and asserted on.  What the user's options can bring
- * (a file or command this boot does not handle) is an error.
+ * produce) is a bug and asserted on, and so is a file or command this
+ * boot does not handle: ras=on, the only option that brings one, is
+ * refused by virt_hotmem_acpi_boot_check().
  */
 static bool acpi_boot_run_linker(AcpiBootHandoff *h, GArray *cmds,
                                  Error **errp)
@@ -397,11 +411,7 @@ static bool acpi_boot_run_linker(AcpiBootHandoff *h, GArray *cmds,
                 continue;
             }
             f = acpi_boot_find_cmd(h, e + 4);
-            if (!f) {
-                error_setg(errp, "ACPI linker: cannot allocate '%.56s', a "
-                           "file this boot does not provide", e + 4);
-                return false;
-            }
+            g_assert(f);
             if (f->nvs != pass || f->fixed) {
                 continue;
             }
@@ -475,13 +485,8 @@ static bool acpi_boot_run_linker(AcpiBootHandoff *h, GArray *cmds,
                 sum += f->data[start + j];
             }
             f->data[off] -= sum;
-        } else if (cmd == LINKER_WRITE_POINTER) {
-            /* Only ras=on and vmgenid ask for it; virt-hotmem has neither */
-            error_setg(errp, "ACPI linker: '%.56s' wants its address written "
-                       "back to QEMU, which ACPI direct boot does not do",
-                       e + 60);
-            return false;
         } else {
+            /* Not LINKER_WRITE_POINTER: only ras=on asks for it on virt */
             g_assert(cmd == LINKER_ALLOCATE || cmd == 0);
         }
     }
@@ -749,6 +754,15 @@ void virt_hotmem_acpi_boot_modify_dtb(VirtHotmemMachineState *vhms,
     return;
 
 fail:
+    /*
+     * Too late to refuse cleanly, and nothing earlier knows: this runs in
+     * virt's machine-done notifier (virt_machine_done(), arm_load_dtb(),
+     * modify_dtb), which has no error path (virt exits itself when
+     * arm_load_dtb() fails), and the ACPI tables describe every
+     * cold-plugged device, which exist only now.  What can fail is what
+     * those tables need (room below the kernel, a 32-bit pointer that
+     * reaches them); the message says so and names acpi=on.
+     */
     error_report_err(err);
     exit(1);
 }

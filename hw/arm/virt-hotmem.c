@@ -756,24 +756,21 @@ static void virt_hotmem_init(MachineState *ms)
     VirtMachineState *vms = VIRT_MACHINE(ms);
     VirtHotmemLayout *layout;
 
-    Error *err = NULL;
-
     vmstate_register(NULL, 0, &vmstate_virt_hotmem_layout, vhms);
     vms->bootinfo.modify_dtb = virt_hotmem_dt_modify;
-    if (!virt_hotmem_acpi_boot_check(vhms, &err)) {
-        error_report_err(err);
-        exit(1);
-    }
+    /*
+     * A machine's init has no error path: a bad option ends QEMU here,
+     * as in virt's own init, before any device or guest exists.
+     */
+    virt_hotmem_acpi_boot_check(vhms, &error_fatal);
     /* virt creates the GED, as it does for firmware */
     vms->acpi_kernel_boot = vhms->acpi_boot;
 
     /* virt maps RAM into the planned banks and boots from the first. */
     vhmc->parent_init(ms);
     layout = vhms->layout;
-    if (vhms->acpi_boot &&
-        !virt_hotmem_acpi_boot_check_loaded(vhms, &err)) {
-        error_report_err(err);
-        exit(1);
+    if (vhms->acpi_boot) {
+        virt_hotmem_acpi_boot_check_loaded(vhms, &error_fatal);
     }
     if (ms->device_memory) {
         ms->device_memory->auto_addr_align = vhms->dimm_alignment;

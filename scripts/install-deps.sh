@@ -3,6 +3,9 @@
 #
 # The archive URI is read from the machine's own apt configuration (the
 # debian.sources entry that carries the main suite), never written here.
+# Only entries the machine lacks are added (apt warns about an entry
+# configured twice); apt's own configuration says where its sources are
+# (APT_CONFIG is honoured).
 #
 # usage: scripts/install-deps.sh [build|guest|cross|all]
 #   build: toolchain + QEMU build deps + the trixie deb-src entry
@@ -29,9 +32,16 @@ bookworm|trixie) ;;
 *) die "unsupported distribution '$PRETTY_NAME' (need Debian 12 or 13)" ;;
 esac
 
+# Where apt reads its sources: the one-line file and the parts directory.
+sources_list=/etc/apt/sources.list sources_parts=/etc/apt/sources.list.d
+eval "$(apt-config shell sources_list Dir::Etc::sourcelist/f \
+                         sources_parts Dir::Etc::sourceparts/d)"
+sources_parts=${sources_parts%/}
+list=$sources_parts/virt-hotmem.sources
+
 # Find the archive URI and keyring of the machine's main Debian entry.
 archive_uri() {
-    for f in /etc/apt/sources.list.d/*.sources; do
+    for f in "$sources_parts"/*.sources; do
         [ -f "$f" ] || continue
         awk -v suite="$codename" '
             BEGIN { RS = ""; FS = "\n" }
@@ -47,36 +57,101 @@ archive_uri() {
                 }
             }' "$f"
     done | head -n 1
-    if [ -f /etc/apt/sources.list ]; then
+    if [ -f "$sources_list" ]; then
         awk -v suite="$codename" '$1 == "deb" && $3 == suite { print $2; exit }' \
-            /etc/apt/sources.list
+            "$sources_list"
     fi
 }
 
+# Every enabled entry of the machine's apt sources except ours, one
+# "TYPE URI SUITE COMPONENT" line each, the URI without a trailing slash.
+# One-line files: "deb [options] URI SUITE COMPONENT..."; deb822 files:
+# the product of each stanza's Types, URIs, Suites and Components.
+apt_entries() {
+    for f in "$sources_list" "$sources_parts"/*.list; do
+        [ -f "$f" ] || continue
+        sed -e 's/#.*//' -e 's/\[[^]]*\]//' "$f" | awk '
+            $1 == "deb" || $1 == "deb-src" {
+                uri = $2; sub(/\/+$/, "", uri)
+                for (i = 4; i <= NF; i++) print $1, uri, $3, $i
+            }'
+    done
+    for f in "$sources_parts"/*.sources; do
+        if [ ! -f "$f" ] || [ "$f" = "$list" ]; then
+            continue
+        fi
+        awk '
+            BEGIN { RS = ""; FS = "\n" }
+            {
+                split("", v)
+                for (i = 1; i <= NF; i++) {
+                    if ($i !~ /^[A-Za-z-]+:/) continue     # comment, continuation
+                    key = tolower(substr($i, 1, index($i, ":") - 1))
+                    v[key] = substr($i, index($i, ":") + 1)
+                }
+                if (tolower(v["enabled"]) ~ /no/) next
+                nt = split(v["types"], t, " "); nu = split(v["uris"], u, " ")
+                ns = split(v["suites"], s, " "); nc = split(v["components"], c, " ")
+                for (a = 1; a <= nt; a++) for (b = 1; b <= nu; b++) {
+                    uri = u[b]; sub(/\/+$/, "", uri)
+                    for (d = 1; d <= ns; d++) for (e = 1; e <= nc; e++)
+                        print t[a], uri, s[d], c[e]
+                }
+            }' "$f"
+    done
+}
+
+# Of the suites given, those of type $1 (deb, deb-src) at $uri, component
+# main, that the machine's sources lack.
+missing_suites() {
+    entry_type=$1; shift
+    for suite in "$@"; do
+        printf '%s\n' "$apt_have" |
+            grep -qxF "$entry_type ${uri%/} $suite main" || printf ' %s' "$suite"
+    done
+}
+
+# A deb822 stanza of type $1 for the suites $2, if there are any.
+stanza() {
+    entry_type=$1; suites=$2
+    [ -n "$suites" ] || return 0
+    echo
+    echo "Types: $entry_type"
+    echo "URIs: $uri"
+    echo "Suites:$suites"
+    echo "Components: main"
+    echo "Signed-By: $key"
+}
+
 setup_sources() {
-    list=/etc/apt/sources.list.d/virt-hotmem.sources
-    [ -f "$list" ] && return 0
     set -- $(archive_uri | head -n 1)
     uri=${1:-}
     key=${2:-/usr/share/keyrings/debian-archive-keyring.gpg}
-    [ -n "$uri" ] || die "no apt entry for suite '$codename' found in /etc/apt"
-    echo "install-deps: using archive $uri (from /etc/apt)"
-    {
-        echo "# Added by virt-hotmem scripts/install-deps.sh"
-        echo "Types: deb-src"
-        echo "URIs: $uri"
-        echo "Suites: trixie trixie-updates"
-        echo "Components: main"
-        echo "Signed-By: $key"
-        if [ "$codename" = bookworm ]; then
-            echo
-            echo "Types: deb"
-            echo "URIs: $uri"
-            echo "Suites: bookworm-backports"
-            echo "Components: main"
-            echo "Signed-By: $key"
+    [ -n "$uri" ] || die "no apt entry for suite '$codename' found in $sources_parts or $sources_list"
+    apt_have=$(apt_entries)
+    src=$(missing_suites deb-src trixie trixie-updates)
+    bpo=
+    if [ "$codename" = bookworm ]; then
+        bpo=$(missing_suites deb bookworm-backports)
+    fi
+    if [ -z "$src$bpo" ]; then
+        # Everything is there already; an older run's file would repeat it.
+        if [ -f "$list" ]; then
+            rm -f "$list" "$stamp_dir/apt-updated"
         fi
-    } > "$list"
+        return 0
+    fi
+    new=$(
+        echo "# Added by virt-hotmem scripts/install-deps.sh: what the machine's"
+        echo "# own entries lack (rewritten on each run)"
+        stanza deb-src "$src"
+        stanza deb "$bpo"
+    )
+    if [ -f "$list" ] && [ "$(cat "$list")" = "$new" ]; then
+        return 0
+    fi
+    echo "install-deps: apt lacks${src:+ deb-src$src}${bpo:+ deb$bpo} of $uri: adding them in $list"
+    printf '%s\n' "$new" > "$list"
     rm -f "$stamp_dir/apt-updated"
 }
 

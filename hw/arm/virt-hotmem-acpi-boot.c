@@ -105,6 +105,13 @@ enum {
 #define HANDOFF_MAX_DESC \
     ((HANDOFF_EFI_SIZE - HANDOFF_MEMMAP) / EFI_MEMORY_DESC_SIZE)
 /*
+ * The most descriptors the map gets: the _DSM page's own, five for the
+ * bank that holds the handoff region, one for each other bank (the board
+ * refuses more banks than its migration format carries).
+ */
+QEMU_BUILD_BUG_ON(1 + 5 + (VIRT_HOTMEM_MIGRATION_MAX_BANKS - 1) >
+                  HANDOFF_MAX_DESC);
+/*
  * Every boundary of the map on a 64 KiB granule, so that a kernel with
  * 64 KiB pages can honour it.  The region starts one granule into RAM:
  * virt's boot loader (4 KiB, boot.c) is there.
@@ -173,6 +180,19 @@ bool virt_hotmem_acpi_boot_check(VirtHotmemMachineState *vhms, Error **errp)
     if (!ms->kernel_filename) {
         error_setg(errp, "acpi=on: no -kernel given: virt-hotmem hands ACPI "
                    "only to a kernel it boots itself (an arm64 Image)");
+        return false;
+    }
+    /*
+     * RAS hands the guest its error records through a buffer whose
+     * address firmware writes back to QEMU (the BIOSLinker's
+     * WRITE_POINTER, hw/acpi/ghes.c); nothing does that here.  Refused
+     * now rather than when the tables are built, at machine-done.
+     */
+    if (vms->ras) {
+        error_setg(errp, "acpi=on: ras=on needs firmware to tell QEMU where "
+                   "the hardware error records are, and virt-hotmem boots "
+                   "the -kernel without firmware: drop ras=on, or boot "
+                   "through UEFI firmware with acpi=auto");
         return false;
     }
     if (ms->kernel_cmdline &&
@@ -366,6 +386,12 @@ static bool acpi_boot_in_file(AcpiBootFile *f, uint64_t off, uint64_t len)
  * Place the files in two passes (reclaimable first, then NVS), because
  * the map wants each kind contiguous; then run the pointer and checksum
  * commands in order, as firmware does.
+ *
+ * The commands are QEMU's own (virt_acpi_build()): one that is malformed
+ * (a size, alignment, offset or file that bios-linker-loader.c would not
+ * produce) is a bug and asserted on, and so is a file or command this
+ * boot does not handle: ras=on, the only option that brings one, is
+ * refused by virt_hotmem_acpi_boot_check().
  */
 static bool acpi_boot_run_linker(AcpiBootHandoff *h, GArray *cmds,
                                  Error **errp)
@@ -374,10 +400,7 @@ static bool acpi_boot_run_linker(AcpiBootHandoff *h, GArray *cmds,
     unsigned pass;
     size_t i;
 
-    if (cmds->len % LINKER_ENTRY_SIZE) {
-        error_setg(errp, "ACPI linker: command blob of %u bytes", cmds->len);
-        return false;
-    }
+    g_assert(cmds->len % LINKER_ENTRY_SIZE == 0);
     for (pass = 0; pass < 2; pass++) {
         for (i = 0; i < cmds->len; i += LINKER_ENTRY_SIZE) {
             const uint8_t *e = (const uint8_t *)cmds->data + i;
@@ -388,20 +411,12 @@ static bool acpi_boot_run_linker(AcpiBootHandoff *h, GArray *cmds,
                 continue;
             }
             f = acpi_boot_find_cmd(h, e + 4);
-            if (!f) {
-                error_setg(errp, "ACPI linker: cannot allocate '%.56s', a "
-                           "file this boot does not provide", e + 4);
-                return false;
-            }
+            g_assert(f);
             if (f->nvs != pass || f->fixed) {
                 continue;
             }
             align = MAX(ldl_le_p(e + 60), 1);
-            if (!is_power_of_2(align) || align > HANDOFF_ALIGN) {
-                error_setg(errp, "ACPI linker: '%s' wants alignment %u",
-                           f->name, align);
-                return false;
-            }
+            g_assert(is_power_of_2(align) && align <= HANDOFF_ALIGN);
             next = ROUND_UP(next, align);
             f->addr = next;
             next += f->blob->len;
@@ -439,12 +454,8 @@ static bool acpi_boot_run_linker(AcpiBootHandoff *h, GArray *cmds,
             uint8_t size = e[120];
             uint64_t val = 0;
 
-            if (!acpi_boot_in_file(dst, off, size) || !src || !src->addr ||
-                (size != 1 && size != 2 && size != 4 && size != 8)) {
-                error_setg(errp, "ACPI linker: bad pointer from '%.56s' "
-                           "to '%.56s'", e + 4, e + 60);
-                return false;
-            }
+            g_assert(acpi_boot_in_file(dst, off, size) && src && src->addr &&
+                     (size == 1 || size == 2 || size == 4 || size == 8));
             memcpy(&val, dst->data + off, size);
             val = le64_to_cpu(val) + src->addr;
             /*
@@ -468,25 +479,15 @@ static bool acpi_boot_run_linker(AcpiBootHandoff *h, GArray *cmds,
             uint8_t sum = 0;
             uint32_t j;
 
-            if (!acpi_boot_in_file(f, off, 1) ||
-                !acpi_boot_in_file(f, start, len)) {
-                error_setg(errp, "ACPI linker: bad checksum in '%.56s'",
-                           e + 4);
-                return false;
-            }
+            g_assert(acpi_boot_in_file(f, off, 1) &&
+                     acpi_boot_in_file(f, start, len));
             for (j = 0; j < len; j++) {
                 sum += f->data[start + j];
             }
             f->data[off] -= sum;
-        } else if (cmd == LINKER_WRITE_POINTER) {
-            /* Only ras=on and vmgenid ask for it; virt-hotmem has neither */
-            error_setg(errp, "ACPI linker: '%.56s' wants its address written "
-                       "back to QEMU, which ACPI direct boot does not do",
-                       e + 60);
-            return false;
-        } else if (cmd != LINKER_ALLOCATE && cmd != 0) {
-            error_setg(errp, "ACPI linker: unknown command %u", cmd);
-            return false;
+        } else {
+            /* Not LINKER_WRITE_POINTER: only ras=on asks for it on virt */
+            g_assert(cmd == LINKER_ALLOCATE || cmd == 0);
         }
     }
     return true;
@@ -497,7 +498,6 @@ static bool acpi_boot_run_linker(AcpiBootHandoff *h, GArray *cmds,
 typedef struct EfiMemmapBuilder {
     uint8_t *desc;
     size_t n;
-    bool overflow;
 } EfiMemmapBuilder;
 
 static void efi_memmap_add(EfiMemmapBuilder *m, uint32_t type, hwaddr start,
@@ -508,10 +508,7 @@ static void efi_memmap_add(EfiMemmapBuilder *m, uint32_t type, hwaddr start,
     if (end <= start) {
         return;
     }
-    if (m->n == HANDOFF_MAX_DESC) {
-        m->overflow = true;
-        return;
-    }
+    g_assert(m->n < HANDOFF_MAX_DESC);     /* see HANDOFF_MAX_DESC */
     d = m->desc + m->n++ * EFI_MEMORY_DESC_SIZE;
     stl_le_p(d, type);
     stq_le_p(d + 8, start);                     /* PhysicalStart */
@@ -639,11 +636,17 @@ static void acpi_boot_stub_dt(void *fdt)
 
 /* --- putting it together (from virt's machine-done, via modify_dtb) ------ */
 
+/* What virt_foreach_ram_range() hands acpi_boot_bank_cb() */
+typedef struct AcpiBootBankWalk {
+    EfiMemmapBuilder *memmap;
+    const AcpiBootHandoff *handoff;
+} AcpiBootBankWalk;
+
 static void acpi_boot_bank_cb(hwaddr base, hwaddr size, void *opaque)
 {
-    void **args = opaque;
+    AcpiBootBankWalk *walk = opaque;
 
-    efi_memmap_add_bank(args[0], args[1], base, size);
+    efi_memmap_add_bank(walk->memmap, walk->handoff, base, size);
 }
 
 void virt_hotmem_acpi_boot_modify_dtb(VirtHotmemMachineState *vhms,
@@ -657,9 +660,9 @@ void virt_hotmem_acpi_boot_modify_dtb(VirtHotmemMachineState *vhms,
         .buf = g_byte_array_new(),
     };
     EfiMemmapBuilder m;
+    AcpiBootBankWalk walk = { .memmap = &m, .handoff = &h };
     AcpiBootFile *rsdp;
     Error *err = NULL;
-    void *args[2] = { &m, &h };
     size_t memmap_size;
 
     acpi_build_tables_init(&tables);
@@ -686,13 +689,8 @@ void virt_hotmem_acpi_boot_modify_dtb(VirtHotmemMachineState *vhms,
             .nvs = true, .fixed = vhms->acpi_dsm_base != 0,
             .addr = vhms->acpi_dsm_base,
         };
-        if (vhms->acpi_dsm_base &&
-            ms->nvdimms_state->dsm_mem->len > DSM_RAM_SIZE) {
-            error_setg(&err, "acpi=on: the NVDIMM _DSM buffer is %u bytes, "
-                       "its RAM %u", ms->nvdimms_state->dsm_mem->len,
-                       (unsigned)DSM_RAM_SIZE);
-            goto fail;
-        }
+        g_assert(!vhms->acpi_dsm_base ||
+                 ms->nvdimms_state->dsm_mem->len <= DSM_RAM_SIZE);
     }
     g_byte_array_set_size(h.buf, HANDOFF_EFI_SIZE);
     memset(h.buf->data, 0, HANDOFF_EFI_SIZE);
@@ -700,10 +698,7 @@ void virt_hotmem_acpi_boot_modify_dtb(VirtHotmemMachineState *vhms,
         goto fail;
     }
     rsdp = acpi_boot_find(&h, ACPI_BUILD_RSDP_FILE);
-    if (!rsdp || !rsdp->addr) {
-        error_setg(&err, "ACPI linker: no RSDP was placed");
-        goto fail;
-    }
+    g_assert(rsdp && rsdp->addr);
     if (h.nvs_end > vhms->acpi_handoff_limit) {
         error_setg(&err, "acpi=on: the EFI and ACPI tables need %" PRIu64
                    " KiB at 0x%" PRIx64 ", below the kernel at 0x%" PRIx64
@@ -720,12 +715,7 @@ void virt_hotmem_acpi_boot_modify_dtb(VirtHotmemMachineState *vhms,
         efi_memmap_add(&m, EFI_ACPI_MEMORY_NVS, vhms->acpi_dsm_base,
                        vhms->acpi_dsm_base + DSM_RAM_SIZE);
     }
-    virt_foreach_ram_range(vms, 0, ms->ram_size, acpi_boot_bank_cb, args);
-    if (m.overflow) {
-        error_setg(&err, "acpi=on: the EFI memory map has more than %zu "
-                   "entries", (size_t)HANDOFF_MAX_DESC);
-        goto fail;
-    }
+    virt_foreach_ram_range(vms, 0, ms->ram_size, acpi_boot_bank_cb, &walk);
     memmap_size = m.n * EFI_MEMORY_DESC_SIZE;
     acpi_boot_write_efi(&h, rsdp->addr);
 
@@ -764,6 +754,15 @@ void virt_hotmem_acpi_boot_modify_dtb(VirtHotmemMachineState *vhms,
     return;
 
 fail:
+    /*
+     * Too late to refuse cleanly, and nothing earlier knows: this runs in
+     * virt's machine-done notifier (virt_machine_done(), arm_load_dtb(),
+     * modify_dtb), which has no error path (virt exits itself when
+     * arm_load_dtb() fails), and the ACPI tables describe every
+     * cold-plugged device, which exist only now.  What can fail is what
+     * those tables need (room below the kernel, a 32-bit pointer that
+     * reaches them); the message says so and names acpi=on.
+     */
     error_report_err(err);
     exit(1);
 }

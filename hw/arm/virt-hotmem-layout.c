@@ -119,6 +119,7 @@ typedef struct Planner {
     GArray *obstacles;                      /* of Obstacle */
     GArray *banks;                          /* of VirtHotmemRamBank */
     VirtHotmemLayout *layout;               /* what is placed so far */
+    VirtHotmemPlanFailure failure;          /* why the plan failed */
 } Planner;
 
 static const char *safe_name(const char *name)
@@ -296,6 +297,66 @@ static char *memory_options_str(const Planner *p)
 }
 
 /*
+ * The board's part of the request, as VirtHotmemRequest documents it:
+ * @pa_bits (the CPU's or the host's), @policy (a QAPI enum), the @mmio,
+ * @high and @reserved tables and @legacy_ram_base.  No option of the
+ * user's reaches these unchecked, so a refusal here is a bug in the board
+ * (VIRT_HOTMEM_PLAN_BAD_REQUEST), which the board asserts on.  The
+ * planner checks rather than asserts: it must not abort on any request
+ * (tests/fuzz feeds it arbitrary ones).
+ */
+static bool check_board(Planner *p, Error **errp)
+{
+    const VirtHotmemRequest *req = p->req;
+    size_t i;
+
+    if (req->pa_bits < 32 || req->pa_bits > 64) {
+        error_setg(errp, "the physical address limit of %u bits is outside "
+                   "32..64 bits", req->pa_bits);
+        return false;
+    }
+    if (req->policy != VIRT_HOTMEM_POLICY_CONTIGUOUS &&
+        req->policy != VIRT_HOTMEM_POLICY_ARM_DEN0001) {
+        error_setg(errp, "memory-layout: unknown policy %d", req->policy);
+        return false;
+    }
+    if ((req->n_mmio && !req->mmio) || (req->n_high && !req->high)) {
+        error_setg(errp, "the board's MMIO map is missing");
+        return false;
+    }
+    if (req->n_reserved && !req->reserved) {
+        error_setg(errp, "the reserved region list is missing");
+        return false;
+    }
+    if (!QEMU_IS_ALIGNED(req->legacy_ram_base, VIRT_HOTMEM_RAM_BASE_ALIGN)) {
+        error_setg(errp, "the board's RAM base 0x%" PRIx64
+                   " is not aligned to 2 MiB", req->legacy_ram_base);
+        return false;
+    }
+    for (i = 0; i < req->n_mmio; i++) {
+        Range r;
+
+        if (!vhm_range_of(req->mmio[i].base, req->mmio[i].size, &r) ||
+            r.upb >= LOW_MMIO_LIMIT) {
+            error_setg(errp, "board MMIO region '%s' at 0x%" PRIx64
+                       " of size 0x%" PRIx64 " is empty or does not "
+                       "end below 4 GiB", safe_name(req->mmio[i].name),
+                       req->mmio[i].base, req->mmio[i].size);
+            return false;
+        }
+    }
+    for (i = 0; i < req->n_high; i++) {
+        if (req->high[i].enabled && !is_power_of_2(req->high[i].size)) {
+            error_setg(errp, "high IO region '%s': size 0x%" PRIx64
+                       " is not a power of two",
+                       safe_name(req->high[i].name), req->high[i].size);
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
  * Everything that can be checked before placing anything.  Sets the
  * device memory size: upstream virt's maxmem - ram + slots * slot slack.
  */
@@ -303,11 +364,9 @@ static bool check_request(Planner *p, Error **errp)
 {
     const VirtHotmemRequest *req = p->req;
     uint64_t slack, dm_size;
-    size_t i;
 
-    if (req->pa_bits < 32 || req->pa_bits > 64) {
-        error_setg(errp, "the physical address limit of %u bits is outside "
-                   "32..64 bits", req->pa_bits);
+    if (!check_board(p, errp)) {
+        p->failure = VIRT_HOTMEM_PLAN_BAD_REQUEST;
         return false;
     }
     p->pa_last = req->pa_bits == 64 ? UINT64_MAX : BIT_ULL(req->pa_bits) - 1;
@@ -336,44 +395,6 @@ static bool check_request(Planner *p, Error **errp)
         return false;
     }
     p->layout->device_memory_size = dm_size;
-    if (req->policy != VIRT_HOTMEM_POLICY_CONTIGUOUS &&
-        req->policy != VIRT_HOTMEM_POLICY_ARM_DEN0001) {
-        error_setg(errp, "memory-layout: unknown policy %d", req->policy);
-        return false;
-    }
-    if ((req->n_mmio && !req->mmio) || (req->n_high && !req->high)) {
-        error_setg(errp, "virt-hotmem: the board's MMIO map is missing");
-        return false;
-    }
-    if (!QEMU_IS_ALIGNED(req->legacy_ram_base, VIRT_HOTMEM_RAM_BASE_ALIGN)) {
-        error_setg(errp, "virt-hotmem: the board's RAM base 0x%" PRIx64
-                   " is not aligned to 2 MiB", req->legacy_ram_base);
-        return false;
-    }
-    for (i = 0; i < req->n_mmio; i++) {
-        Range r;
-
-        if (!vhm_range_of(req->mmio[i].base, req->mmio[i].size, &r) ||
-            r.upb >= LOW_MMIO_LIMIT) {
-            error_setg(errp, "virt-hotmem: board MMIO region '%s' at 0x%"
-                       PRIx64 " of size 0x%" PRIx64 " is empty or does not "
-                       "end below 4 GiB", safe_name(req->mmio[i].name),
-                       req->mmio[i].base, req->mmio[i].size);
-            return false;
-        }
-    }
-    for (i = 0; i < req->n_high; i++) {
-        if (req->high[i].enabled && !is_power_of_2(req->high[i].size)) {
-            error_setg(errp, "virt-hotmem: high IO region '%s': size 0x%"
-                       PRIx64 " is not a power of two",
-                       safe_name(req->high[i].name), req->high[i].size);
-            return false;
-        }
-    }
-    if (req->n_reserved && !req->reserved) {
-        error_setg(errp, "reserved-regions: the region list is missing");
-        return false;
-    }
     if (!req->ram_base_auto &&
         !QEMU_IS_ALIGNED(req->ram_base, VIRT_HOTMEM_RAM_BASE_ALIGN)) {
         error_setg(errp, "ram-base=0x%" PRIx64 ": not aligned to 2 MiB",
@@ -465,6 +486,7 @@ static bool place_explicit(Planner *p, const char *option, const char *what,
     if (!vhm_range_of(base, size, placed) || placed->upb > p->pa_last) {
         g_autofree char *sz = size_to_str(size);
 
+        p->failure = VIRT_HOTMEM_PLAN_BEYOND_LIMIT;
         error_setg(errp, "%s=0x%" PRIx64 ": %s of %s does not end below the "
                    "%u-bit physical address limit", option, base, sz, what,
                    p->req->pa_bits);
@@ -510,11 +532,12 @@ static bool place_explicit_device_memory(Planner *p, Error **errp)
  * @r is the part that crossed it, NULL if its end does not even fit in
  * 64 bits.
  */
-static void report_memory_beyond_limit(const Planner *p, const Range *r,
+static void report_memory_beyond_limit(Planner *p, const Range *r,
                                        Error **errp)
 {
     g_autofree char *sizes = memory_options_str(p);
 
+    p->failure = VIRT_HOTMEM_PLAN_BEYOND_LIMIT;
     if (!r || r->upb == UINT64_MAX) {
         error_setg(errp, "%s: memory does not fit below the %u-bit physical "
                    "address limit", sizes, p->req->pa_bits);
@@ -623,6 +646,7 @@ static bool plan_contiguous(Planner *p, Error **errp)
                    OBSTACLE_RAM, &dm)) {
         g_autofree char *sizes = memory_options_str(p);
 
+        p->failure = VIRT_HOTMEM_PLAN_BEYOND_LIMIT;
         error_setg(errp, "%s: device memory does not fit below the %u-bit "
                    "physical address limit", sizes, p->req->pa_bits);
         return false;
@@ -631,12 +655,13 @@ static bool plan_contiguous(Planner *p, Error **errp)
     return true;
 }
 
-static void report_den0001_ram(const Planner *p, Error **errp)
+static void report_den0001_ram(Planner *p, Error **errp)
 {
     g_autofree char *size = size_to_str(p->req->ram_size);
     g_autofree char *from = p->req->ram_base_auto ? g_strdup("") :
         g_strdup_printf(" from ram-base=0x%" PRIx64, p->req->ram_base);
 
+    p->failure = VIRT_HOTMEM_PLAN_BEYOND_LIMIT;
     error_setg(errp, "memory-layout=arm-den0001: %s of RAM does not fit the "
                "DRAM windows%s below the %u-bit address limit", size, from,
                p->req->pa_bits);
@@ -666,6 +691,7 @@ static bool den0001_fill_ram(Planner *p, Error **errp)
             return false;
         }
         if (req->ram_base > p->pa_last) {
+            p->failure = VIRT_HOTMEM_PLAN_BEYOND_LIMIT;
             error_setg(errp, "ram-base=0x%" PRIx64 ": beyond the %u-bit "
                        "physical address limit", req->ram_base, req->pa_bits);
             return false;
@@ -752,6 +778,7 @@ static bool plan_den0001(Planner *p, Error **errp)
     }
     dm_size = size_to_str(p->layout->device_memory_size);
     maxram = size_to_str(p->req->maxram_size);
+    p->failure = VIRT_HOTMEM_PLAN_BEYOND_LIMIT;
     error_setg(errp, "memory-layout=arm-den0001: %s of device memory (maxmem "
                "%s, slots=%" PRIu64 ") does not fit in one DRAM window after "
                "the RAM below the %u-bit address limit", dm_size, maxram,
@@ -792,10 +819,11 @@ static void place_high_regions(Planner *p)
     }
 }
 
-VirtHotmemLayout *virt_hotmem_layout_plan(const VirtHotmemRequest *req,
-                                          Error **errp)
+VirtHotmemLayout *virt_hotmem_layout_try_plan(const VirtHotmemRequest *req,
+                                              VirtHotmemPlanFailure *failure,
+                                              Error **errp)
 {
-    Planner p = { .req = req };
+    Planner p = { .req = req, .failure = VIRT_HOTMEM_PLAN_REFUSED };
     VirtHotmemLayout *layout = g_new0(VirtHotmemLayout, 1);
     bool ok;
 
@@ -819,10 +847,19 @@ VirtHotmemLayout *virt_hotmem_layout_plan(const VirtHotmemRequest *req,
     layout->ram_banks = (VirtHotmemRamBank *)g_array_free(p.banks, FALSE);
     g_array_free(p.obstacles, TRUE);
     if (!ok) {
+        *failure = p.failure;
         virt_hotmem_layout_free(layout);
         return NULL;
     }
     return layout;
+}
+
+VirtHotmemLayout *virt_hotmem_layout_plan(const VirtHotmemRequest *req,
+                                          Error **errp)
+{
+    VirtHotmemPlanFailure failure;
+
+    return virt_hotmem_layout_try_plan(req, &failure, errp);
 }
 
 void virt_hotmem_layout_free(VirtHotmemLayout *layout)
@@ -916,20 +953,36 @@ GArray *virt_hotmem_layout_regions(const VirtHotmemLayout *layout)
     return regions;
 }
 
+/* Every region's size is at least 1: its last byte does not wrap. */
+static uint64_t last_byte(uint64_t base, uint64_t size)
+{
+    return base + (size - 1);
+}
+
 uint64_t virt_hotmem_layout_highest_gpa(const VirtHotmemLayout *layout)
 {
-    g_autoptr(GArray) regions = virt_hotmem_layout_regions(layout);
     uint64_t highest = 0;
     size_t i;
 
-    for (i = 0; i < regions->len; i++) {
-        const VirtHotmemRegion *r =
-            &g_array_index(regions, VirtHotmemRegion, i);
-
-        if (r->kind != VIRT_HOTMEM_REGION_RESERVED) {
-            highest = MAX(highest, r->base + (r->size - 1));
+    for (i = 0; i < layout->n_ram_banks; i++) {
+        highest = MAX(highest, last_byte(layout->ram_banks[i].base,
+                                         layout->ram_banks[i].size));
+    }
+    if (layout->device_memory_size) {
+        highest = MAX(highest, last_byte(layout->device_memory_base,
+                                         layout->device_memory_size));
+    }
+    for (i = 0; i < layout->n_mmio; i++) {
+        highest = MAX(highest, last_byte(layout->mmio[i].base,
+                                         layout->mmio[i].size));
+    }
+    for (i = 0; i < layout->n_high; i++) {
+        if (layout->high[i].enabled) {
+            highest = MAX(highest, last_byte(layout->high[i].base,
+                                             layout->high[i].size));
         }
     }
+    /* Reserved regions are the host's, not part of the guest's map */
     return highest;
 }
 

@@ -253,17 +253,16 @@ static bool virt_hotmem_check_boot_bank(VirtHotmemMachineState *vhms,
 }
 
 /*
- * Where the address limit that the planner's refusal @msg names comes
- * from.  Under KVM the map is planned in kvm_type, before the VM exists,
- * and the limit is the host's IPA size, not the CPU model's: say so, or the
- * user looks for the cause in -cpu.
+ * Where the address limit that memory did not fit below comes from.
+ * Under KVM the map is planned in kvm_type, before the VM exists, and the
+ * limit is the host's IPA size, not the CPU model's: say so, or the user
+ * looks for the cause in -cpu.
  */
-static const char *virt_hotmem_limit_origin(VirtMachineState *vms,
-                                            const char *msg)
+static const char *virt_hotmem_limit_origin(VirtMachineState *vms)
 {
     bool fixed_ipa;
 
-    if (!kvm_enabled() || !vms->highmem || !strstr(msg, "address limit")) {
+    if (!kvm_enabled() || !vms->highmem) {
         return "";
     }
     kvm_arm_get_max_vm_ipa_size(MACHINE(vms), &fixed_ipa);
@@ -301,6 +300,7 @@ static bool virt_hotmem_plan_memmap(VirtMachineState *vms, int pa_bits,
         .max_ram_slots = ACPI_MAX_RAM_SLOTS,
     };
     VirtHotmemLayout *layout;
+    VirtHotmemPlanFailure failure;
     Error *err = NULL;
     size_t i;
 
@@ -334,10 +334,19 @@ static bool virt_hotmem_plan_memmap(VirtMachineState *vms, int pa_bits,
     req.reserved = vhms->reserved;
     req.n_reserved = vhms->n_reserved;
 
-    layout = virt_hotmem_layout_plan(&req, &err);
+    layout = virt_hotmem_layout_try_plan(&req, &failure, &err);
     if (!layout) {
+        /*
+         * The board's part of the request is virt's own memory map, the
+         * CPU's or host's address size and our constants: if the planner
+         * refuses that, the bug is here, not in the user's options.
+         */
+        if (failure == VIRT_HOTMEM_PLAN_BAD_REQUEST) {
+            error_propagate(&error_abort, err);
+        }
         error_setg(errp, "%s%s", error_get_pretty(err),
-                   virt_hotmem_limit_origin(vms, error_get_pretty(err)));
+                   failure == VIRT_HOTMEM_PLAN_BEYOND_LIMIT ?
+                   virt_hotmem_limit_origin(vms) : "");
         error_free(err);
         return false;
     }
@@ -747,24 +756,21 @@ static void virt_hotmem_init(MachineState *ms)
     VirtMachineState *vms = VIRT_MACHINE(ms);
     VirtHotmemLayout *layout;
 
-    Error *err = NULL;
-
     vmstate_register(NULL, 0, &vmstate_virt_hotmem_layout, vhms);
     vms->bootinfo.modify_dtb = virt_hotmem_dt_modify;
-    if (!virt_hotmem_acpi_boot_check(vhms, &err)) {
-        error_report_err(err);
-        exit(1);
-    }
+    /*
+     * A machine's init has no error path: a bad option ends QEMU here,
+     * as in virt's own init, before any device or guest exists.
+     */
+    virt_hotmem_acpi_boot_check(vhms, &error_fatal);
     /* virt creates the GED, as it does for firmware */
     vms->acpi_kernel_boot = vhms->acpi_boot;
 
     /* virt maps RAM into the planned banks and boots from the first. */
     vhmc->parent_init(ms);
     layout = vhms->layout;
-    if (vhms->acpi_boot &&
-        !virt_hotmem_acpi_boot_check_loaded(vhms, &err)) {
-        error_report_err(err);
-        exit(1);
+    if (vhms->acpi_boot) {
+        virt_hotmem_acpi_boot_check_loaded(vhms, &error_fatal);
     }
     if (ms->device_memory) {
         ms->device_memory->auto_addr_align = vhms->dimm_alignment;

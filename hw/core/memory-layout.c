@@ -19,10 +19,49 @@
 #include "monitor/hmp.h"
 #include "monitor/monitor.h"
 
+/* By base; of two regions at one base, the container first */
+static gint memory_layout_region_cmp(gconstpointer a, gconstpointer b)
+{
+    const MemoryLayoutRegion *ra = (*(MemoryLayoutRegionList **)a)->value;
+    const MemoryLayoutRegion *rb = (*(MemoryLayoutRegionList **)b)->value;
+
+    if (ra->base != rb->base) {
+        return ra->base < rb->base ? -1 : 1;
+    }
+    if (ra->size != rb->size) {
+        return ra->size > rb->size ? -1 : 1;
+    }
+    return 0;
+}
+
+/*
+ * The schema promises the regions sorted by base, whatever order the
+ * machine lists them in (virt-hotmem adds its boot tables, which lie
+ * inside RAM, after the planned map).  The sort is stable: regions
+ * that compare equal keep the machine's order.
+ */
+static void memory_layout_sort(MemoryLayout *layout)
+{
+    g_autoptr(GPtrArray) rows = g_ptr_array_new();
+    MemoryLayoutRegionList *r, **tail = &layout->regions;
+    guint i;
+
+    for (r = layout->regions; r; r = r->next) {
+        g_ptr_array_add(rows, r);
+    }
+    g_ptr_array_sort(rows, memory_layout_region_cmp);
+    for (i = 0; i < rows->len; i++) {
+        *tail = g_ptr_array_index(rows, i);
+        tail = &(*tail)->next;
+    }
+    *tail = NULL;
+}
+
 MemoryLayout *qmp_query_memory_layout(Error **errp)
 {
     Object *machine = qdev_get_machine();
     MemoryLayoutProviderClass *mlpc;
+    MemoryLayout *layout;
 
     if (!object_dynamic_cast(machine, TYPE_MEMORY_LAYOUT_PROVIDER)) {
         error_setg(errp, "machine '%s' does not plan its memory map "
@@ -31,7 +70,11 @@ MemoryLayout *qmp_query_memory_layout(Error **errp)
         return NULL;
     }
     mlpc = MEMORY_LAYOUT_PROVIDER_GET_CLASS(machine);
-    return mlpc->get_layout(MEMORY_LAYOUT_PROVIDER(machine), errp);
+    layout = mlpc->get_layout(MEMORY_LAYOUT_PROVIDER(machine), errp);
+    if (layout) {
+        memory_layout_sort(layout);
+    }
+    return layout;
 }
 
 static void hmp_info_memory_layout(Monitor *mon, const QDict *qdict)

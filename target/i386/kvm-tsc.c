@@ -577,19 +577,33 @@ static void kvm_tsc_applied_free(KvmTscApplied *applied)
     memset(applied, 0, sizeof(*applied));
 }
 
-/*
- * The stream's vCPUs, matched to this VM's by vCPU id: order[i] is the
- * stream index of the i-th vCPU of CPU_FOREACH.
- */
-static bool kvm_tsc_match_vcpus(const KvmTscMigrated *m, uint32_t *order,
-                                Error **errp)
+/* Does the stream carry as many vCPUs as this VM has? */
+static bool kvm_tsc_check_nr_vcpus(const KvmTscMigrated *m, Error **errp)
 {
-    uint32_t nr_vcpus = kvm_tsc_nr_vcpus(), i = 0, j, k;
-    CPUState *cs;
+    uint32_t nr_vcpus = kvm_tsc_nr_vcpus();
 
     if (m->nr_vcpus != nr_vcpus) {
         error_setg(errp, "precise-tsc: the migration stream has TSC offsets "
                    "for %u vCPUs, this VM has %u", m->nr_vcpus, nr_vcpus);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * The stream's vCPUs, matched to this VM's by vCPU id: order[i] is the
+ * stream index of the i-th vCPU of CPU_FOREACH, @order holding
+ * m->nr_vcpus entries.  The count is checked again because a restore at
+ * VM start (kvm_tsc_restore_again()) runs after the load, and a vCPU
+ * may have been hot-added in between.
+ */
+static bool kvm_tsc_match_vcpus(const KvmTscMigrated *m, uint32_t *order,
+                                Error **errp)
+{
+    uint32_t i = 0, j, k;
+    CPUState *cs;
+
+    if (!kvm_tsc_check_nr_vcpus(m, errp)) {
         return false;
     }
     for (j = 0; j < m->nr_vcpus; j++) {
@@ -1057,12 +1071,10 @@ static bool kvm_tsc_section_needed(void *opaque)
  */
 static bool kvm_tsc_nr_vcpus_valid(void *opaque, int version_id)
 {
-    KvmTscMigrated *m = opaque;
-    uint32_t nr_vcpus = kvm_tsc_nr_vcpus();
+    Error *err = NULL;
 
-    if (m->nr_vcpus != nr_vcpus) {
-        error_report("precise-tsc: the migration stream has TSC offsets "
-                     "for %u vCPUs, this VM has %u", m->nr_vcpus, nr_vcpus);
+    if (!kvm_tsc_check_nr_vcpus(opaque, &err)) {
+        error_report_err(err);
         return false;
     }
     return true;

@@ -639,6 +639,8 @@ def test_bad_input():
             "acpi=on", "_DSM", "0xe000000", "secure=on")
         bad(["-M", "virt-hotmem,acpi=on", "-cpu", "cortex-a15",
              "-kernel", kernel], "acpi=on", "not 64-bit")
+        bad(["-M", "virt-hotmem,acpi=on,ras=on", "-kernel", kernel],
+            "acpi=on", "ras=on")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@
 #include "qobject/qlist.h"
 #include <libfdt.h>
 #include "virt-hotmem-srat.h"
+#include "virt-hotmem-image.h"
 
 #define IMAGE_SIZE          (2 * MiB)
 #define DESC_ALIGN          (4 * KiB)
@@ -85,26 +86,6 @@ static const SratMem *srat_at(GArray *mem, uint64_t addr)
         }
     }
     return NULL;
-}
-
-/* A header-only arm64 Image (Documentation/arch/arm64/booting.rst) */
-static char *write_image(void)
-{
-    g_autoptr(GError) gerr = NULL;
-    g_autofree uint8_t *img = g_malloc0(4096);
-    char *path;
-    int fd;
-
-    stl_le_p(img, 0x14000000);              /* code0: b . + 0 */
-    stq_le_p(img + 8, 0);                   /* text_offset */
-    stq_le_p(img + 16, IMAGE_SIZE);         /* image_size */
-    stq_le_p(img + 24, 0xa);                /* flags: LE, 4K, anywhere */
-    memcpy(img + 56, "ARM\x64", 4);
-    fd = g_file_open_tmp("vhm-acpi-image-XXXXXX", &path, &gerr);
-    g_assert_no_error(gerr);
-    g_assert_cmpint(write(fd, img, 4096), ==, 4096);
-    close(fd);
-    return path;
 }
 
 static uint32_t crc32_ieee(const uint8_t *p, size_t len)
@@ -183,7 +164,7 @@ static void test_handoff(const void *opaque)
 {
     const Case *c = opaque;
     const Bank *b0 = &c->banks[0];
-    g_autofree char *image = write_image();
+    g_autofree char *image = vhm_write_arm64_image(IMAGE_SIZE);
     QTestState *qts;
     uint64_t dtb, systab, mmap, rsdp, xsdt, cfg;
     uint32_t mmap_size, dsize, n, i, ntables;

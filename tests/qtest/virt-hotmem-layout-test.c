@@ -5,8 +5,10 @@
  * banks, device memory and high IO regions are at the literal addresses
  * worked out below from the rules in docs/system/arm/virt-hotmem.rst (not
  * by the planner: this test does not link it), both in query-memory-layout
- * and in the system address space (info mtree).  Then check every kind of
- * bad option: QEMU exits with status 1 and one line naming the option.
+ * and in the system address space (info mtree).  For every layout, with
+ * and without acpi=on (which adds the boot tables), check that the
+ * regions come in the order the schema promises.  Then check every kind
+ * of bad option: QEMU exits with status 1 and one line naming the option.
  *
  * Copyright (c) 2026 The virt-hotmem developers
  *
@@ -19,6 +21,7 @@
 #include "qobject/qlist.h"
 #include "qobject/qnum.h"
 #include "qobject/qstring.h"
+#include "virt-hotmem-image.h"
 
 #define GiB (UINT64_C(1) << 30)
 #define MiB (UINT64_C(1) << 20)
@@ -253,6 +256,140 @@ static void test_other_machine(void)
     qtest_quit(qts);
 }
 
+/* --- the order of query-memory-layout ---------------------------------- */
+
+typedef struct OrderCase {
+    const char *name;
+    const char *machine_opts;   /* appended to -M virt-hotmem */
+    const char *mem;            /* -m */
+    const char *reserved_text;  /* contents of a reserved-regions file */
+    /*
+     * acpi=on puts the NVDIMM _DSM page in virt's secure-RAM window,
+     * not in RAM: nvdimm=on and no RAM below 4 GiB.
+     */
+    bool dsm_in_secure_mem;
+} OrderCase;
+
+/* Every layout the machine offers: RAM, banks and device memory move */
+static const OrderCase order_cases[] = {
+    { "default", "", "1G" },
+    { "ram-base-512G", ",ram-base=0x8000000000", "1G,slots=2,maxmem=3G" },
+    { "ram-base-512G-nvdimm", ",ram-base=0x8000000000,nvdimm=on",
+      "1G,slots=2,maxmem=4G", .dsm_in_secure_mem = true },
+    { "arm-den0001", ",memory-layout=arm-den0001", "4G,slots=2,maxmem=8G" },
+    { "reserved-1G-2G", "", "1G,slots=1,maxmem=2G",
+      "0x0000000040000000 0x000000007fffffff reserved\n"
+      "0x0000000008000000 0x00000000080fffff msi\n" },
+    { "device-memory-2T", ",device-memory-base=2T", "2G,slots=4,maxmem=64G" },
+};
+
+/* Is [base, base + size) inside a region of @kind (and @name if set)? */
+static bool inside_region(QList *regions, const char *kind, const char *name,
+                          uint64_t base, uint64_t size)
+{
+    QListEntry *e;
+
+    QLIST_FOREACH_ENTRY(regions, e) {
+        QDict *r = qobject_to(QDict, qlist_entry_obj(e));
+        uint64_t rb = get_u64(r, "base"), rs = get_u64(r, "size");
+
+        if (g_str_equal(qdict_get_str(r, "kind"), kind) &&
+            (!name || g_str_equal(qdict_get_str(r, "name"), name)) &&
+            rb <= base && base - rb <= rs && size <= rs - (base - rb)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * The schema's promise: regions sorted by base, of two at one base the
+ * larger first; a boot-tables region inside RAM, or the _DSM page's
+ * inside secure-mem.  With acpi=on (-kernel is then a header-only
+ * Image) and without.
+ */
+static void test_order(const OrderCase *c, bool acpi)
+{
+    g_autofree char *reserved_file = NULL;
+    g_autofree char *reserved_opt = NULL;
+    g_autofree char *image = NULL;
+    g_autofree char *kernel_opt = NULL;
+    uint64_t prev_base = 0, prev_size = UINT64_MAX;
+    size_t n = 0, n_boot = 0, n_boot_secure = 0;
+    QTestState *qts;
+    QDict *rsp, *layout;
+    QList *regions;
+    QListEntry *e;
+
+    if (c->reserved_text) {
+        reserved_file = write_temp(c->reserved_text);
+        reserved_opt = g_strdup_printf(",reserved-regions=%s", reserved_file);
+    }
+    if (acpi) {
+        image = vhm_write_arm64_image(2 * MiB);
+        kernel_opt = g_strdup_printf(",acpi=on -kernel %s", image);
+    }
+    qts = qtest_initf("-nic none -cpu max -M virt-hotmem%s%s%s -m %s",
+                      c->machine_opts, reserved_opt ? reserved_opt : "",
+                      kernel_opt ? kernel_opt : "", c->mem);
+    rsp = qtest_qmp(qts, "{ 'execute': 'query-memory-layout' }");
+    layout = qdict_get_qdict(rsp, "return");
+    g_assert_nonnull(layout);
+    regions = qdict_get_qlist(layout, "regions");
+
+    QLIST_FOREACH_ENTRY(regions, e) {
+        QDict *r = qobject_to(QDict, qlist_entry_obj(e));
+        const char *kind = qdict_get_str(r, "kind");
+        uint64_t base = get_u64(r, "base"), size = get_u64(r, "size");
+
+        g_test_message("%s %s 0x%" PRIx64 " 0x%" PRIx64, kind,
+                       qdict_get_str(r, "name"), base, size);
+        g_assert_cmphex(base, >=, prev_base);
+        if (base == prev_base) {
+            g_assert_cmphex(size, <=, prev_size);
+        }
+        if (g_str_equal(kind, "boot-tables")) {
+            n_boot++;
+            if (inside_region(regions, "mmio", "secure-mem", base, size)) {
+                n_boot_secure++;
+            } else {
+                g_assert_true(inside_region(regions, "ram", NULL, base,
+                                            size));
+            }
+        }
+        prev_base = base;
+        prev_size = size;
+        n++;
+    }
+    g_assert_cmpuint(n, >, 0);
+    /* The EFI tables and the ACPI tables at least, with acpi=on only */
+    if (acpi) {
+        g_assert_cmpuint(n_boot, >=, 2);
+    } else {
+        g_assert_cmpuint(n_boot, ==, 0);
+    }
+    g_assert_cmpuint(n_boot_secure, ==, acpi && c->dsm_in_secure_mem);
+
+    qobject_unref(rsp);
+    qtest_quit(qts);
+    if (reserved_file) {
+        unlink(reserved_file);
+    }
+    if (image) {
+        unlink(image);
+    }
+}
+
+static void test_order_dt(gconstpointer opaque)
+{
+    test_order(opaque, false);
+}
+
+static void test_order_acpi(gconstpointer opaque)
+{
+    test_order(opaque, true);
+}
+
 /* --- bad input ------------------------------------------------------------ */
 
 typedef struct BadCase {
@@ -358,6 +495,15 @@ int main(int argc, char **argv)
         g_autofree char *path = g_strdup_printf("/virt-hotmem/layout/%s",
                                                 layout_cases[i].name);
         qtest_add_data_func(path, &layout_cases[i], test_layout);
+    }
+    for (i = 0; i < G_N_ELEMENTS(order_cases); i++) {
+        g_autofree char *dt = g_strdup_printf("/virt-hotmem/order/%s",
+                                              order_cases[i].name);
+        g_autofree char *acpi = g_strdup_printf("/virt-hotmem/order/%s-acpi",
+                                                order_cases[i].name);
+
+        qtest_add_data_func(dt, &order_cases[i], test_order_dt);
+        qtest_add_data_func(acpi, &order_cases[i], test_order_acpi);
     }
     qtest_add_func("/virt-hotmem/layout/other-machine", test_other_machine);
     for (i = 0; i < G_N_ELEMENTS(bad_cases); i++) {

@@ -209,16 +209,40 @@ static VirtHotmemLayout *plan_ok(const VirtHotmemRequest *req)
     return layout;
 }
 
-static void plan_fails(const VirtHotmemRequest *req, const char *needle)
+static void plan_fails_as(const VirtHotmemRequest *req,
+                          VirtHotmemPlanFailure expect, const char *needle)
 {
     g_autoptr(Error) err = NULL;
-    VirtHotmemLayout *layout = virt_hotmem_layout_plan(req, &err);
+    VirtHotmemPlanFailure failure;
+    VirtHotmemLayout *layout = virt_hotmem_layout_try_plan(req, &failure,
+                                                           &err);
 
     if (layout) {
         virt_hotmem_layout_free(layout);
         g_error("planning succeeded, expected '%s'", needle);
     }
     assert_contains(err, needle);
+    g_assert_cmpint(failure, ==, expect);
+}
+
+/* Refused for an option, not for the address limit */
+static void plan_fails(const VirtHotmemRequest *req, const char *needle)
+{
+    plan_fails_as(req, VIRT_HOTMEM_PLAN_REFUSED, needle);
+}
+
+/* The board's part of the request breaks its contract */
+static void plan_fails_bad_request(const VirtHotmemRequest *req,
+                                   const char *needle)
+{
+    plan_fails_as(req, VIRT_HOTMEM_PLAN_BAD_REQUEST, needle);
+}
+
+/* Memory does not fit below the request's address limit */
+static void plan_fails_beyond_limit(const VirtHotmemRequest *req,
+                                    const char *needle)
+{
+    plan_fails_as(req, VIRT_HOTMEM_PLAN_BEYOND_LIMIT, needle);
 }
 
 static void assert_bank(const VirtHotmemLayout *l, size_t i, uint64_t base,
@@ -482,9 +506,9 @@ static void test_device_memory_at_2t_beyond_limit(void)
 
     req.device_memory_base_auto = false;
     req.device_memory_base = 2 * TiB;
-    plan_fails(&req, "device-memory-base=0x20000000000: 64 GiB of device "
-               "memory does not end below the 40-bit physical address "
-               "limit");
+    plan_fails_beyond_limit(&req, "device-memory-base=0x20000000000: 64 GiB "
+                            "of device memory does not end below the 40-bit "
+                            "physical address limit");
 }
 
 /* The host MSI window over the GIC leaves the layout alone. */
@@ -741,8 +765,9 @@ static void test_den0001_512g_device_memory_40bit(void)
     VirtHotmemRequest req = make_req(32 * GiB, 544 * GiB, 0, 40);
 
     req.policy = VIRT_HOTMEM_POLICY_ARM_DEN0001;
-    plan_fails(&req, "memory-layout=arm-den0001: 512 GiB of device memory "
-               "(maxmem 544 GiB, slots=0) does not fit in one DRAM window");
+    plan_fails_beyond_limit(&req, "memory-layout=arm-den0001: 512 GiB of "
+                            "device memory (maxmem 544 GiB, slots=0) does not "
+                            "fit in one DRAM window");
 }
 
 /* ...but the 44-bit window at 8.5 TiB does. */
@@ -889,9 +914,9 @@ static void test_den0001_device_memory_too_large(void)
     VirtHotmemRequest req = make_req(GiB, GiB + 200 * TiB, 0, 48);
 
     req.policy = VIRT_HOTMEM_POLICY_ARM_DEN0001;
-    plan_fails(&req, "200 TiB of device memory");
-    plan_fails(&req, "does not fit in one DRAM window after the RAM below "
-               "the 48-bit address limit");
+    plan_fails_beyond_limit(&req, "200 TiB of device memory");
+    plan_fails_beyond_limit(&req, "does not fit in one DRAM window after the "
+                            "RAM below the 48-bit address limit");
 }
 
 static void test_den0001_ram_too_large(void)
@@ -899,8 +924,9 @@ static void test_den0001_ram_too_large(void)
     VirtHotmemRequest req = make_req(600 * GiB, 600 * GiB, 0, 40);
 
     req.policy = VIRT_HOTMEM_POLICY_ARM_DEN0001;
-    plan_fails(&req, "memory-layout=arm-den0001: 600 GiB of RAM does not "
-               "fit the DRAM windows below the 40-bit address limit");
+    plan_fails_beyond_limit(&req, "memory-layout=arm-den0001: 600 GiB of RAM "
+                            "does not fit the DRAM windows below the 40-bit "
+                            "address limit");
 }
 
 /* 512 GiB fits exactly in the three windows below 40 bits. */
@@ -1004,8 +1030,9 @@ static void test_error_beyond_pa_limit(void)
 {
     VirtHotmemRequest req = make_req(20 * GiB, 1100 * GiB, 0, 40);
 
-    plan_fails(&req, "-m 20 GiB, maxmem 1.07 TiB, slots=0: memory ends at "
-               "0x11340000000 beyond the 40-bit physical address limit");
+    plan_fails_beyond_limit(&req, "-m 20 GiB, maxmem 1.07 TiB, slots=0: "
+                            "memory ends at 0x11340000000 beyond the 40-bit "
+                            "physical address limit");
 }
 
 static void test_error_ram_beyond_pa_limit(void)
@@ -1014,11 +1041,11 @@ static void test_error_ram_beyond_pa_limit(void)
 
     req.ram_base_auto = false;
     req.ram_base = 0xff00000000;
-    plan_fails(&req, "ram-base=0xff00000000: 8 GiB of RAM does not end "
-               "below the 40-bit physical address limit");
+    plan_fails_beyond_limit(&req, "ram-base=0xff00000000: 8 GiB of RAM does "
+                            "not end below the 40-bit physical address limit");
     req = make_req(4 * GiB, 4 * GiB, 0, 32);
-    plan_fails(&req, "-m 4 GiB: memory ends at 0x140000000 beyond the 32-bit "
-               "physical address limit");
+    plan_fails_beyond_limit(&req, "-m 4 GiB: memory ends at 0x140000000 "
+                            "beyond the 32-bit physical address limit");
 }
 
 static void test_error_maxmem_below_mem(void)
@@ -1049,9 +1076,9 @@ static void test_error_bad_pa_bits(void)
 {
     VirtHotmemRequest req = make_req(GiB, GiB, 0, 31);
 
-    plan_fails(&req, "physical address limit of 31 bits");
+    plan_fails_bad_request(&req, "physical address limit of 31 bits");
     req.pa_bits = 65;
-    plan_fails(&req, "physical address limit of 65 bits");
+    plan_fails_bad_request(&req, "physical address limit of 65 bits");
 }
 
 static void test_error_bad_board_tables(void)
@@ -1066,15 +1093,21 @@ static void test_error_bad_board_tables(void)
 
     req.mmio = mmio;
     req.n_mmio = G_N_ELEMENTS(mmio);
-    plan_fails(&req, "board MMIO region 'uart'");
+    plan_fails_bad_request(&req, "board MMIO region 'uart'");
     req = make_req(GiB, GiB, 0, 40);
     req.high = high;
     req.n_high = G_N_ELEMENTS(high);
-    plan_fails(&req, "high IO region 'odd': size 0x300000 is not a power of "
-               "two");
+    plan_fails_bad_request(&req, "high IO region 'odd': size 0x300000 is not "
+                           "a power of two");
     req.policy = (VirtHotmemPolicy)7;
     req.high = virt_high;
-    plan_fails(&req, "memory-layout: unknown policy 7");
+    plan_fails_bad_request(&req, "memory-layout: unknown policy 7");
+    req = make_req(GiB, GiB, 0, 40);
+    req.mmio = NULL;
+    plan_fails_bad_request(&req, "the board's MMIO map is missing");
+    req = make_req(GiB, GiB, 0, 40);
+    req.n_reserved = 1;
+    plan_fails_bad_request(&req, "the reserved region list is missing");
 }
 
 /*
@@ -1099,8 +1132,8 @@ static void test_board_constants(void)
     assert_high(l, MMIO_HIGH, true, 1024 * GiB);
 
     req.legacy_ram_base = GiB + MiB;
-    plan_fails(&req, "the board's RAM base 0x40100000 is not aligned to "
-               "2 MiB");
+    plan_fails_bad_request(&req, "the board's RAM base 0x40100000 is not "
+                           "aligned to 2 MiB");
     req = make_req(GiB, GiB, 9, 40);
     req.max_ram_slots = 8;
     plan_fails(&req, "slots=9: more than the 8 memory slots the board can "
@@ -1115,28 +1148,30 @@ static void test_error_u64_overflow(void)
     };
     VirtHotmemRequest req = make_req(UINT64_MAX, UINT64_MAX, 0, 64);
 
-    plan_fails(&req, "memory does not fit below the 64-bit physical address "
-               "limit");
+    plan_fails_beyond_limit(&req, "memory does not fit below the 64-bit "
+                            "physical address limit");
     req = make_req(GiB, UINT64_MAX, 256, 64);
     plan_fails(&req, "device memory does not fit in the 64-bit address "
                "space");
     req = make_req(GiB, UINT64_MAX - 100, 0, 64);
-    plan_fails(&req, "memory does not fit below the 64-bit physical address "
-               "limit");
+    plan_fails_beyond_limit(&req, "memory does not fit below the 64-bit "
+                            "physical address limit");
     req = make_req(4 * MiB, 4 * MiB, 0, 64);
     req.ram_base_auto = false;
     req.ram_base = UINT64_MAX & ~(2 * MiB - 1);
-    plan_fails(&req, "ram-base=0xffffffffffe00000: 4 MiB of RAM does not "
-               "end below the 64-bit physical address limit");
+    plan_fails_beyond_limit(&req, "ram-base=0xffffffffffe00000: 4 MiB of RAM "
+                            "does not end below the 64-bit physical address "
+                            "limit");
     req = make_req(GiB, 3 * GiB, 0, 64);
     req.device_memory_base_auto = false;
     req.device_memory_base = UINT64_MAX & ~(GiB - 1);
-    plan_fails(&req, "device-memory-base=0xffffffffc0000000: 2 GiB of device "
-               "memory does not end below the 64-bit physical address "
-               "limit");
+    plan_fails_beyond_limit(&req, "device-memory-base=0xffffffffc0000000: "
+                            "2 GiB of device memory does not end below the "
+                            "64-bit physical address limit");
     req = make_req(UINT64_MAX - GiB, UINT64_MAX - GiB, 0, 64);
     req.policy = VIRT_HOTMEM_POLICY_ARM_DEN0001;
-    plan_fails(&req, "does not fit the DRAM windows below the 64-bit");
+    plan_fails_beyond_limit(&req, "does not fit the DRAM windows below the "
+                            "64-bit");
     req = make_req(GiB, GiB, 0, 40);
     req.reserved = wraps;
     req.n_reserved = G_N_ELEMENTS(wraps);
@@ -1157,11 +1192,13 @@ static void test_reserved_up_to_the_top(void)
     req.reserved = res;
     req.n_reserved = G_N_ELEMENTS(res);
     req.policy = VIRT_HOTMEM_POLICY_ARM_DEN0001;
-    plan_fails(&req, "memory-layout=arm-den0001: 10 GiB of RAM does not fit "
-               "the DRAM windows below the 45-bit address limit");
+    plan_fails_beyond_limit(&req, "memory-layout=arm-den0001: 10 GiB of RAM "
+                            "does not fit the DRAM windows below the 45-bit "
+                            "address limit");
     req.policy = VIRT_HOTMEM_POLICY_CONTIGUOUS;
-    plan_fails(&req, "-m 10 GiB, maxmem 10 GiB, slots=115: memory does not fit "
-               "below the 45-bit physical address limit");
+    plan_fails_beyond_limit(&req, "-m 10 GiB, maxmem 10 GiB, slots=115: "
+                            "memory does not fit below the 45-bit physical "
+                            "address limit");
 }
 
 /* A 64-bit limit and an 8 EiB guest still plan cleanly. */

@@ -8,7 +8,9 @@
  * it with libqemuutil alone and can call it millions of times.  It never
  * asserts on its input: every request gets a layout or one Error whose
  * message names the option at fault, e.g.
- * "ram-base=0x40100000: not aligned to 2 MiB".
+ * "ram-base=0x40100000: not aligned to 2 MiB", or, for a board that
+ * breaks the request's contract (VIRT_HOTMEM_PLAN_BAD_REQUEST), what it
+ * got wrong.
  *
  * Copyright (c) 2026 The virt-hotmem developers
  *
@@ -259,6 +261,41 @@ typedef struct VirtHotmemLayout {
  */
 VirtHotmemLayout *virt_hotmem_layout_plan(const VirtHotmemRequest *req,
                                           Error **errp);
+
+/**
+ * VirtHotmemPlanFailure:
+ * @VIRT_HOTMEM_PLAN_REFUSED: the request cannot be honoured; the message
+ *   names the option at fault.
+ * @VIRT_HOTMEM_PLAN_BEYOND_LIMIT: RAM or device memory does not fit below
+ *   the request's @pa_bits; the message names the limit, which the board
+ *   may want to explain (where its @pa_bits comes from).
+ * @VIRT_HOTMEM_PLAN_BAD_REQUEST: the board's part of the request (@pa_bits
+ *   outside 32..64, an unknown @policy, a missing table, an @mmio region
+ *   that is empty or not below 4 GiB, a @high size that is not a power of
+ *   two, an unaligned @legacy_ram_base) breaks what is documented above:
+ *   a bug in the board, not the user's doing.
+ *
+ * Why virt_hotmem_layout_try_plan() refused a request.
+ */
+typedef enum VirtHotmemPlanFailure {
+    VIRT_HOTMEM_PLAN_REFUSED,
+    VIRT_HOTMEM_PLAN_BEYOND_LIMIT,
+    VIRT_HOTMEM_PLAN_BAD_REQUEST,
+} VirtHotmemPlanFailure;
+
+/**
+ * virt_hotmem_layout_try_plan:
+ * @req: as for virt_hotmem_layout_plan().
+ * @failure: set to why the request was refused when the result is NULL.
+ * @errp: pointer to a NULL-initialised error object.
+ *
+ * virt_hotmem_layout_plan() that also says why it refused.
+ *
+ * Returns: as virt_hotmem_layout_plan().
+ */
+VirtHotmemLayout *virt_hotmem_layout_try_plan(const VirtHotmemRequest *req,
+                                              VirtHotmemPlanFailure *failure,
+                                              Error **errp);
 
 /**
  * virt_hotmem_layout_free:

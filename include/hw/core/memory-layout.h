@@ -29,7 +29,10 @@ typedef struct MemoryLayoutProvider MemoryLayoutProvider;
 struct MemoryLayoutProviderClass {
     InterfaceClass parent_class;
 
-    /* Return the planned map of @p, or NULL with @errp set. */
+    /*
+     * Return the planned map of @p, its regions in any order
+     * (query-memory-layout sorts them), or NULL with @errp set.
+     */
     MemoryLayout *(*get_layout)(MemoryLayoutProvider *p, Error **errp);
 };
 

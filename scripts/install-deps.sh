@@ -176,7 +176,8 @@ install_missing() {
 }
 
 bpo() {
-    # meson >= 1.5, pycotap and qemu-system-data come from backports on bookworm.
+    # meson >= 1.5, pycotap, qemu-system-data and SeaBIOS 1.16.3 come from
+    # backports on bookworm.
     if [ "$codename" = bookworm ]; then echo "$1/bookworm-backports"; else echo "$1"; fi
 }
 
@@ -210,8 +211,17 @@ if [ "$codename" = bookworm ] && command -v meson >/dev/null 2>&1 &&
 fi
 case "$what" in
 guest|all)
-    install_missing qemu-efi-aarch64 seabios "$(bpo qemu-system-data)" ipxe-qemu cpio \
-        socat
+    install_missing qemu-efi-aarch64 "$(bpo seabios)" "$(bpo qemu-system-data)" ipxe-qemu \
+        cpio socat
+    # QEMU 10.0 bundles SeaBIOS 1.16.3; bookworm's 1.16.2 hangs scanning an
+    # am53c974 (esp) SCSI controller, so no guest boots from a CD on one
+    # (QEMU's cdrom-test).  Debian 13 has 1.16.3, bookworm-backports too.
+    if ! dpkg --compare-versions \
+        "$(dpkg-query -W -f='${Version}' seabios 2>/dev/null)" ge 1.16.3; then
+        echo "install-deps: upgrading seabios to 1.16.3 (bookworm-backports)"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q -t bookworm-backports \
+            seabios >/dev/null
+    fi
     # QEMU's TPM qtests (tpm-*-swtpm-test) talk to a real software TPM.
     apt_extra=--no-install-recommends install_missing swtpm swtpm-tools
     # The acceptance tests' witnesses: Debian's qemu-img/qemu-io and

@@ -19,6 +19,7 @@ import argparse
 import glob
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -47,15 +48,20 @@ def run_tap(name, argv, env, timeout, verbose, cwd=None):
     """Run one TAP-producing program; return its Counts."""
     c = Counts()
     t0 = time.monotonic()
+    # In a session of its own, so that a timeout ends the program's
+    # children too (a qtest's QEMU), which would otherwise keep the output
+    # pipe open and the runner waiting.
+    p = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                         cwd=cwd, start_new_session=True)
     try:
-        p = subprocess.run(argv, env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                           timeout=timeout, cwd=cwd)
-        out = p.stdout.decode(errors="replace")
+        raw, _ = p.communicate(timeout=timeout)
         status = p.returncode
-    except subprocess.TimeoutExpired as e:
-        out = (e.stdout or b"").decode(errors="replace")
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        raw, _ = p.communicate()
         status = "timeout after %d s" % timeout
+    out = raw.decode(errors="replace")
     failed_lines = []
     for line in out.splitlines():
         m = TAP_LINE.match(line.strip())

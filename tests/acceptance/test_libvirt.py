@@ -71,12 +71,12 @@ def run_domain(domain, emulator, install_args, initrd_args):
         initrd = guest.build_initramfs(os.path.join(tmp, "initrd.gz"),
                                        MODULES, **initrd_args)
         console_path = os.path.join(tmp, "console.sock")
-        lv.run(["virt-install", "--connect", lv.uri, "--name", domain] +
+        lv.run(["virt-install", "--connect", lv.uri, "--name", lv.domain] +
                [a % {"initrd": initrd} for a in install_args] + COMMON +
                ["--serial",
                 "unix,source.path=%s,source.mode=bind" % console_path,
                 "--xml", "./devices/emulator=%s" % emulator], timeout=300)
-        xml = lv.virsh("dumpxml", domain)[1]
+        xml = lv.virsh("dumpxml", lv.domain)[1]
         assert "<emulator>%s</emulator>" % emulator in xml, xml
         libvirt.everyday(lv, tmp, console_path, MODULES, BASE_MIB, DIMM_MIB)
     finally:

@@ -15,6 +15,7 @@
 #   in /proc/PID/task/*/comm) instead of one per vCPU.
 # - an unknown property or a value the property refuses: QEMU exits with
 #   one error line naming the global and the reason.
+# - precise-tsc=on on a machine without vCPUs (-M none): one error line.
 # - a global of an accelerator not in use (kvm-accel under -accel tcg):
 #   QEMU runs and warns that the global is not used.
 #
@@ -126,6 +127,17 @@ def test_unknown_property_kvm():
                      "kvm-accel.no-such=on", "not found")
 
 
+def test_kvm_precise_tsc_machine_none():
+    """-M none has no vCPU: precise-tsc=on is refused with one line (it
+    crashed QEMU before, whether set by -accel or -global)."""
+    need_kvm()
+    status, lines = refused("-accel", "kvm", "-global",
+                            "kvm-accel.precise-tsc=on", "-M", "none")
+    assert status == 1, (status, lines)
+    assert lines == ["qemu-system-x86_64: precise-tsc=on needs a machine "
+                     "with vCPUs"], lines
+
+
 def test_bad_value():
     assert_one_error(["-accel", "tcg", "-global", "tcg-accel.thread=several"],
                      "tcg-accel.thread=several", "thread")
@@ -148,5 +160,7 @@ if __name__ == "__main__":
               ("accel-global/unknown-property", test_unknown_property),
               ("accel-global/unknown-property-kvm",
                test_unknown_property_kvm),
+              ("accel-global/kvm-precise-tsc-machine-none",
+               test_kvm_precise_tsc_machine_none),
               ("accel-global/bad-value", test_bad_value),
               ("accel-global/accel-not-in-use", test_accel_not_in_use)])

@@ -125,6 +125,15 @@ class Libvirtd:
         """@argv as a command in the daemon's network namespace."""
         return ["nsenter", "--net=/proc/%d/ns/net" % self.proc.pid] + argv
 
+    def qemu_argv(self):
+        """The command line of our domain's QEMU, as the kernel has it."""
+        pidfile = os.path.join(self.tmp, "run", "qemu",
+                               self.domain + ".pid")
+        with open(pidfile) as f:
+            pid = int(f.read().strip())
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().decode().split("\0")[:-1]
+
     def daemon_log(self):
         with open(os.path.join(self.tmp, "libvirtd.log"), "rb") as f:
             return f.read()[-3000:].decode(errors="replace")

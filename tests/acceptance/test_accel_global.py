@@ -101,11 +101,15 @@ def refused(*args):
     """QEMU's exit status and stderr lines when it must not start (q35
     unless @args name a machine)."""
     machine = [] if "-M" in args else X86
-    p = subprocess.run([guest.QEMU_X86_64, "-nodefaults", "-display", "none",
-                        "-S"] + list(args) + machine,
-                       stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                       timeout=60)
+    try:
+        p = subprocess.run([guest.QEMU_X86_64, "-nodefaults", "-display",
+                            "none", "-S"] + list(args) + machine,
+                           stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           timeout=20)
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError("QEMU started (still running after 20 s): %s" %
+                             (e.stderr or b"").decode(errors="replace"))
     return p.returncode, p.stderr.decode(errors="replace").splitlines()
 
 

@@ -406,6 +406,11 @@ static void kvm_tsc_machine_done(Notifier *n, void *data)
         error_report("precise-tsc=on needs the KVM accelerator");
         exit(EXIT_FAILURE);
     }
+    /* -M none: no vCPU to probe, and no guest TSC to carry */
+    if (!first_cpu) {
+        error_report("precise-tsc=on needs a machine with vCPUs");
+        exit(EXIT_FAILURE);
+    }
     if (kvm_vcpu_ioctl(first_cpu, KVM_HAS_DEVICE_ATTR, &attr) < 0) {
         error_report("precise-tsc=on: this host's KVM has no "
                      "KVM_VCPU_TSC_OFFSET vCPU attribute (Linux 5.16 or "

@@ -21,10 +21,18 @@
 # and dominfo/domstats by 1 GiB; detach-device gives it back; managedsave
 # + start restores the guest with its shell and memory intact.
 #
+# And README.md's precise-tsc domain (type kvm, q35, <qemu:commandline>
+# carrying -global kvm-accel.precise-tsc=on, as patches/0012 allows),
+# read from README.md itself and started on the host's /dev/kvm: QEMU's
+# command line has libvirt's -accel kvm and the -global, and virsh
+# qemu-monitor-command's query-precise-tsc says enabled.  It needs QEMU
+# up and QMP answering, not a booted guest.
+#
 # Copyright (c) 2026 The virt-hotmem developers
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
+import json
 import os
 import shutil
 import sys
@@ -55,6 +63,10 @@ COMMON = ["--virt-type", "qemu", "--vcpus", "1",
           "--graphics", "vnc",
           "--osinfo", "detect=on,require=off", "--import", "--noautoconsole"]
 NUMA = "cell0.id=0,cell0.cpus=0,cell0.memory=%d" % (BASE_MIB * KiB)
+README = os.path.join(guest.ROOT, "README.md")
+# What README.md's precise-tsc domain names, replaced by this run's.
+README_NAME = "<name>precise-tsc</name>"
+README_EMULATOR = "<emulator>/usr/local/bin/qemu-system-x86_64</emulator>"
 
 
 def run_domain(domain, emulator, install_args, initrd_args):
@@ -71,12 +83,12 @@ def run_domain(domain, emulator, install_args, initrd_args):
         initrd = guest.build_initramfs(os.path.join(tmp, "initrd.gz"),
                                        MODULES, **initrd_args)
         console_path = os.path.join(tmp, "console.sock")
-        lv.run(["virt-install", "--connect", lv.uri, "--name", domain] +
+        lv.run(["virt-install", "--connect", lv.uri, "--name", lv.domain] +
                [a % {"initrd": initrd} for a in install_args] + COMMON +
                ["--serial",
                 "unix,source.path=%s,source.mode=bind" % console_path,
                 "--xml", "./devices/emulator=%s" % emulator], timeout=300)
-        xml = lv.virsh("dumpxml", domain)[1]
+        xml = lv.virsh("dumpxml", lv.domain)[1]
         assert "<emulator>%s</emulator>" % emulator in xml, xml
         libvirt.everyday(lv, tmp, console_path, MODULES, BASE_MIB, DIMM_MIB)
     finally:
@@ -111,8 +123,63 @@ def test_virt_install_q35():
         {"amd64": amd64})
 
 
+def readme_domain_xml(marker):
+    """The one domain XML in README.md that holds @marker: an indented
+    block from <domain to </domain>."""
+    with open(README) as f:
+        lines = f.read().splitlines()
+    blocks, block = [], None
+    for line in lines:
+        if line.startswith("    <domain "):
+            block = []
+        if block is not None:
+            block.append(line[4:])
+            if line == "    </domain>":
+                blocks.append("\n".join(block) + "\n")
+                block = None
+    found = [b for b in blocks if marker in b]
+    assert len(found) == 1, \
+        "README.md has %d domain XMLs with %s" % (len(found), marker)
+    return found[0]
+
+
+def test_precise_tsc_domain():
+    reason = libvirt.why_no_libvirt()
+    if reason:
+        raise tap.Skip(reason)
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        raise tap.Skip("no usable /dev/kvm: the domain is of type kvm")
+    xml = readme_domain_xml("kvm-accel.precise-tsc=on")
+    tmp = tempfile.mkdtemp(prefix="vhm-libvirt-")
+    lv = libvirt.Libvirtd(tmp, "vhm-precise-tsc")
+    try:
+        for old, new in ((README_NAME, "<name>%s</name>" % lv.domain),
+                         (README_EMULATOR, "<emulator>%s</emulator>" %
+                          guest.QEMU_X86_64)):
+            assert xml.count(old) == 1, "README.md's domain lacks " + old
+            xml = xml.replace(old, new)
+        path = os.path.join(tmp, "precise-tsc.xml")
+        with open(path, "w") as f:
+            f.write(xml)
+        lv.start()
+        lv.virsh("create", path, timeout=300)
+        argv = lv.qemu_argv()
+        accel = [argv[i + 1] for i, a in enumerate(argv) if a == "-accel"]
+        assert accel and all("precise-tsc" not in a for a in accel), argv
+        assert ["-global", "kvm-accel.precise-tsc=on"] in \
+            [argv[i:i + 2] for i in range(len(argv))], argv
+        out = lv.virsh("qemu-monitor-command", lv.domain,
+                       '{"execute":"query-precise-tsc"}')[1]
+        assert json.loads(out)["return"]["enabled"] is True, out
+    finally:
+        lv.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 if __name__ == "__main__":
     tap.main([("libvirt/virt-install-arm64-virt-hotmem-everyday",
                test_virt_install_arm64),
               ("libvirt/virt-install-q35-everyday",
-               test_virt_install_q35)])
+               test_virt_install_q35),
+              ("libvirt/q35-kvm-precise-tsc-qemu-commandline",
+               test_precise_tsc_domain)])

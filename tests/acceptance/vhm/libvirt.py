@@ -1,11 +1,10 @@
 #
 # libvirt's everyday domain for virt-hotmem's acceptance tests: Debian's
-# libvirtd started by the test in a private mount namespace (its
-# /etc/libvirt, /run/libvirt, /var/lib/libvirt, /var/cache/libvirt and
-# /var/log/libvirt are directories of the test, so the machine's own
-# libvirt is not touched), the guest's serial console on a unix socket,
-# and the steps every architecture's domain goes through once
-# virt-install started it (everyday()).
+# libvirtd started by the test as a daemon of its own, beside any libvirtd
+# the machine runs and beside another test run (see Libvirtd), the
+# guest's serial console on a unix socket, and the steps every
+# architecture's domain goes through once virt-install started it
+# (everyday()).
 #
 # Copyright (c) 2026 The virt-hotmem developers
 #
@@ -16,7 +15,9 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import time
+import uuid
 
 from . import dimm, guest
 
@@ -33,22 +34,28 @@ stdio_handler = "file"
 namespaces = [ ]
 cgroup_controllers = [ ]
 """
+# host_uuid: the machine's own (SMBIOS) is that of every other libvirtd
+# here.
 LIBVIRTD_CONF = """\
 unix_sock_rw_perms = "0700"
 auth_unix_rw = "none"
 auth_unix_ro = "none"
+host_uuid = "%s"
 """
 # The daemon's view: these directories of the test replace the machine's.
+# /run/dbus hides the system bus: no polkit, systemd-machined or firewalld
+# of the machine's is asked or told anything.
 PRIVATE_DIRS = (("etc", "/etc/libvirt"), ("run", "/run/libvirt"),
                 ("lib", "/var/lib/libvirt"), ("cache", "/var/cache/libvirt"),
-                ("log", "/var/log/libvirt"))
+                ("log", "/var/log/libvirt"), ("dbus", "/run/dbus"))
 
 
 def why_no_libvirt():
     """Why libvirt cannot run here, or None."""
     if os.geteuid() != 0:
         return "not root: the private libvirtd needs a mount namespace"
-    for tool in ("libvirtd", "virsh", "virt-install", "unshare", "qemu-img"):
+    for tool in ("libvirtd", "virsh", "virt-install", "unshare", "nsenter",
+                 "ip", "qemu-img"):
         if not shutil.which(tool, path=os.environ.get("PATH", "") +
                             ":/usr/sbin:/sbin"):
             return ("no %s (Debian packages libvirt-daemon-system, virtinst, "
@@ -57,19 +64,27 @@ def why_no_libvirt():
 
 
 class Libvirtd:
-    """Debian's libvirtd in a mount namespace of its own."""
+    """Debian's libvirtd as a daemon of this test run alone: in mount and
+    network namespaces of its own, with its configuration, sockets, pid
+    file and state in @tmp (a directory of this run), so that it neither
+    sees nor disturbs the machine's libvirtd (which holds
+    /run/libvirtd.pid and /run/libvirt/libvirt-sock) nor another run's.
+    Its QEMUs share its network namespace, so two runs' VNC ports (5900
+    and up, picked by each daemon) cannot collide; its domain's name ends
+    in @tmp's unique suffix, as host-wide names (cgroups) come from it."""
 
     def __init__(self, tmp, domain):
         self.tmp = tmp
-        self.domain = domain
+        self.domain = "%s-%s" % (domain, os.path.basename(tmp).split("-")[-1])
         for sub, _ in PRIVATE_DIRS:
             os.makedirs(os.path.join(tmp, sub))
+        # Our configuration only: nothing of the machine's /etc/libvirt
+        # (its autostarted networks and domains, its own settings).
         etc = os.path.join(tmp, "etc")
-        shutil.copytree("/etc/libvirt", etc, dirs_exist_ok=True)
         with open(os.path.join(etc, "qemu.conf"), "w") as f:
             f.write(QEMU_CONF)
         with open(os.path.join(etc, "libvirtd.conf"), "w") as f:
-            f.write(LIBVIRTD_CONF)
+            f.write(LIBVIRTD_CONF % uuid.uuid4())
         # libvirt finds the emulators of its capabilities on $PATH.
         self.bin = os.path.join(tmp, "bin")
         os.makedirs(self.bin)
@@ -85,10 +100,14 @@ class Libvirtd:
         env = dict(os.environ,
                    PATH=self.bin + ":/usr/sbin:/usr/bin:/sbin:/bin")
         self.log = open(os.path.join(self.tmp, "libvirtd.log"), "wb")
+        # unshare execs sh, which execs libvirtd: self.proc.pid is the
+        # daemon's, and names its namespaces for nsenter.
         self.proc = subprocess.Popen(
-            ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-             mounts + "exec libvirtd"], env=env, stdin=subprocess.DEVNULL,
-            stdout=self.log, stderr=subprocess.STDOUT)
+            ["unshare", "--mount", "--net", "--propagation", "private",
+             "sh", "-c", "ip link set lo up && " + mounts +
+             "exec libvirtd --pid-file %s/libvirtd.pid" % self.tmp],
+            env=env, stdin=subprocess.DEVNULL, stdout=self.log,
+            stderr=subprocess.STDOUT)
         sock = os.path.join(self.tmp, "run", "libvirt-sock")
         deadline = time.monotonic() + 60
         while True:
@@ -101,6 +120,19 @@ class Libvirtd:
                 raise AssertionError("libvirtd did not answer in 60 s: %s" %
                                      self.daemon_log())
             time.sleep(0.2)
+
+    def in_netns(self, argv):
+        """@argv as a command in the daemon's network namespace."""
+        return ["nsenter", "--net=/proc/%d/ns/net" % self.proc.pid] + argv
+
+    def qemu_argv(self):
+        """The command line of our domain's QEMU, as the kernel has it."""
+        pidfile = os.path.join(self.tmp, "run", "qemu",
+                               self.domain + ".pid")
+        with open(pidfile) as f:
+            pid = int(f.read().strip())
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().decode().split("\0")[:-1]
 
     def daemon_log(self):
         with open(os.path.join(self.tmp, "libvirtd.log"), "rb") as f:
@@ -219,12 +251,19 @@ def connect_console(path, booting):
 
 
 def vnc_banner(lv):
+    """The first bytes the domain's VNC server sends, read in the
+    daemon's network namespace, where its QEMU listens."""
     out = lv.virsh("domdisplay", "--type", "vnc", lv.domain)[1].strip()
     m = re.match(r"vnc://([0-9.]+):(\d+)", out)
     assert m, out
-    with socket.create_connection((m.group(1), 5900 + int(m.group(2))),
-                                  timeout=10) as s:
-        return s.recv(12)
+    read = ("import socket, sys\n"
+            "with socket.create_connection((sys.argv[1], int(sys.argv[2])),"
+            " timeout=10) as s:\n"
+            "    sys.stdout.buffer.write(s.recv(12))\n")
+    return subprocess.run(
+        lv.in_netns([sys.executable, "-c", read, m.group(1),
+                     str(5900 + int(m.group(2)))]),
+        stdout=subprocess.PIPE, check=True, timeout=30).stdout
 
 
 def iomem_ram(console):

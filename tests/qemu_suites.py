@@ -52,6 +52,7 @@ def _meson(build):
 @functools.lru_cache(maxsize=None)
 def introspect(build):
     """Every test QEMU's meson build declares."""
+    build = os.path.abspath(build)
     out = subprocess.run([_meson(build), "introspect", "--tests"], cwd=build,
                          check=True, stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL).stdout
@@ -71,6 +72,7 @@ def _selected(build, suite):
 def executables(build):
     """Paths (relative to @build) of every program the suites run, for
     ninja to build."""
+    build = os.path.abspath(build)
     exes = set()
     tests_dir = os.path.join(build, "tests") + os.sep
     for suite in SUITES:
@@ -98,6 +100,7 @@ def kvm_runs_ordinary_guests():
 def programs(build, suite):
     """(name, argv, env, cwd, timeout, notes) of each test of @suite;
     tests in NOT_RUN come with argv None and the reason in notes."""
+    build = os.path.abspath(build)
     hide_kvm = not kvm_runs_ordinary_guests()
     progs = []
     for t in _selected(build, suite):

@@ -41,6 +41,7 @@
 #include "system/kvm.h"
 #include "kvm_arm.h"
 #include "hw/loader.h"
+#include "hw/block/flash.h"
 #include "qemu/bswap.h"
 #include "trace.h"
 
@@ -206,6 +207,23 @@ static int64_t virt_hotmem_loaded_size(const char *filename)
 }
 
 /*
+ * The one answer to "does the guest boot through firmware?", for every
+ * caller before and after virt's init.  It is the answer virt's
+ * virt_firmware_init() gives (bootinfo.firmware_loaded: -bios, or a
+ * block device behind the first flash), available before that runs: a
+ * legacy -drive if=pflash,unit=0 is only moved into flash[0] there, so it
+ * is asked for as such too.
+ */
+bool virt_hotmem_has_firmware(VirtHotmemMachineState *vhms)
+{
+    VirtMachineState *vms = VIRT_MACHINE(vhms);
+    MachineState *ms = MACHINE(vhms);
+
+    return ms->firmware || drive_get(IF_PFLASH, 0, 0) ||
+           (vms->flash[0] && pflash_cfi01_get_blk(vms->flash[0]));
+}
+
+/*
  * Without firmware, virt's boot code puts its boot loader at the start of
  * the first RAM bank, the kernel at a 2 MiB boundary above it, the initrd
  * after the kernel (at least 128 MiB or half the bank in), and the DTB at
@@ -225,8 +243,8 @@ static bool virt_hotmem_check_boot_bank(VirtHotmemMachineState *vhms,
     uint64_t initrd_start, need;
 
     /* One bank is all of RAM, as on virt: boot.c's own checks apply. */
-    if (layout->n_ram_banks < 2 || !ms->kernel_filename || ms->firmware ||
-        drive_get(IF_PFLASH, 0, 0)) {
+    if (layout->n_ram_banks < 2 || !ms->kernel_filename ||
+        virt_hotmem_has_firmware(vhms)) {
         return true;
     }
     kernel_size = virt_hotmem_loaded_size(ms->kernel_filename);
@@ -780,7 +798,7 @@ static void virt_hotmem_init(MachineState *ms)
      * ArmVirtQemu (Debian's AAVMF) is built for RAM at virt's 1 GiB and
      * finds nothing to boot elsewhere; other firmware may read the DT.
      */
-    if (vms->bootinfo.firmware_loaded && layout->ram_banks[0].base != GiB) {
+    if (virt_hotmem_has_firmware(vhms) && layout->ram_banks[0].base != GiB) {
         warn_report("virt-hotmem: RAM starts at 0x%" PRIx64 ", not 0x%"
                     PRIx64 ": UEFI firmware built for virt (ArmVirtQemu, "
                     "AAVMF) will not boot", layout->ram_banks[0].base,

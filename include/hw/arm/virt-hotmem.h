@@ -144,6 +144,12 @@ typedef struct VirtHotmemMachineClass {
      object_get_class(OBJECT(VIRT_HOTMEM_MACHINE(obj))))
 
 /*
+ * Whether the guest boots through firmware (-bios or pflash), as virt's
+ * bootinfo.firmware_loaded will say, but usable before virt's init too.
+ */
+bool virt_hotmem_has_firmware(VirtHotmemMachineState *vhms);
+
+/*
  * virt-hotmem-dt.c: the bootinfo.modify_dtb callback (RAM banks, DIMMs
  * and NVDIMMs in the device tree), and the hotplug callbacks that let a
  * device-tree guest have cold-plugged DIMMs.

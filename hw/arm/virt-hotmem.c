@@ -87,16 +87,6 @@ static const char *const virt_hotmem_high_names[VIRT_HOTMEM_NR_HIGH] = {
     [VIRT_HIGH_PCIE_MMIO - VIRT_LOWMEMMAP_LAST] = "pcie-mmio-high",
 };
 
-/*
- * The memory-layout property's QAPI enum names the planner's policies
- * (compared as int: they are two enum types on purpose, -Wenum-compare).
- */
-QEMU_BUILD_BUG_ON((int)VIRT_HOTMEM_MEMORY_LAYOUT_CONTIGUOUS !=
-                  (int)VIRT_HOTMEM_POLICY_CONTIGUOUS);
-QEMU_BUILD_BUG_ON((int)VIRT_HOTMEM_MEMORY_LAYOUT_ARM_DEN0001 !=
-                  (int)VIRT_HOTMEM_POLICY_ARM_DEN0001);
-#define virt_hotmem_policy_name(policy) VirtHotmemMemoryLayout_str(policy)
-
 /* virt keeps the enable flag of each high IO region in its own field. */
 static bool *virt_hotmem_high_enabled(VirtMachineState *vms, int index)
 {
@@ -262,7 +252,7 @@ static bool virt_hotmem_check_boot_bank(VirtHotmemMachineState *vhms,
                    ", %" PRIu64 " KiB) is too small to boot from: kernel "
                    "(%" PRIu64 " KiB), initrd (%" PRIu64 " KiB) and device "
                    "tree need %" PRIu64 " KiB there; move it with ram-base=",
-                   virt_hotmem_policy_name(vhms->policy), bank->base,
+                   VirtHotmemMemoryLayout_str(vhms->policy), bank->base,
                    bank->size / KiB, (uint64_t)kernel_size / KiB,
                    (uint64_t)initrd_size / KiB, need / KiB);
         return false;
@@ -371,7 +361,7 @@ static bool virt_hotmem_plan_memmap(VirtMachineState *vms, int pa_bits,
     if (layout->n_ram_banks > VIRT_HOTMEM_MIGRATION_MAX_BANKS) {
         error_setg(errp, "memory-layout=%s: RAM would be split into %zu "
                    "banks, more than the %d this machine can migrate",
-                   virt_hotmem_policy_name(vhms->policy),
+                   VirtHotmemMemoryLayout_str(vhms->policy),
                    layout->n_ram_banks, VIRT_HOTMEM_MIGRATION_MAX_BANKS);
         goto fail;
     }
@@ -402,7 +392,7 @@ static bool virt_hotmem_plan_memmap(VirtMachineState *vms, int pa_bits,
                                     layout->device_memory_size);
     }
 
-    trace_virt_hotmem_plan(virt_hotmem_policy_name(vhms->policy),
+    trace_virt_hotmem_plan(VirtHotmemMemoryLayout_str(vhms->policy),
                            req.pa_bits, layout->n_ram_banks,
                            layout->ram_banks[0].base,
                            layout->device_memory_base,
@@ -554,8 +544,8 @@ static char *virt_hotmem_layout_diff(const VirtHotmemMigratedLayout *src,
 
     if (src->policy != dst->policy) {
         return g_strdup_printf("memory-layout differs (source %s, here %s)",
-                               virt_hotmem_policy_name(src->policy),
-                               virt_hotmem_policy_name(dst->policy));
+                               VirtHotmemMemoryLayout_str(src->policy),
+                               VirtHotmemMemoryLayout_str(dst->policy));
     }
     if (src->n_ram_banks != dst->n_ram_banks) {
         return g_strdup_printf("number of RAM banks differs (source %u, "
@@ -650,8 +640,8 @@ static int virt_hotmem_layout_post_load(void *opaque, int version_id)
                      VIRT_HOTMEM_MIGRATION_MAX_BANKS);
         return -EINVAL;
     }
-    if (src->policy != VIRT_HOTMEM_POLICY_CONTIGUOUS &&
-        src->policy != VIRT_HOTMEM_POLICY_ARM_DEN0001) {
+    if (src->policy != VIRT_HOTMEM_MEMORY_LAYOUT_CONTIGUOUS &&
+        src->policy != VIRT_HOTMEM_MEMORY_LAYOUT_ARM_DEN0001) {
         error_report("virt-hotmem: migration stream: unknown memory-layout "
                      "policy %u", src->policy);
         return -EINVAL;
@@ -675,7 +665,7 @@ static int virt_hotmem_layout_post_load(void *opaque, int version_id)
                      "memory-layout=%s,ram-base=0x%" PRIx64
                      ",device-memory-base=%s", diff,
                      MACHINE_GET_CLASS(vhms)->name,
-                     virt_hotmem_policy_name(src->policy),
+                     VirtHotmemMemoryLayout_str(src->policy),
                      src->ram_bank_base[0], dm_base);
         return -EINVAL;
     }
@@ -942,7 +932,7 @@ static void virt_hotmem_instance_init(Object *obj)
 
     vhms->ram_base_auto = true;
     vhms->device_memory_base_auto = true;
-    vhms->policy = VIRT_HOTMEM_POLICY_CONTIGUOUS;
+    vhms->policy = VIRT_HOTMEM_MEMORY_LAYOUT_CONTIGUOUS;
     vhms->reserved_regions = g_strdup("none");
     vhms->dimm_alignment = VIRT_HOTMEM_DIMM_ALIGN_MAX;
 }

@@ -58,7 +58,7 @@ typedef struct VirtHotmemMigratedDimm {
 
 /* The memory map as it travels in the migration stream. */
 typedef struct VirtHotmemMigratedLayout {
-    uint32_t policy;                /* VirtHotmemPolicy: 0 or 1 */
+    uint32_t policy;                /* VirtHotmemMemoryLayout: 0 or 1 */
     uint32_t n_ram_banks;           /* 1..VIRT_HOTMEM_MIGRATION_MAX_BANKS */
     uint64_t ram_bank_base[VIRT_HOTMEM_MIGRATION_MAX_BANKS];
     uint64_t ram_bank_size[VIRT_HOTMEM_MIGRATION_MAX_BANKS];
@@ -81,7 +81,7 @@ typedef struct VirtHotmemMachineState {
     uint64_t ram_base;
     bool device_memory_base_auto;
     uint64_t device_memory_base;
-    VirtHotmemPolicy policy;
+    VirtHotmemMemoryLayout policy;
     char *reserved_regions;
     uint64_t dimm_alignment;
 

@@ -280,6 +280,119 @@ static const char *virt_hotmem_limit_origin(VirtMachineState *vms)
         " (the largest IPA size this host's KVM offers)";
 }
 
+/*
+ * The board's part of the planner's request: virt's fixed low MMIO
+ * regions in @mmio (returns how many) and its high IO regions in @high.
+ */
+static size_t virt_hotmem_board_regions(VirtMachineState *vms,
+                                        VirtHotmemMmioRegion *mmio,
+                                        VirtHotmemHighRegion *high)
+{
+    size_t n_mmio = 0;
+    size_t i;
+
+    for (i = 0; i < VIRT_LOWMEMMAP_LAST; i++) {
+        uint64_t size = vms->memmap[i].size;
+
+        if (i == VIRT_MEM || !virt_hotmem_low_names[i] || !size) {
+            continue;
+        }
+        if (i == VIRT_MMIO) {
+            /* The entry is one transport; virt creates a row of them. */
+            size *= NUM_VIRTIO_TRANSPORTS;
+        }
+        mmio[n_mmio++] = (VirtHotmemMmioRegion) {
+            .name = virt_hotmem_low_names[i],
+            .base = vms->memmap[i].base,
+            .size = size,
+        };
+    }
+    for (i = 0; i < VIRT_HOTMEM_NR_HIGH; i++) {
+        high[i] = (VirtHotmemHighRegion) {
+            .name = virt_hotmem_high_names[i],
+            .size = vms->memmap[VIRT_LOWMEMMAP_LAST + i].size,
+            .enabled = *virt_hotmem_high_enabled(vms, VIRT_LOWMEMMAP_LAST + i),
+        };
+    }
+    return n_mmio;
+}
+
+/*
+ * Run the planner, and refuse a plan this machine cannot migrate or boot
+ * from, naming the options at fault.
+ */
+static VirtHotmemLayout *virt_hotmem_plan(VirtHotmemMachineState *vhms,
+                                          const VirtHotmemRequest *req,
+                                          Error **errp)
+{
+    VirtMachineState *vms = VIRT_MACHINE(vhms);
+    VirtHotmemLayout *layout;
+    VirtHotmemPlanFailure failure;
+    Error *err = NULL;
+
+    layout = virt_hotmem_layout_try_plan(req, &failure, &err);
+    if (!layout) {
+        /*
+         * The board's part of the request is virt's own memory map, the
+         * CPU's or host's address size and our constants: if the planner
+         * refuses that, the bug is here, not in the user's options.
+         */
+        if (failure == VIRT_HOTMEM_PLAN_BAD_REQUEST) {
+            error_propagate(&error_abort, err);
+        }
+        error_setg(errp, "%s%s", error_get_pretty(err),
+                   failure == VIRT_HOTMEM_PLAN_BEYOND_LIMIT ?
+                   virt_hotmem_limit_origin(vms) : "");
+        error_free(err);
+        return NULL;
+    }
+    if (layout->n_ram_banks > VIRT_HOTMEM_MIGRATION_MAX_BANKS) {
+        error_setg(errp, "memory-layout=%s: RAM would be split into %zu "
+                   "banks, more than the %d this machine can migrate",
+                   VirtHotmemMemoryLayout_str(vhms->policy),
+                   layout->n_ram_banks, VIRT_HOTMEM_MIGRATION_MAX_BANKS);
+        goto fail;
+    }
+    if (!virt_hotmem_check_boot_bank(vhms, layout, errp)) {
+        goto fail;
+    }
+    return layout;
+
+fail:
+    virt_hotmem_layout_free(layout);
+    return NULL;
+}
+
+/* Hand the plan to virt: everything else reads it from here. */
+static void virt_hotmem_apply_layout(VirtHotmemMachineState *vhms,
+                                     const VirtHotmemLayout *layout)
+{
+    VirtMachineState *vms = VIRT_MACHINE(vhms);
+    size_t i;
+
+    vms->memmap[VIRT_MEM].base = layout->ram_banks[0].base;
+    vms->memmap[VIRT_MEM].size = layout->ram_banks[0].size;
+    for (i = 0; i < VIRT_HOTMEM_NR_HIGH; i++) {
+        vms->memmap[VIRT_LOWMEMMAP_LAST + i].base = layout->high[i].base;
+        *virt_hotmem_high_enabled(vms, VIRT_LOWMEMMAP_LAST + i) =
+            layout->high[i].enabled;
+    }
+    vms->highest_gpa = virt_hotmem_layout_highest_gpa(layout);
+    if (layout->n_ram_banks > 1) {
+        vhms->ram_banks = g_new(MemMapEntry, layout->n_ram_banks);
+        for (i = 0; i < layout->n_ram_banks; i++) {
+            vhms->ram_banks[i].base = layout->ram_banks[i].base;
+            vhms->ram_banks[i].size = layout->ram_banks[i].size;
+        }
+        vms->ram_banks = vhms->ram_banks;
+        vms->n_ram_banks = layout->n_ram_banks;
+    }
+    if (layout->device_memory_size) {
+        machine_memory_devices_init(MACHINE(vhms), layout->device_memory_base,
+                                    layout->device_memory_size);
+    }
+}
+
 static bool virt_hotmem_plan_memmap(VirtMachineState *vms, int pa_bits,
                                     Error **errp)
 {
@@ -308,89 +421,20 @@ static bool virt_hotmem_plan_memmap(VirtMachineState *vms, int pa_bits,
         .max_ram_slots = ACPI_MAX_RAM_SLOTS,
     };
     VirtHotmemLayout *layout;
-    VirtHotmemPlanFailure failure;
-    Error *err = NULL;
     size_t i;
 
-    for (i = 0; i < VIRT_LOWMEMMAP_LAST; i++) {
-        uint64_t size = vms->memmap[i].size;
-
-        if (i == VIRT_MEM || !virt_hotmem_low_names[i] || !size) {
-            continue;
-        }
-        if (i == VIRT_MMIO) {
-            /* The entry is one transport; virt creates a row of them. */
-            size *= NUM_VIRTIO_TRANSPORTS;
-        }
-        mmio[req.n_mmio++] = (VirtHotmemMmioRegion) {
-            .name = virt_hotmem_low_names[i],
-            .base = vms->memmap[i].base,
-            .size = size,
-        };
-    }
-    for (i = 0; i < VIRT_HOTMEM_NR_HIGH; i++) {
-        high[i] = (VirtHotmemHighRegion) {
-            .name = virt_hotmem_high_names[i],
-            .size = vms->memmap[VIRT_LOWMEMMAP_LAST + i].size,
-            .enabled = *virt_hotmem_high_enabled(vms, VIRT_LOWMEMMAP_LAST + i),
-        };
-    }
-
+    req.n_mmio = virt_hotmem_board_regions(vms, mmio, high);
     if (!vhms->reserved && !virt_hotmem_load_reserved(vhms, errp)) {
         return false;
     }
     req.reserved = vhms->reserved;
     req.n_reserved = vhms->n_reserved;
 
-    layout = virt_hotmem_layout_try_plan(&req, &failure, &err);
+    layout = virt_hotmem_plan(vhms, &req, errp);
     if (!layout) {
-        /*
-         * The board's part of the request is virt's own memory map, the
-         * CPU's or host's address size and our constants: if the planner
-         * refuses that, the bug is here, not in the user's options.
-         */
-        if (failure == VIRT_HOTMEM_PLAN_BAD_REQUEST) {
-            error_propagate(&error_abort, err);
-        }
-        error_setg(errp, "%s%s", error_get_pretty(err),
-                   failure == VIRT_HOTMEM_PLAN_BEYOND_LIMIT ?
-                   virt_hotmem_limit_origin(vms) : "");
-        error_free(err);
         return false;
     }
-    if (layout->n_ram_banks > VIRT_HOTMEM_MIGRATION_MAX_BANKS) {
-        error_setg(errp, "memory-layout=%s: RAM would be split into %zu "
-                   "banks, more than the %d this machine can migrate",
-                   VirtHotmemMemoryLayout_str(vhms->policy),
-                   layout->n_ram_banks, VIRT_HOTMEM_MIGRATION_MAX_BANKS);
-        goto fail;
-    }
-    if (!virt_hotmem_check_boot_bank(vhms, layout, errp)) {
-        goto fail;
-    }
-
-    /* Hand the plan to virt: everything else reads it from here. */
-    vms->memmap[VIRT_MEM].base = layout->ram_banks[0].base;
-    vms->memmap[VIRT_MEM].size = layout->ram_banks[0].size;
-    for (i = 0; i < VIRT_HOTMEM_NR_HIGH; i++) {
-        vms->memmap[VIRT_LOWMEMMAP_LAST + i].base = layout->high[i].base;
-        *virt_hotmem_high_enabled(vms, VIRT_LOWMEMMAP_LAST + i) =
-            layout->high[i].enabled;
-    }
-    vms->highest_gpa = virt_hotmem_layout_highest_gpa(layout);
-    if (layout->n_ram_banks > 1) {
-        vhms->ram_banks = g_new(MemMapEntry, layout->n_ram_banks);
-        for (i = 0; i < layout->n_ram_banks; i++) {
-            vhms->ram_banks[i].base = layout->ram_banks[i].base;
-            vhms->ram_banks[i].size = layout->ram_banks[i].size;
-        }
-        vms->ram_banks = vhms->ram_banks;
-        vms->n_ram_banks = layout->n_ram_banks;
-    }
-    if (layout->device_memory_size) {
-        machine_memory_devices_init(ms, layout->device_memory_base,
-                                    layout->device_memory_size);
-    }
+    virt_hotmem_apply_layout(vhms, layout);
 
     trace_virt_hotmem_plan(VirtHotmemMemoryLayout_str(vhms->policy),
                            req.pa_bits, layout->n_ram_banks,
@@ -406,10 +450,6 @@ static bool virt_hotmem_plan_memmap(VirtMachineState *vms, int pa_bits,
     virt_hotmem_layout_free(vhms->layout);
     vhms->layout = layout;
     return true;
-
-fail:
-    virt_hotmem_layout_free(layout);
-    return false;
 }
 
 /* --- query-memory-layout ------------------------------------------------- */

@@ -7,27 +7,16 @@
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
-import importlib.util
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "tests", "acceptance"))
-from vhm import dimm, guest  # noqa: E402
+from vhm import dimm, guest, memory_map_svg  # noqa: E402
 
 MEM = "2G,slots=4,maxmem=8G"
 SVG = os.path.join(guest.BUILD, "memory-map.svg")
-
-
-def memory_map_svg():
-    """scripts/memory-map-svg.py as a module (its name has dashes)."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                        "memory-map-svg.py")
-    spec = importlib.util.spec_from_file_location("memory_map_svg", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def human(n):
@@ -60,7 +49,7 @@ def main():
         mapped = guest.parse_mtree_ram(vm.qmp.hmp("info mtree"),
                                        "mach-virt.ram")
         layout_table = vm.qmp.hmp("info memory-layout")
-        memory_map_svg().write_svg(vm.qmp, SVG)
+        memory_map_svg.write_svg(vm.qmp, SVG)
 
     print("\nguest kernel %s booted to a shell in %.1f s" % (kernel, boot))
     print("\nQEMU's memory map (info memory-layout):")

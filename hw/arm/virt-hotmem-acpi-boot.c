@@ -54,9 +54,7 @@
 #include "hw/loader.h"
 #include "exec/address-spaces.h"
 #include "hw/mem/nvdimm.h"
-#include "hw/block/flash.h"
 #include "hw/arm/virt-hotmem.h"
-#include "system/blockdev.h"
 #include "system/device_tree.h"
 #include "system/numa.h"
 #include "target/arm/cpu.h"
@@ -153,14 +151,6 @@ static const uint8_t rt_properties_table_guid[16] = {
 
 /* --- the decision, at machine init --------------------------------------- */
 
-static bool virt_hotmem_has_firmware(VirtMachineState *vms)
-{
-    MachineState *ms = MACHINE(vms);
-
-    return ms->firmware || drive_get(IF_PFLASH, 0, 0) ||
-           (vms->flash[0] && pflash_cfi01_get_blk(vms->flash[0]));
-}
-
 bool virt_hotmem_acpi_boot_check(VirtHotmemMachineState *vhms, Error **errp)
 {
     VirtMachineState *vms = VIRT_MACHINE(vhms);
@@ -171,7 +161,7 @@ bool virt_hotmem_acpi_boot_check(VirtHotmemMachineState *vhms, Error **errp)
         /* acpi=auto and acpi=off: virt's own behaviour */
         return true;
     }
-    if (virt_hotmem_has_firmware(vms)) {
+    if (virt_hotmem_has_firmware(vhms)) {
         error_setg(errp, "acpi=on: virt-hotmem hands ACPI to a -kernel it "
                    "boots without firmware, but firmware was given (-bios "
                    "or pflash); with firmware, leave acpi=auto");

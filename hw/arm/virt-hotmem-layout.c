@@ -315,8 +315,8 @@ static bool check_board(Planner *p, Error **errp)
                    "32..64 bits", req->pa_bits);
         return false;
     }
-    if (req->policy != VIRT_HOTMEM_POLICY_CONTIGUOUS &&
-        req->policy != VIRT_HOTMEM_POLICY_ARM_DEN0001) {
+    if (req->policy != VIRT_HOTMEM_MEMORY_LAYOUT_CONTIGUOUS &&
+        req->policy != VIRT_HOTMEM_MEMORY_LAYOUT_ARM_DEN0001) {
         error_setg(errp, "memory-layout: unknown policy %d", req->policy);
         return false;
     }
@@ -515,7 +515,7 @@ static bool place_explicit_device_memory(Planner *p, Error **errp)
                         &dm, errp)) {
         return false;
     }
-    if (p->req->policy == VIRT_HOTMEM_POLICY_ARM_DEN0001 &&
+    if (p->req->policy == VIRT_HOTMEM_MEMORY_LAYOUT_ARM_DEN0001 &&
         !den0001_window_of(&dm, &w)) {
         error_setg(errp, "device-memory-base=0x%" PRIx64 ": device memory "
                    "[0x%" PRIx64 ", 0x%" PRIx64 "] is not inside one DRAM "
@@ -837,7 +837,7 @@ VirtHotmemLayout *virt_hotmem_layout_try_plan(const VirtHotmemRequest *req,
              place_explicit_device_memory(&p, errp);
     }
     if (ok) {
-        ok = req->policy == VIRT_HOTMEM_POLICY_ARM_DEN0001 ?
+        ok = req->policy == VIRT_HOTMEM_MEMORY_LAYOUT_ARM_DEN0001 ?
              plan_den0001(&p, errp) : plan_contiguous(&p, errp);
     }
     if (ok) {

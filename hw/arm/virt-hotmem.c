@@ -41,6 +41,7 @@
 #include "system/kvm.h"
 #include "kvm_arm.h"
 #include "hw/loader.h"
+#include "hw/block/flash.h"
 #include "qemu/bswap.h"
 #include "trace.h"
 
@@ -85,16 +86,6 @@ static const char *const virt_hotmem_high_names[VIRT_HOTMEM_NR_HIGH] = {
     [VIRT_HIGH_PCIE_ECAM - VIRT_LOWMEMMAP_LAST] = "pcie-ecam-high",
     [VIRT_HIGH_PCIE_MMIO - VIRT_LOWMEMMAP_LAST] = "pcie-mmio-high",
 };
-
-/*
- * The memory-layout property's QAPI enum names the planner's policies
- * (compared as int: they are two enum types on purpose, -Wenum-compare).
- */
-QEMU_BUILD_BUG_ON((int)VIRT_HOTMEM_MEMORY_LAYOUT_CONTIGUOUS !=
-                  (int)VIRT_HOTMEM_POLICY_CONTIGUOUS);
-QEMU_BUILD_BUG_ON((int)VIRT_HOTMEM_MEMORY_LAYOUT_ARM_DEN0001 !=
-                  (int)VIRT_HOTMEM_POLICY_ARM_DEN0001);
-#define virt_hotmem_policy_name(policy) VirtHotmemMemoryLayout_str(policy)
 
 /* virt keeps the enable flag of each high IO region in its own field. */
 static bool *virt_hotmem_high_enabled(VirtMachineState *vms, int index)
@@ -206,6 +197,23 @@ static int64_t virt_hotmem_loaded_size(const char *filename)
 }
 
 /*
+ * The one answer to "does the guest boot through firmware?", for every
+ * caller before and after virt's init.  It is the answer virt's
+ * virt_firmware_init() gives (bootinfo.firmware_loaded: -bios, or a
+ * block device behind the first flash), available before that runs: a
+ * legacy -drive if=pflash,unit=0 is only moved into flash[0] there, so it
+ * is asked for as such too.
+ */
+bool virt_hotmem_has_firmware(VirtHotmemMachineState *vhms)
+{
+    VirtMachineState *vms = VIRT_MACHINE(vhms);
+    MachineState *ms = MACHINE(vhms);
+
+    return ms->firmware || drive_get(IF_PFLASH, 0, 0) ||
+           (vms->flash[0] && pflash_cfi01_get_blk(vms->flash[0]));
+}
+
+/*
  * Without firmware, virt's boot code puts its boot loader at the start of
  * the first RAM bank, the kernel at a 2 MiB boundary above it, the initrd
  * after the kernel (at least 128 MiB or half the bank in), and the DTB at
@@ -225,8 +233,8 @@ static bool virt_hotmem_check_boot_bank(VirtHotmemMachineState *vhms,
     uint64_t initrd_start, need;
 
     /* One bank is all of RAM, as on virt: boot.c's own checks apply. */
-    if (layout->n_ram_banks < 2 || !ms->kernel_filename || ms->firmware ||
-        drive_get(IF_PFLASH, 0, 0)) {
+    if (layout->n_ram_banks < 2 || !ms->kernel_filename ||
+        virt_hotmem_has_firmware(vhms)) {
         return true;
     }
     kernel_size = virt_hotmem_loaded_size(ms->kernel_filename);
@@ -244,7 +252,7 @@ static bool virt_hotmem_check_boot_bank(VirtHotmemMachineState *vhms,
                    ", %" PRIu64 " KiB) is too small to boot from: kernel "
                    "(%" PRIu64 " KiB), initrd (%" PRIu64 " KiB) and device "
                    "tree need %" PRIu64 " KiB there; move it with ram-base=",
-                   virt_hotmem_policy_name(vhms->policy), bank->base,
+                   VirtHotmemMemoryLayout_str(vhms->policy), bank->base,
                    bank->size / KiB, (uint64_t)kernel_size / KiB,
                    (uint64_t)initrd_size / KiB, need / KiB);
         return false;
@@ -270,6 +278,119 @@ static const char *virt_hotmem_limit_origin(VirtMachineState *vms)
         " (this host's KVM lacks KVM_CAP_ARM_VM_IPA_SIZE: its IPA space is "
         "fixed at 40 bits)" :
         " (the largest IPA size this host's KVM offers)";
+}
+
+/*
+ * The board's part of the planner's request: virt's fixed low MMIO
+ * regions in @mmio (returns how many) and its high IO regions in @high.
+ */
+static size_t virt_hotmem_board_regions(VirtMachineState *vms,
+                                        VirtHotmemMmioRegion *mmio,
+                                        VirtHotmemHighRegion *high)
+{
+    size_t n_mmio = 0;
+    size_t i;
+
+    for (i = 0; i < VIRT_LOWMEMMAP_LAST; i++) {
+        uint64_t size = vms->memmap[i].size;
+
+        if (i == VIRT_MEM || !virt_hotmem_low_names[i] || !size) {
+            continue;
+        }
+        if (i == VIRT_MMIO) {
+            /* The entry is one transport; virt creates a row of them. */
+            size *= NUM_VIRTIO_TRANSPORTS;
+        }
+        mmio[n_mmio++] = (VirtHotmemMmioRegion) {
+            .name = virt_hotmem_low_names[i],
+            .base = vms->memmap[i].base,
+            .size = size,
+        };
+    }
+    for (i = 0; i < VIRT_HOTMEM_NR_HIGH; i++) {
+        high[i] = (VirtHotmemHighRegion) {
+            .name = virt_hotmem_high_names[i],
+            .size = vms->memmap[VIRT_LOWMEMMAP_LAST + i].size,
+            .enabled = *virt_hotmem_high_enabled(vms, VIRT_LOWMEMMAP_LAST + i),
+        };
+    }
+    return n_mmio;
+}
+
+/*
+ * Run the planner, and refuse a plan this machine cannot migrate or boot
+ * from, naming the options at fault.
+ */
+static VirtHotmemLayout *virt_hotmem_plan(VirtHotmemMachineState *vhms,
+                                          const VirtHotmemRequest *req,
+                                          Error **errp)
+{
+    VirtMachineState *vms = VIRT_MACHINE(vhms);
+    VirtHotmemLayout *layout;
+    VirtHotmemPlanFailure failure;
+    Error *err = NULL;
+
+    layout = virt_hotmem_layout_try_plan(req, &failure, &err);
+    if (!layout) {
+        /*
+         * The board's part of the request is virt's own memory map, the
+         * CPU's or host's address size and our constants: if the planner
+         * refuses that, the bug is here, not in the user's options.
+         */
+        if (failure == VIRT_HOTMEM_PLAN_BAD_REQUEST) {
+            error_propagate(&error_abort, err);
+        }
+        error_setg(errp, "%s%s", error_get_pretty(err),
+                   failure == VIRT_HOTMEM_PLAN_BEYOND_LIMIT ?
+                   virt_hotmem_limit_origin(vms) : "");
+        error_free(err);
+        return NULL;
+    }
+    if (layout->n_ram_banks > VIRT_HOTMEM_MIGRATION_MAX_BANKS) {
+        error_setg(errp, "memory-layout=%s: RAM would be split into %zu "
+                   "banks, more than the %d this machine can migrate",
+                   VirtHotmemMemoryLayout_str(vhms->policy),
+                   layout->n_ram_banks, VIRT_HOTMEM_MIGRATION_MAX_BANKS);
+        goto fail;
+    }
+    if (!virt_hotmem_check_boot_bank(vhms, layout, errp)) {
+        goto fail;
+    }
+    return layout;
+
+fail:
+    virt_hotmem_layout_free(layout);
+    return NULL;
+}
+
+/* Hand the plan to virt: everything else reads it from here. */
+static void virt_hotmem_apply_layout(VirtHotmemMachineState *vhms,
+                                     const VirtHotmemLayout *layout)
+{
+    VirtMachineState *vms = VIRT_MACHINE(vhms);
+    size_t i;
+
+    vms->memmap[VIRT_MEM].base = layout->ram_banks[0].base;
+    vms->memmap[VIRT_MEM].size = layout->ram_banks[0].size;
+    for (i = 0; i < VIRT_HOTMEM_NR_HIGH; i++) {
+        vms->memmap[VIRT_LOWMEMMAP_LAST + i].base = layout->high[i].base;
+        *virt_hotmem_high_enabled(vms, VIRT_LOWMEMMAP_LAST + i) =
+            layout->high[i].enabled;
+    }
+    vms->highest_gpa = virt_hotmem_layout_highest_gpa(layout);
+    if (layout->n_ram_banks > 1) {
+        vhms->ram_banks = g_new(MemMapEntry, layout->n_ram_banks);
+        for (i = 0; i < layout->n_ram_banks; i++) {
+            vhms->ram_banks[i].base = layout->ram_banks[i].base;
+            vhms->ram_banks[i].size = layout->ram_banks[i].size;
+        }
+        vms->ram_banks = vhms->ram_banks;
+        vms->n_ram_banks = layout->n_ram_banks;
+    }
+    if (layout->device_memory_size) {
+        machine_memory_devices_init(MACHINE(vhms), layout->device_memory_base,
+                                    layout->device_memory_size);
+    }
 }
 
 static bool virt_hotmem_plan_memmap(VirtMachineState *vms, int pa_bits,
@@ -300,91 +421,22 @@ static bool virt_hotmem_plan_memmap(VirtMachineState *vms, int pa_bits,
         .max_ram_slots = ACPI_MAX_RAM_SLOTS,
     };
     VirtHotmemLayout *layout;
-    VirtHotmemPlanFailure failure;
-    Error *err = NULL;
     size_t i;
 
-    for (i = 0; i < VIRT_LOWMEMMAP_LAST; i++) {
-        uint64_t size = vms->memmap[i].size;
-
-        if (i == VIRT_MEM || !virt_hotmem_low_names[i] || !size) {
-            continue;
-        }
-        if (i == VIRT_MMIO) {
-            /* The entry is one transport; virt creates a row of them. */
-            size *= NUM_VIRTIO_TRANSPORTS;
-        }
-        mmio[req.n_mmio++] = (VirtHotmemMmioRegion) {
-            .name = virt_hotmem_low_names[i],
-            .base = vms->memmap[i].base,
-            .size = size,
-        };
-    }
-    for (i = 0; i < VIRT_HOTMEM_NR_HIGH; i++) {
-        high[i] = (VirtHotmemHighRegion) {
-            .name = virt_hotmem_high_names[i],
-            .size = vms->memmap[VIRT_LOWMEMMAP_LAST + i].size,
-            .enabled = *virt_hotmem_high_enabled(vms, VIRT_LOWMEMMAP_LAST + i),
-        };
-    }
-
+    req.n_mmio = virt_hotmem_board_regions(vms, mmio, high);
     if (!vhms->reserved && !virt_hotmem_load_reserved(vhms, errp)) {
         return false;
     }
     req.reserved = vhms->reserved;
     req.n_reserved = vhms->n_reserved;
 
-    layout = virt_hotmem_layout_try_plan(&req, &failure, &err);
+    layout = virt_hotmem_plan(vhms, &req, errp);
     if (!layout) {
-        /*
-         * The board's part of the request is virt's own memory map, the
-         * CPU's or host's address size and our constants: if the planner
-         * refuses that, the bug is here, not in the user's options.
-         */
-        if (failure == VIRT_HOTMEM_PLAN_BAD_REQUEST) {
-            error_propagate(&error_abort, err);
-        }
-        error_setg(errp, "%s%s", error_get_pretty(err),
-                   failure == VIRT_HOTMEM_PLAN_BEYOND_LIMIT ?
-                   virt_hotmem_limit_origin(vms) : "");
-        error_free(err);
         return false;
     }
-    if (layout->n_ram_banks > VIRT_HOTMEM_MIGRATION_MAX_BANKS) {
-        error_setg(errp, "memory-layout=%s: RAM would be split into %zu "
-                   "banks, more than the %d this machine can migrate",
-                   virt_hotmem_policy_name(vhms->policy),
-                   layout->n_ram_banks, VIRT_HOTMEM_MIGRATION_MAX_BANKS);
-        goto fail;
-    }
-    if (!virt_hotmem_check_boot_bank(vhms, layout, errp)) {
-        goto fail;
-    }
+    virt_hotmem_apply_layout(vhms, layout);
 
-    /* Hand the plan to virt: everything else reads it from here. */
-    vms->memmap[VIRT_MEM].base = layout->ram_banks[0].base;
-    vms->memmap[VIRT_MEM].size = layout->ram_banks[0].size;
-    for (i = 0; i < VIRT_HOTMEM_NR_HIGH; i++) {
-        vms->memmap[VIRT_LOWMEMMAP_LAST + i].base = layout->high[i].base;
-        *virt_hotmem_high_enabled(vms, VIRT_LOWMEMMAP_LAST + i) =
-            layout->high[i].enabled;
-    }
-    vms->highest_gpa = virt_hotmem_layout_highest_gpa(layout);
-    if (layout->n_ram_banks > 1) {
-        vhms->ram_banks = g_new(MemMapEntry, layout->n_ram_banks);
-        for (i = 0; i < layout->n_ram_banks; i++) {
-            vhms->ram_banks[i].base = layout->ram_banks[i].base;
-            vhms->ram_banks[i].size = layout->ram_banks[i].size;
-        }
-        vms->ram_banks = vhms->ram_banks;
-        vms->n_ram_banks = layout->n_ram_banks;
-    }
-    if (layout->device_memory_size) {
-        machine_memory_devices_init(ms, layout->device_memory_base,
-                                    layout->device_memory_size);
-    }
-
-    trace_virt_hotmem_plan(virt_hotmem_policy_name(vhms->policy),
+    trace_virt_hotmem_plan(VirtHotmemMemoryLayout_str(vhms->policy),
                            req.pa_bits, layout->n_ram_banks,
                            layout->ram_banks[0].base,
                            layout->device_memory_base,
@@ -398,10 +450,6 @@ static bool virt_hotmem_plan_memmap(VirtMachineState *vms, int pa_bits,
     virt_hotmem_layout_free(vhms->layout);
     vhms->layout = layout;
     return true;
-
-fail:
-    virt_hotmem_layout_free(layout);
-    return false;
 }
 
 /* --- query-memory-layout ------------------------------------------------- */
@@ -536,8 +584,8 @@ static char *virt_hotmem_layout_diff(const VirtHotmemMigratedLayout *src,
 
     if (src->policy != dst->policy) {
         return g_strdup_printf("memory-layout differs (source %s, here %s)",
-                               virt_hotmem_policy_name(src->policy),
-                               virt_hotmem_policy_name(dst->policy));
+                               VirtHotmemMemoryLayout_str(src->policy),
+                               VirtHotmemMemoryLayout_str(dst->policy));
     }
     if (src->n_ram_banks != dst->n_ram_banks) {
         return g_strdup_printf("number of RAM banks differs (source %u, "
@@ -632,8 +680,8 @@ static int virt_hotmem_layout_post_load(void *opaque, int version_id)
                      VIRT_HOTMEM_MIGRATION_MAX_BANKS);
         return -EINVAL;
     }
-    if (src->policy != VIRT_HOTMEM_POLICY_CONTIGUOUS &&
-        src->policy != VIRT_HOTMEM_POLICY_ARM_DEN0001) {
+    if (src->policy != VIRT_HOTMEM_MEMORY_LAYOUT_CONTIGUOUS &&
+        src->policy != VIRT_HOTMEM_MEMORY_LAYOUT_ARM_DEN0001) {
         error_report("virt-hotmem: migration stream: unknown memory-layout "
                      "policy %u", src->policy);
         return -EINVAL;
@@ -657,7 +705,7 @@ static int virt_hotmem_layout_post_load(void *opaque, int version_id)
                      "memory-layout=%s,ram-base=0x%" PRIx64
                      ",device-memory-base=%s", diff,
                      MACHINE_GET_CLASS(vhms)->name,
-                     virt_hotmem_policy_name(src->policy),
+                     VirtHotmemMemoryLayout_str(src->policy),
                      src->ram_bank_base[0], dm_base);
         return -EINVAL;
     }
@@ -780,7 +828,7 @@ static void virt_hotmem_init(MachineState *ms)
      * ArmVirtQemu (Debian's AAVMF) is built for RAM at virt's 1 GiB and
      * finds nothing to boot elsewhere; other firmware may read the DT.
      */
-    if (vms->bootinfo.firmware_loaded && layout->ram_banks[0].base != GiB) {
+    if (virt_hotmem_has_firmware(vhms) && layout->ram_banks[0].base != GiB) {
         warn_report("virt-hotmem: RAM starts at 0x%" PRIx64 ", not 0x%"
                     PRIx64 ": UEFI firmware built for virt (ArmVirtQemu, "
                     "AAVMF) will not boot", layout->ram_banks[0].base,
@@ -924,7 +972,7 @@ static void virt_hotmem_instance_init(Object *obj)
 
     vhms->ram_base_auto = true;
     vhms->device_memory_base_auto = true;
-    vhms->policy = VIRT_HOTMEM_POLICY_CONTIGUOUS;
+    vhms->policy = VIRT_HOTMEM_MEMORY_LAYOUT_CONTIGUOUS;
     vhms->reserved_regions = g_strdup("none");
     vhms->dimm_alignment = VIRT_HOTMEM_DIMM_ALIGN_MAX;
 }

@@ -731,15 +731,174 @@ static bool kvm_tsc_set_clock_first(const KvmTscMigrated *m,
 }
 
 /*
+ * What the destination knows about itself (TSC frequency and scaling,
+ * TAI offset) and its one clock pair for the whole VM: KVM's, landed
+ * from the source's clock first when both kernels pair, else read now.
+ * Puts the destination side of the report in @report, and the
+ * uncertainty of the destination's pair in @dst_uncertainty.
+ */
+static bool kvm_tsc_restore_read_destination(const KvmTscMigrated *m,
+                                             TscRestoreSnapshot *src,
+                                             TscRestoreDestination *dst,
+                                             uint64_t *dst_uncertainty,
+                                             PreciseTscMigration *report,
+                                             Error **errp)
+{
+    ERRP_GUARD();
+    PreciseTscMode dst_mode = PRECISE_TSC_MODE_KVM_CLOCK_REALTIME;
+    uint64_t dst_kvmclock;
+    uint32_t host_khz;
+    int32_t dst_tai;
+
+    /*
+     * The frequency just loaded, which QEMU gives KVM after every section
+     * is loaded; KVM may still run the host's default until then.
+     */
+    dst->guest_khz = X86_CPU(first_cpu)->env.tsc_khz ?:
+                     kvm_tsc_guest_khz(first_cpu);
+    dst->can_scale = kvm_check_extension(kvm_state, KVM_CAP_TSC_CONTROL);
+    if (!kvm_tsc_scaling(first_cpu, dst->guest_khz, &host_khz,
+                         &dst->scaling, errp) ||
+        !kvm_tsc_tai_offset(&dst_tai, errp)) {
+        return false;
+    }
+    report->source_tai_offset = m->tai_offset_s;
+    report->destination_tai_offset = dst_tai;
+
+    kvm_tsc_applied_free(&kvm_tsc.applied);
+    report->clock_first = m->pair_code == KVM_TSC_WIRE_PAIR_KERNEL &&
+        kvm_tsc_set_clock_first(m, dst_tai, src, dst, errp);
+    if (*errp) {
+        return false;
+    }
+    if (!report->clock_first) {
+        /* One destination pair for the whole VM (Oliver Upton's point). */
+        if (!kvm_tsc_clock_pair(&dst->pair, &dst_kvmclock, &dst_mode,
+                                dst_uncertainty, errp)) {
+            return false;
+        }
+    }
+    report->destination_mode = dst_mode;
+    trace_kvm_tsc_receive(m->pair_code, dst_mode, report->clock_first,
+                          dst->pair.realtime_ns, dst->pair.host_tsc,
+                          dst->guest_khz);
+    return true;
+}
+
+/*
+ * The arithmetic: every vCPU's offset, and how much time passed.  Puts
+ * that in @report and warns about a clock behind the source's or an
+ * implausibly long time.
+ */
+static bool kvm_tsc_restore_compute(const KvmTscMigrated *m,
+                                    const TscRestoreSnapshot *src,
+                                    const TscRestoreDestination *dst,
+                                    uint64_t dst_uncertainty,
+                                    TscRestoreResult *res,
+                                    PreciseTscMigration *report,
+                                    Error **errp)
+{
+    g_autofree char *msg = NULL;
+
+    if (tsc_restore_compute(src, dst, TSC_RESTORE_DEFAULT_MAX_ELAPSED_NS,
+                            res, &msg) != TSC_RESTORE_OK) {
+        error_setg(errp, "precise-tsc: %s", msg);
+        return false;
+    }
+    report->elapsed_ns = res->elapsed_ns;
+    report->uncertainty_ns = m->uncertainty_ns + dst_uncertainty;
+    report->clamped = res->elapsed_clamped;
+    report->over_bound = res->elapsed_over_bound;
+    trace_kvm_tsc_compute(res->elapsed_ns, res->elapsed_cycles,
+                          res->elapsed_clamped, report->uncertainty_ns);
+    if (res->elapsed_clamped) {
+        warn_report("precise-tsc: this host's clock is %" PRIu64 " ns behind "
+                    "the source's; guest TSCs were not moved backwards",
+                    res->clock_behind_ns);
+    }
+    if (res->elapsed_over_bound) {
+        warn_report("precise-tsc: %" PRIu64 " s passed since the source "
+                    "stopped; check both hosts' clocks",
+                    (uint64_t)(res->elapsed_ns / NANOSECONDS_PER_SECOND));
+    }
+    return true;
+}
+
+/*
+ * Without clock first, the VM clock is set now, so that kvmclock
+ * advances by the same time as the TSCs.
+ */
+static bool kvm_tsc_restore_set_clock(const KvmTscMigrated *m,
+                                      const TscRestoreDestination *dst,
+                                      const TscRestoreResult *res,
+                                      Error **errp)
+{
+    KvmTscApplied *applied = &kvm_tsc.applied;
+    int ret;
+
+    if (m->pair_code == KVM_TSC_WIRE_PAIR_KERNEL) {
+        applied->clock.clock = m->kvmclock_ns;
+        applied->clock.realtime = res->source_realtime_ns;
+        applied->clock.flags = KVM_CLOCK_REALTIME;
+        applied->clock_realtime = true;
+        applied->source_kvmclock_ns = m->kvmclock_ns;
+        applied->source_realtime_ns = res->source_realtime_ns;
+    } else {
+        applied->clock.clock = res->kvmclock_ns;
+        applied->pair_realtime_ns = dst->pair.realtime_ns;
+    }
+    ret = kvm_vm_ioctl(kvm_state, KVM_SET_CLOCK, &applied->clock);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "precise-tsc: KVM_SET_CLOCK failed");
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Write every vCPU's offset, keep them for when the VM starts
+ * (kvm_tsc_reapply()), and list them in @report.
+ */
+static bool kvm_tsc_restore_write_offsets(const TscRestoreResult *res,
+                                          uint32_t nr_vcpus,
+                                          PreciseTscMigration *report,
+                                          Error **errp)
+{
+    KvmTscApplied *applied = &kvm_tsc.applied;
+    PreciseTscVcpuList **tail = &report->vcpus;
+    CPUState *cs;
+    uint32_t i = 0;
+
+    applied->nr_vcpus = nr_vcpus;
+    applied->offsets = g_new0(uint64_t, nr_vcpus);
+    CPU_FOREACH(cs) {
+        PreciseTscVcpu *v = g_new0(PreciseTscVcpu, 1);
+
+        if (!kvm_tsc_set_offset(cs, res->vcpus[i].offset, errp)) {
+            g_free(v);
+            return false;
+        }
+        trace_kvm_tsc_write(kvm_arch_vcpu_id(cs), res->vcpus[i].offset,
+                            res->vcpus[i].guest_tsc_at_pair);
+        applied->offsets[i] = res->vcpus[i].offset;
+        v->cpu_index = cs->cpu_index;
+        v->vcpu_id = kvm_arch_vcpu_id(cs);
+        v->offset = res->vcpus[i].offset;
+        v->guest_tsc = res->vcpus[i].guest_tsc_at_pair;
+        QAPI_LIST_APPEND(tail, v);
+        i++;
+    }
+    return true;
+}
+
+/*
  * Compute and write every vCPU's offset and the VM clock.  Any failure
  * fails the incoming migration; the report says what happened.
  */
 static bool kvm_tsc_restore(const uint32_t *order,
                             PreciseTscMigration *report, Error **errp)
 {
-    ERRP_GUARD();
     const KvmTscMigrated *m = &kvm_tsc.mig;
-    KvmTscApplied *applied = &kvm_tsc.applied;
     g_autofree TscRestoreVcpuSnapshot *vcpus =
         g_new0(TscRestoreVcpuSnapshot, m->nr_vcpus);
     TscRestoreSnapshot src = {
@@ -754,114 +913,23 @@ static bool kvm_tsc_restore(const uint32_t *order,
     };
     TscRestoreDestination dst = { 0 };
     g_auto(TscRestoreResult) res = { 0 };
-    PreciseTscVcpuList **tail = &report->vcpus;
-    PreciseTscMode dst_mode = PRECISE_TSC_MODE_KVM_CLOCK_REALTIME;
-    uint64_t dst_kvmclock, dst_uncertainty = 0;
-    uint32_t host_khz, i;
-    int32_t dst_tai;
-    g_autofree char *msg = NULL;
-    CPUState *cs;
-    int ret;
+    uint64_t dst_uncertainty = 0;
+    uint32_t i;
 
     for (i = 0; i < m->nr_vcpus; i++) {
         vcpus[i].offset = m->offsets[order[i]];
     }
-    /*
-     * The frequency just loaded, which QEMU gives KVM after every section
-     * is loaded; KVM may still run the host's default until then.
-     */
-    dst.guest_khz = X86_CPU(first_cpu)->env.tsc_khz ?:
-                    kvm_tsc_guest_khz(first_cpu);
-    dst.can_scale = kvm_check_extension(kvm_state, KVM_CAP_TSC_CONTROL);
-    if (!kvm_tsc_scaling(first_cpu, dst.guest_khz, &host_khz, &dst.scaling,
-                         errp) ||
-        !kvm_tsc_tai_offset(&dst_tai, errp)) {
+    if (!kvm_tsc_restore_read_destination(m, &src, &dst, &dst_uncertainty,
+                                          report, errp) ||
+        !kvm_tsc_restore_compute(m, &src, &dst, dst_uncertainty, &res,
+                                 report, errp)) {
         return false;
     }
-    report->source_tai_offset = m->tai_offset_s;
-    report->destination_tai_offset = dst_tai;
-
-    kvm_tsc_applied_free(applied);
-    report->clock_first = m->pair_code == KVM_TSC_WIRE_PAIR_KERNEL &&
-        kvm_tsc_set_clock_first(m, dst_tai, &src, &dst, errp);
-    if (*errp) {
+    if (!report->clock_first &&
+        !kvm_tsc_restore_set_clock(m, &dst, &res, errp)) {
         return false;
     }
-    if (!report->clock_first) {
-        /* One destination pair for the whole VM (Oliver Upton's point). */
-        if (!kvm_tsc_clock_pair(&dst.pair, &dst_kvmclock, &dst_mode,
-                                &dst_uncertainty, errp)) {
-            return false;
-        }
-    }
-    report->destination_mode = dst_mode;
-    trace_kvm_tsc_receive(m->pair_code, dst_mode, report->clock_first,
-                          dst.pair.realtime_ns, dst.pair.host_tsc,
-                          dst.guest_khz);
-
-    if (tsc_restore_compute(&src, &dst, TSC_RESTORE_DEFAULT_MAX_ELAPSED_NS,
-                            &res, &msg) != TSC_RESTORE_OK) {
-        error_setg(errp, "precise-tsc: %s", msg);
-        return false;
-    }
-    report->elapsed_ns = res.elapsed_ns;
-    report->uncertainty_ns = m->uncertainty_ns + dst_uncertainty;
-    report->clamped = res.elapsed_clamped;
-    report->over_bound = res.elapsed_over_bound;
-    trace_kvm_tsc_compute(res.elapsed_ns, res.elapsed_cycles,
-                          res.elapsed_clamped, report->uncertainty_ns);
-    if (res.elapsed_clamped) {
-        warn_report("precise-tsc: this host's clock is %" PRIu64 " ns behind "
-                    "the source's; guest TSCs were not moved backwards",
-                    res.clock_behind_ns);
-    }
-    if (res.elapsed_over_bound) {
-        warn_report("precise-tsc: %" PRIu64 " s passed since the source "
-                    "stopped; check both hosts' clocks",
-                    (uint64_t)(res.elapsed_ns / NANOSECONDS_PER_SECOND));
-    }
-
-    if (!report->clock_first) {
-        /* kvmclock advances by the same time as the TSCs. */
-        if (m->pair_code == KVM_TSC_WIRE_PAIR_KERNEL) {
-            applied->clock.clock = m->kvmclock_ns;
-            applied->clock.realtime = res.source_realtime_ns;
-            applied->clock.flags = KVM_CLOCK_REALTIME;
-            applied->clock_realtime = true;
-            applied->source_kvmclock_ns = m->kvmclock_ns;
-            applied->source_realtime_ns = res.source_realtime_ns;
-        } else {
-            applied->clock.clock = res.kvmclock_ns;
-            applied->pair_realtime_ns = dst.pair.realtime_ns;
-        }
-        ret = kvm_vm_ioctl(kvm_state, KVM_SET_CLOCK, &applied->clock);
-        if (ret < 0) {
-            error_setg_errno(errp, -ret, "precise-tsc: KVM_SET_CLOCK failed");
-            return false;
-        }
-    }
-
-    applied->nr_vcpus = m->nr_vcpus;
-    applied->offsets = g_new0(uint64_t, m->nr_vcpus);
-    i = 0;
-    CPU_FOREACH(cs) {
-        PreciseTscVcpu *v = g_new0(PreciseTscVcpu, 1);
-
-        if (!kvm_tsc_set_offset(cs, res.vcpus[i].offset, errp)) {
-            g_free(v);
-            return false;
-        }
-        trace_kvm_tsc_write(kvm_arch_vcpu_id(cs), res.vcpus[i].offset,
-                            res.vcpus[i].guest_tsc_at_pair);
-        applied->offsets[i] = res.vcpus[i].offset;
-        v->cpu_index = cs->cpu_index;
-        v->vcpu_id = kvm_arch_vcpu_id(cs);
-        v->offset = res.vcpus[i].offset;
-        v->guest_tsc = res.vcpus[i].guest_tsc_at_pair;
-        QAPI_LIST_APPEND(tail, v);
-        i++;
-    }
-    return true;
+    return kvm_tsc_restore_write_offsets(&res, m->nr_vcpus, report, errp);
 }
 
 /*

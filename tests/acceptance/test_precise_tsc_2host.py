@@ -4,9 +4,10 @@
 # Two emulated AMD-V hosts (L1 VMs started seconds apart, each calibrating
 # its own TSC) and a network between them that the test creates (a QEMU
 # stream netdev over a unix socket); the L2 guest migrates over TCP from
-# host A to host B.  Method and ground truth: scripts/bench-precise-tsc-
-# 2host.py (KVM's debugfs offsets on each host, the hosts' TSC difference
-# from this machine's TSC, their clock offset from a pair on each side).
+# host A to host B.  Method and ground truth: vhm/bench_precise_tsc_2host.py,
+# the code of scripts/bench-precise-tsc-2host.py (KVM's debugfs offsets on
+# each host, the hosts' TSC difference from this machine's TSC, their clock
+# offset from a pair on each side).
 # One round of two cases, with the targets as assertions:
 #   the premise: the hosts' TSCs differ by more than a second, and the
 #   ground truth (their difference, measured before and after) held to
@@ -24,22 +25,17 @@
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
-import importlib.util
 import os
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vhm import guest, tap  # noqa: E402
+from vhm import bench_precise_tsc_2host as bench2  # noqa: E402
+from vhm import tap  # noqa: E402
 
 DOWNTIME_S = 2.0
 STAGGER_S = 2.0
 CASES = ("on@200", "off")
-_spec = importlib.util.spec_from_file_location(
-    "bench_precise_tsc_2host", os.path.join(guest.ROOT, "scripts",
-                                            "bench-precise-tsc-2host.py"))
-bench2 = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench2)
 
 _measured = []
 # The ground truth (the hosts' TSC difference, read from this machine's

@@ -3,7 +3,8 @@
 # Acceptance, end to end: precise-tsc on a KVM that applies TSC offsets.
 # This machine's /dev/kvm may ignore them (PVM), so the measurement runs in
 # an emulated AMD-V host, exactly as scripts/bench-precise-tsc.py does (see
-# it for the method); here one round, with the targets as assertions:
+# vhm/bench_precise_tsc.py, its code, for the method); here one round,
+# with the targets as assertions:
 #   precise-tsc=on:  |error| <= 1 ms for each vCPU, skew 0 cycles
 #   precise-tsc=off: error ~ -downtime (stock QEMU: the TSC stands still)
 #   precise-tsc=on with the guest 200 ppm above the host's TSC frequency
@@ -29,23 +30,17 @@
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
-import importlib.util
 import os
 import shutil
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vhm import guest, tap  # noqa: E402
+from vhm import bench_precise_tsc as bench, tap  # noqa: E402
 
 DOWNTIME_S = 2.0
 CASES = ("on", "off", "on@200", "on+leap", "on+file", "catchup+file",
          "on+nostep")
-_spec = importlib.util.spec_from_file_location(
-    "bench_precise_tsc", os.path.join(guest.ROOT, "scripts",
-                                      "bench-precise-tsc.py"))
-bench = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench)
 
 _results = {}
 

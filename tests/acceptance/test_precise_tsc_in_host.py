@@ -39,7 +39,6 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 
 import ast
-import importlib.util
 import os
 import re
 import select
@@ -50,7 +49,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vhm import guest, tap  # noqa: E402
+from vhm import bench_precise_tsc as bench, guest, tap  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 E2E = os.path.join(guest.ROOT, "tests", "e2e", "precise-tsc")
@@ -66,11 +65,6 @@ NO_OFFSETS = re.compile(r"ignores TSC offsets|TSC offsets ignored|"
                         r"does not apply them|"
                         r"no usable /dev/kvm|no KVM_VCPU_TSC_OFFSET")
 
-_spec = importlib.util.spec_from_file_location(
-    "bench_precise_tsc", os.path.join(guest.ROOT, "scripts",
-                                      "bench-precise-tsc.py"))
-bench = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench)
 
 
 def qtest_paths():

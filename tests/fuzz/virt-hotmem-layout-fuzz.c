@@ -229,7 +229,7 @@ static void check_layout(const VirtHotmemRequest *req,
 
     /* The RAM banks hold exactly -m, 2 MiB aligned, in order. */
     FUZZ_CHECK(l->n_ram_banks >= 1, NULL);
-    FUZZ_CHECK(req->policy != VIRT_HOTMEM_POLICY_CONTIGUOUS ||
+    FUZZ_CHECK(req->policy != VIRT_HOTMEM_MEMORY_LAYOUT_CONTIGUOUS ||
                l->n_ram_banks == 1, NULL);
     FUZZ_CHECK(req->ram_base_auto || l->ram_banks[0].base == req->ram_base,
                NULL);
@@ -288,8 +288,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     req.ram_base = take_value(&in);
     req.device_memory_base_auto = flags & 0x02;
     req.device_memory_base = take_value(&in);
-    req.policy = (flags & 0x04) ? VIRT_HOTMEM_POLICY_ARM_DEN0001
-                                : VIRT_HOTMEM_POLICY_CONTIGUOUS;
+    req.policy = (flags & 0x04) ? VIRT_HOTMEM_MEMORY_LAYOUT_ARM_DEN0001
+                                : VIRT_HOTMEM_MEMORY_LAYOUT_CONTIGUOUS;
     req.pa_bits = 28 + take_u8(&in) % 40;
     /* virt's constants, or odd ones half the time */
     req.max_ram_slots = 256;

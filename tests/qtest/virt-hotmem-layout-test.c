@@ -486,6 +486,68 @@ static void test_bad_input(gconstpointer opaque)
     g_assert_nonnull(strstr(lines[0], c->expect));
 }
 
+/*
+ * When QEMU boots the -kernel itself, the first of several RAM banks must
+ * hold the kernel and the device tree; when firmware boots it, that check
+ * does not apply, whichever way the firmware is given: -bios, -drive
+ * if=pflash, or a block device for -M pflash0=.  Under arm-den0001,
+ * ram-base=0xffc00000 leaves a first bank of 4 MiB, at the end of the
+ * first DRAM window; an 8 MiB file given as -kernel does not fit.
+ */
+static const char *const boot_bank_firmware[] = {
+    "-bios %s",
+    "-drive if=pflash,format=raw,unit=0,readonly=on,file=%s",
+    "-blockdev driver=file,filename=%s,node-name=fw,read-only=on "
+    "-M pflash0=fw",
+};
+
+#define BOOT_BANK_ARGS "-nic none -cpu max " \
+    "-M virt-hotmem,memory-layout=arm-den0001,ram-base=0xffc00000 -m 4G"
+
+static void test_boot_bank(void)
+{
+    const char *qemu = g_getenv("QTEST_QEMU_BINARY");
+    g_autofree char *dir = g_dir_make_tmp("vhm-boot-bank-XXXXXX", NULL);
+    g_autofree char *kernel = g_build_filename(dir, "Image", NULL);
+    g_autofree char *flash = g_build_filename(dir, "flash0", NULL);
+    g_autofree char *zeros = g_malloc0(64 * MiB);
+    g_autofree char *cmd = NULL;
+    g_autofree char *err = NULL;
+    g_autoptr(GError) gerr = NULL;
+    g_auto(GStrv) argv = NULL;
+    int status;
+    size_t i;
+
+    g_assert_nonnull(qemu);
+    g_assert_nonnull(dir);
+    g_assert_true(g_file_set_contents(kernel, zeros, 8 * MiB, &gerr));
+    g_assert_true(g_file_set_contents(flash, zeros, 64 * MiB, &gerr));
+
+    /* No firmware: refused, naming the bank */
+    cmd = g_strdup_printf("timeout 60 %s -nodefaults -display none "
+                          "-accel qtest " BOOT_BANK_ARGS " -kernel %s",
+                          qemu, kernel);
+    g_assert_true(g_shell_parse_argv(cmd, NULL, &argv, &gerr));
+    g_assert_true(g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH, NULL,
+                               NULL, NULL, &err, &status, &gerr));
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 1);
+    g_assert_nonnull(strstr(err, "the first RAM bank (0xffc00000, 4096 KiB) "
+                            "is too small to boot from"));
+
+    for (i = 0; i < G_N_ELEMENTS(boot_bank_firmware); i++) {
+        g_autofree char *fw = g_strdup_printf(boot_bank_firmware[i], flash);
+        QTestState *qts;
+
+        g_test_message("firmware: %s", fw);
+        qts = qtest_initf(BOOT_BANK_ARGS " -kernel %s %s", kernel, fw);
+        qtest_quit(qts);
+    }
+    unlink(kernel);
+    unlink(flash);
+    rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
     size_t i;
@@ -506,6 +568,8 @@ int main(int argc, char **argv)
         qtest_add_data_func(acpi, &order_cases[i], test_order_acpi);
     }
     qtest_add_func("/virt-hotmem/layout/other-machine", test_other_machine);
+    qtest_add_func("/virt-hotmem/layout/boot-bank-with-firmware",
+                   test_boot_bank);
     for (i = 0; i < G_N_ELEMENTS(bad_cases); i++) {
         g_autofree char *path = g_strdup_printf("/virt-hotmem/bad-input/%s",
                                                 bad_cases[i].name);

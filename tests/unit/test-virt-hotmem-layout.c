@@ -74,7 +74,7 @@ static VirtHotmemRequest make_req(uint64_t ram, uint64_t maxram,
         .ram_slots = slots,
         .ram_base_auto = true,
         .device_memory_base_auto = true,
-        .policy = VIRT_HOTMEM_POLICY_CONTIGUOUS,
+        .policy = VIRT_HOTMEM_MEMORY_LAYOUT_CONTIGUOUS,
         .mmio = virt_mmio,
         .n_mmio = G_N_ELEMENTS(virt_mmio),
         .high = virt_high,
@@ -148,7 +148,7 @@ static void sweep_check(const VirtHotmemRequest *req,
                              1 };
     }
     g_assert_cmpuint(l->n_ram_banks, >=, 1);
-    if (req->policy == VIRT_HOTMEM_POLICY_CONTIGUOUS) {
+    if (req->policy == VIRT_HOTMEM_MEMORY_LAYOUT_CONTIGUOUS) {
         g_assert_cmpuint(l->n_ram_banks, ==, 1);
     }
     for (i = 0; i < l->n_ram_banks; i++) {
@@ -158,7 +158,7 @@ static void sweep_check(const VirtHotmemRequest *req,
         if (i) {
             g_assert_cmphex(b->base, >, l->ram_banks[i - 1].base);
         }
-        if (req->policy == VIRT_HOTMEM_POLICY_ARM_DEN0001) {
+        if (req->policy == VIRT_HOTMEM_MEMORY_LAYOUT_ARM_DEN0001) {
             for (w = 0; w < G_N_ELEMENTS(den0001_windows); w++) {
                 if (b->base >= den0001_windows[w][0] &&
                     b->base + b->size <= den0001_windows[w][0] +
@@ -726,7 +726,7 @@ static void test_den0001_34g(void)
     VirtHotmemRequest req = make_req(34 * GiB, 480 * GiB, 0, 40);
     g_autoptr(VirtHotmemLayout) l = NULL;
 
-    req.policy = VIRT_HOTMEM_POLICY_ARM_DEN0001;
+    req.policy = VIRT_HOTMEM_MEMORY_LAYOUT_ARM_DEN0001;
     l = plan_ok(&req);
     g_assert_cmpuint(l->n_ram_banks, ==, 3);
     assert_bank(l, 0, 0x80000000, 2 * GiB);
@@ -749,7 +749,7 @@ static void test_den0001_32g_small_device_memory(void)
     VirtHotmemRequest req = make_req(32 * GiB, 64 * GiB, 0, 40);
     g_autoptr(VirtHotmemLayout) l = NULL;
 
-    req.policy = VIRT_HOTMEM_POLICY_ARM_DEN0001;
+    req.policy = VIRT_HOTMEM_MEMORY_LAYOUT_ARM_DEN0001;
     l = plan_ok(&req);
     g_assert_cmpuint(l->n_ram_banks, ==, 2);
     assert_bank(l, 0, 2 * GiB, 2 * GiB);
@@ -764,7 +764,7 @@ static void test_den0001_512g_device_memory_40bit(void)
 {
     VirtHotmemRequest req = make_req(32 * GiB, 544 * GiB, 0, 40);
 
-    req.policy = VIRT_HOTMEM_POLICY_ARM_DEN0001;
+    req.policy = VIRT_HOTMEM_MEMORY_LAYOUT_ARM_DEN0001;
     plan_fails_beyond_limit(&req, "memory-layout=arm-den0001: 512 GiB of "
                             "device memory (maxmem 544 GiB, slots=0) does not "
                             "fit in one DRAM window");
@@ -776,7 +776,7 @@ static void test_den0001_512g_device_memory_44bit(void)
     VirtHotmemRequest req = make_req(32 * GiB, 544 * GiB, 0, 44);
     g_autoptr(VirtHotmemLayout) l = NULL;
 
-    req.policy = VIRT_HOTMEM_POLICY_ARM_DEN0001;
+    req.policy = VIRT_HOTMEM_MEMORY_LAYOUT_ARM_DEN0001;
     l = plan_ok(&req);
     g_assert_cmphex(l->device_memory_base, ==, 0x88000000000);
     g_assert_cmphex(l->device_memory_size, ==, 512 * GiB);
@@ -792,7 +792,7 @@ static void test_den0001_pictured_map(void)
     VirtHotmemRequest req = make_req(40 * GiB, 100 * GiB, 4, 44);
     g_autoptr(VirtHotmemLayout) l = NULL;
 
-    req.policy = VIRT_HOTMEM_POLICY_ARM_DEN0001;
+    req.policy = VIRT_HOTMEM_MEMORY_LAYOUT_ARM_DEN0001;
     l = plan_ok(&req);
     g_assert_cmpuint(l->n_ram_banks, ==, 3);
     assert_bank(l, 2, 544 * GiB, 8 * GiB);
@@ -812,7 +812,7 @@ static void test_den0001_reserved_splits_ram(void)
     VirtHotmemRequest req = make_req(4 * GiB, 4 * GiB, 0, 40);
     g_autoptr(VirtHotmemLayout) l = NULL;
 
-    req.policy = VIRT_HOTMEM_POLICY_ARM_DEN0001;
+    req.policy = VIRT_HOTMEM_MEMORY_LAYOUT_ARM_DEN0001;
     req.reserved = res;
     req.n_reserved = G_N_ELEMENTS(res);
     l = plan_ok(&req);
@@ -831,7 +831,7 @@ static void test_den0001_reserved_whole_window(void)
     VirtHotmemRequest req = make_req(4 * GiB, 4 * GiB, 0, 40);
     g_autoptr(VirtHotmemLayout) l = NULL;
 
-    req.policy = VIRT_HOTMEM_POLICY_ARM_DEN0001;
+    req.policy = VIRT_HOTMEM_MEMORY_LAYOUT_ARM_DEN0001;
     req.reserved = res;
     req.n_reserved = G_N_ELEMENTS(res);
     l = plan_ok(&req);
@@ -845,7 +845,7 @@ static void test_den0001_explicit_ram_base(void)
     VirtHotmemRequest req = make_req(40 * GiB, 40 * GiB, 0, 40);
     g_autoptr(VirtHotmemLayout) l = NULL;
 
-    req.policy = VIRT_HOTMEM_POLICY_ARM_DEN0001;
+    req.policy = VIRT_HOTMEM_MEMORY_LAYOUT_ARM_DEN0001;
     req.ram_base_auto = false;
     req.ram_base = 34 * GiB;
     l = plan_ok(&req);
@@ -858,7 +858,7 @@ static void test_den0001_explicit_ram_base_outside(void)
 {
     VirtHotmemRequest req = make_req(GiB, GiB, 0, 40);
 
-    req.policy = VIRT_HOTMEM_POLICY_ARM_DEN0001;
+    req.policy = VIRT_HOTMEM_MEMORY_LAYOUT_ARM_DEN0001;
     req.ram_base_auto = false;
     req.ram_base = GiB;
     plan_fails(&req, "ram-base=0x40000000: not inside a DRAM window of "
@@ -872,7 +872,7 @@ static void test_den0001_explicit_ram_base_reserved(void)
     };
     VirtHotmemRequest req = make_req(GiB, GiB, 0, 40);
 
-    req.policy = VIRT_HOTMEM_POLICY_ARM_DEN0001;
+    req.policy = VIRT_HOTMEM_MEMORY_LAYOUT_ARM_DEN0001;
     req.ram_base_auto = false;
     req.ram_base = 34 * GiB;
     req.reserved = res;
@@ -886,7 +886,7 @@ static void test_den0001_explicit_device_memory(void)
     VirtHotmemRequest req = make_req(4 * GiB, 68 * GiB, 0, 40);
     g_autoptr(VirtHotmemLayout) l = NULL;
 
-    req.policy = VIRT_HOTMEM_POLICY_ARM_DEN0001;
+    req.policy = VIRT_HOTMEM_MEMORY_LAYOUT_ARM_DEN0001;
     req.device_memory_base_auto = false;
     req.device_memory_base = 544 * GiB;
     l = plan_ok(&req);
@@ -900,7 +900,7 @@ static void test_den0001_device_memory_across_windows(void)
 {
     VirtHotmemRequest req = make_req(GiB, 5 * GiB, 0, 40);
 
-    req.policy = VIRT_HOTMEM_POLICY_ARM_DEN0001;
+    req.policy = VIRT_HOTMEM_MEMORY_LAYOUT_ARM_DEN0001;
     req.device_memory_base_auto = false;
     req.device_memory_base = 3 * GiB;
     plan_fails(&req, "device-memory-base=0xc0000000: device memory "
@@ -913,7 +913,7 @@ static void test_den0001_device_memory_too_large(void)
 {
     VirtHotmemRequest req = make_req(GiB, GiB + 200 * TiB, 0, 48);
 
-    req.policy = VIRT_HOTMEM_POLICY_ARM_DEN0001;
+    req.policy = VIRT_HOTMEM_MEMORY_LAYOUT_ARM_DEN0001;
     plan_fails_beyond_limit(&req, "200 TiB of device memory");
     plan_fails_beyond_limit(&req, "does not fit in one DRAM window after the "
                             "RAM below the 48-bit address limit");
@@ -923,7 +923,7 @@ static void test_den0001_ram_too_large(void)
 {
     VirtHotmemRequest req = make_req(600 * GiB, 600 * GiB, 0, 40);
 
-    req.policy = VIRT_HOTMEM_POLICY_ARM_DEN0001;
+    req.policy = VIRT_HOTMEM_MEMORY_LAYOUT_ARM_DEN0001;
     plan_fails_beyond_limit(&req, "memory-layout=arm-den0001: 600 GiB of RAM "
                             "does not fit the DRAM windows below the 40-bit "
                             "address limit");
@@ -935,7 +935,7 @@ static void test_den0001_ram_fills_40bit(void)
     VirtHotmemRequest req = make_req(512 * GiB, 512 * GiB, 0, 40);
     g_autoptr(VirtHotmemLayout) l = NULL;
 
-    req.policy = VIRT_HOTMEM_POLICY_ARM_DEN0001;
+    req.policy = VIRT_HOTMEM_MEMORY_LAYOUT_ARM_DEN0001;
     l = plan_ok(&req);
     g_assert_cmpuint(l->n_ram_banks, ==, 3);
     assert_bank(l, 2, 544 * GiB, 480 * GiB);
@@ -1099,7 +1099,7 @@ static void test_error_bad_board_tables(void)
     req.n_high = G_N_ELEMENTS(high);
     plan_fails_bad_request(&req, "high IO region 'odd': size 0x300000 is not "
                            "a power of two");
-    req.policy = (VirtHotmemPolicy)7;
+    req.policy = (VirtHotmemMemoryLayout)7;
     req.high = virt_high;
     plan_fails_bad_request(&req, "memory-layout: unknown policy 7");
     req = make_req(GiB, GiB, 0, 40);
@@ -1169,7 +1169,7 @@ static void test_error_u64_overflow(void)
                             "2 GiB of device memory does not end below the "
                             "64-bit physical address limit");
     req = make_req(UINT64_MAX - GiB, UINT64_MAX - GiB, 0, 64);
-    req.policy = VIRT_HOTMEM_POLICY_ARM_DEN0001;
+    req.policy = VIRT_HOTMEM_MEMORY_LAYOUT_ARM_DEN0001;
     plan_fails_beyond_limit(&req, "does not fit the DRAM windows below the "
                             "64-bit");
     req = make_req(GiB, GiB, 0, 40);
@@ -1191,11 +1191,11 @@ static void test_reserved_up_to_the_top(void)
 
     req.reserved = res;
     req.n_reserved = G_N_ELEMENTS(res);
-    req.policy = VIRT_HOTMEM_POLICY_ARM_DEN0001;
+    req.policy = VIRT_HOTMEM_MEMORY_LAYOUT_ARM_DEN0001;
     plan_fails_beyond_limit(&req, "memory-layout=arm-den0001: 10 GiB of RAM "
                             "does not fit the DRAM windows below the 45-bit "
                             "address limit");
-    req.policy = VIRT_HOTMEM_POLICY_CONTIGUOUS;
+    req.policy = VIRT_HOTMEM_MEMORY_LAYOUT_CONTIGUOUS;
     plan_fails_beyond_limit(&req, "-m 10 GiB, maxmem 10 GiB, slots=115: "
                             "memory does not fit below the 45-bit physical "
                             "address limit");
@@ -1266,8 +1266,8 @@ static void test_invariants_sweep(void)
                         g_autoptr(Error) err = NULL;
                         VirtHotmemLayout *l;
 
-                        req.policy = d ? VIRT_HOTMEM_POLICY_ARM_DEN0001
-                                       : VIRT_HOTMEM_POLICY_CONTIGUOUS;
+                        req.policy = d ? VIRT_HOTMEM_MEMORY_LAYOUT_ARM_DEN0001
+                                       : VIRT_HOTMEM_MEMORY_LAYOUT_CONTIGUOUS;
                         req.reserved = res;
                         req.n_reserved = e;
                         l = virt_hotmem_layout_plan(&req, &err);

@@ -21,6 +21,13 @@
 #define HW_ARM_VIRT_HOTMEM_LAYOUT_H
 
 #include "hw/arm/virt-hotmem-reserved.h"
+/*
+ * The policy (VirtHotmemMemoryLayout) is the memory-layout property's
+ * QAPI enum itself.  memory-layout.json is a target-independent QAPI
+ * module, so its generated types are part of QEMU's util library, which
+ * the planner links with anyway.
+ */
+#include "qapi/qapi-types-memory-layout.h"
 
 /*
  * ram-base must be 2 MiB aligned: the arm64 boot protocol places the
@@ -33,20 +40,6 @@
  * DIMMs can be backed and mapped with 1 GiB pages.
  */
 #define VIRT_HOTMEM_DEVICE_MEMORY_ALIGN (UINT64_C(1) << 30)
-
-/**
- * VirtHotmemPolicy:
- * @VIRT_HOTMEM_POLICY_CONTIGUOUS: memory-layout=contiguous, the default:
- *   one RAM bank, by default exactly upstream virt's legacy layout.
- * @VIRT_HOTMEM_POLICY_ARM_DEN0001: memory-layout=arm-den0001: RAM fills
- *   the DRAM windows of Arm's "Principles of ARM Memory Maps" white paper.
- *
- * How RAM and device memory are placed.
- */
-typedef enum VirtHotmemPolicy {
-    VIRT_HOTMEM_POLICY_CONTIGUOUS,
-    VIRT_HOTMEM_POLICY_ARM_DEN0001,
-} VirtHotmemPolicy;
 
 /**
  * VirtHotmemRegionKind:
@@ -135,7 +128,7 @@ typedef struct VirtHotmemRequest {
     uint64_t ram_base;
     bool device_memory_base_auto;
     uint64_t device_memory_base;
-    VirtHotmemPolicy policy;
+    VirtHotmemMemoryLayout policy;
     const VirtHotmemMmioRegion *mmio;
     size_t n_mmio;
     const VirtHotmemHighRegion *high;

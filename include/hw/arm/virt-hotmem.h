@@ -58,7 +58,7 @@ typedef struct VirtHotmemMigratedDimm {
 
 /* The memory map as it travels in the migration stream. */
 typedef struct VirtHotmemMigratedLayout {
-    uint32_t policy;                /* VirtHotmemPolicy: 0 or 1 */
+    uint32_t policy;                /* VirtHotmemMemoryLayout: 0 or 1 */
     uint32_t n_ram_banks;           /* 1..VIRT_HOTMEM_MIGRATION_MAX_BANKS */
     uint64_t ram_bank_base[VIRT_HOTMEM_MIGRATION_MAX_BANKS];
     uint64_t ram_bank_size[VIRT_HOTMEM_MIGRATION_MAX_BANKS];
@@ -81,7 +81,7 @@ typedef struct VirtHotmemMachineState {
     uint64_t ram_base;
     bool device_memory_base_auto;
     uint64_t device_memory_base;
-    VirtHotmemPolicy policy;
+    VirtHotmemMemoryLayout policy;
     char *reserved_regions;
     uint64_t dimm_alignment;
 
@@ -142,6 +142,12 @@ typedef struct VirtHotmemMachineClass {
 #define VIRT_HOTMEM_MACHINE_GET_CLASS(obj) \
     ((VirtHotmemMachineClass *) \
      object_get_class(OBJECT(VIRT_HOTMEM_MACHINE(obj))))
+
+/*
+ * Whether the guest boots through firmware (-bios or pflash), as virt's
+ * bootinfo.firmware_loaded will say, but usable before virt's init too.
+ */
+bool virt_hotmem_has_firmware(VirtHotmemMachineState *vhms);
 
 /*
  * virt-hotmem-dt.c: the bootinfo.modify_dtb callback (RAM banks, DIMMs

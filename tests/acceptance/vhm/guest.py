@@ -101,17 +101,13 @@ def _cpio_newc(entries):
 
 
 def amd64_guest_assets():
-    """Fetch (once, as scripts/bench-precise-tsc.py does for its emulated
+    """Fetch (once, as bench_precise_tsc does for its emulated
     host) Debian's amd64 cloud kernel and busybox-static; return a dict
     with the paths of 'kernel', 'busybox' and 'moddir' (the kernel's
     modules dir)."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        "bench_precise_tsc", os.path.join(ROOT, "scripts",
-                                          "bench-precise-tsc.py"))
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    assets = bench.fetch_assets()
+    # Imported here: bench_precise_tsc imports this module for ROOT.
+    from . import bench_precise_tsc
+    assets = bench_precise_tsc.fetch_assets()
     moddir = os.path.join(assets["modules"], "modules",
                           os.path.basename(assets["kernel"])[len("vmlinuz-"):])
     return {"kernel": assets["kernel"], "busybox": assets["busybox"],

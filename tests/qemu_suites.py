@@ -16,6 +16,7 @@ import functools
 import json
 import os
 import random
+import shutil
 import subprocess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -97,6 +98,15 @@ def kvm_runs_ordinary_guests():
     return bool(flags & {"vmx", "svm"})
 
 
+def qemu_img(build):
+    """The qemu-img QEMU's tests create their disk images with.  Upstream
+    builds it (meson sets QTEST_QEMU_IMG=./qemu-img); our build has no
+    tools, so Debian's (qemu-utils, which make check installs) stands in.
+    Without one, the tests that need it skip and say so."""
+    own = os.path.join(build, "qemu-img")
+    return own if os.access(own, os.X_OK) else shutil.which("qemu-img")
+
+
 def programs(build, suite):
     """(name, argv, env, cwd, timeout, notes) of each test of @suite;
     tests in NOT_RUN come with argv None and the reason in notes."""
@@ -119,6 +129,8 @@ def programs(build, suite):
                     os.path.join(ROOT, "scripts", "without-dev-kvm.sh")] + argv
         env = dict(os.environ)
         env.update(t["env"])
+        if "QTEST_QEMU_IMG" not in env and qemu_img(build):
+            env["QTEST_QEMU_IMG"] = qemu_img(build)
         # As meson test does, unless the caller chose a value
         env.setdefault("MALLOC_PERTURB_", str(random.randint(1, 255)))
         progs.append((name, argv, env, t["workdir"] or build,
@@ -133,6 +145,9 @@ def describe(build):
         lines.append("%s: without %s (%s)" % (name, " ".join(dropped), why))
     for name, why in sorted(NOT_RUN.items()):
         lines.append("%s: not run (%s)" % (name, why))
+    img = qemu_img(os.path.abspath(build))
+    lines.append("QTEST_QEMU_IMG=%s" % img if img else
+                 "no qemu-img: the qtests that create disk images skip")
     if not kvm_runs_ordinary_guests():
         lines.append("/dev/kvm here is not hardware KVM (no vmx/svm in "
                      "/proc/cpuinfo): QEMU's tests run with it hidden, "

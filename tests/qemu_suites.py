@@ -6,7 +6,7 @@
 # so they run as `meson test` would run them from build/; tests/run-tests.py
 # counts their TAP lines into the one summary line.  What we run differently
 # from upstream is listed here, each with its reason, and printed when the
-# suite starts (docs/system/arm/virt-hotmem.rst, "QEMU's own tests").
+# suite starts (README.md, "QEMU's own tests").
 #
 # Copyright (c) 2026 The virt-hotmem developers
 #
@@ -21,9 +21,9 @@ import subprocess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# Our suite name -> QEMU's meson suite
+# Our suite name -> QEMU's meson suites
 SUITES = {
-    "qemu-unit": "qemu:unit",
+    "qemu-unit": ("qemu:unit",),
     "qemu-qtest": ("qemu:qtest-aarch64", "qemu:qtest-x86_64"),
 }
 
@@ -61,11 +61,8 @@ def introspect(build):
 
 
 def _selected(build, suite):
-    wanted = SUITES[suite]
-    if isinstance(wanted, str):
-        wanted = (wanted,)
     tests = []
-    for w in wanted:
+    for w in SUITES[suite]:
         tests += [t for t in introspect(build) if w in t["suite"]]
     return tests
 
@@ -108,10 +105,12 @@ def qemu_img(build):
 
 
 def programs(build, suite):
-    """(name, argv, env, cwd, timeout, notes) of each test of @suite;
-    tests in NOT_RUN come with argv None and the reason in notes."""
+    """(name, argv, env, cwd, timeout, why_not) of each test of @suite;
+    tests in NOT_RUN come with argv None and the reason in why_not.  What
+    DROPPED_ARGS takes away is said once, by describe()."""
     build = os.path.abspath(build)
     hide_kvm = not kvm_runs_ordinary_guests()
+    img = qemu_img(build)
     progs = []
     for t in _selected(build, suite):
         name = t["name"]
@@ -119,22 +118,19 @@ def programs(build, suite):
             progs.append((name, None, None, None, 0, NOT_RUN[name]))
             continue
         argv = list(t["cmd"])
-        notes = []
         if name in DROPPED_ARGS:
-            dropped, why = DROPPED_ARGS[name]
-            argv = [a for a in argv if a not in dropped]
-            notes.append(why)
+            argv = [a for a in argv if a not in DROPPED_ARGS[name][0]]
         if hide_kvm:
             argv = ["unshare", "--mount", "--propagation", "private",
                     os.path.join(ROOT, "scripts", "without-dev-kvm.sh")] + argv
         env = dict(os.environ)
         env.update(t["env"])
-        if "QTEST_QEMU_IMG" not in env and qemu_img(build):
-            env["QTEST_QEMU_IMG"] = qemu_img(build)
+        if "QTEST_QEMU_IMG" not in env and img:
+            env["QTEST_QEMU_IMG"] = img
         # As meson test does, unless the caller chose a value
         env.setdefault("MALLOC_PERTURB_", str(random.randint(1, 255)))
         progs.append((name, argv, env, t["workdir"] or build,
-                      t["timeout"], "; ".join(notes)))
+                      t["timeout"], None))
     return progs
 
 

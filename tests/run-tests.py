@@ -5,8 +5,9 @@
 # Suites, in order: unit (pure C modules), fuzz (bounded fuzzer runs),
 # qtest (QEMU under -accel qtest / the host's /dev/kvm), qemu-unit and
 # qemu-qtest (QEMU's own check-unit and the qtests of both targets, on the
-# patched tree: tests/qemu_suites.py), acceptance (real Debian guests).  Each test program prints TAP; every "ok" counts as passed,
-# every "not ok" as failed, every "# SKIP" as skipped (its reason is shown),
+# patched tree: tests/qemu_suites.py), acceptance (real Debian guests).
+# Each test program prints TAP; every "ok" counts as passed, every "not ok"
+# as failed, every "# SKIP" as skipped (its reason is shown),
 # and a program that exits non-zero without a "not ok", dies on a signal or
 # times out counts one failure more.  The last line is
 #   N passed, N failed, N skipped
@@ -131,9 +132,9 @@ def run_qemu_suite(suite, build, verbose):
     c = Counts()
     for line in qemu_suites.describe(build):
         print("  note: " + line)
-    for name, argv, env, cwd, timeout, notes in qemu_suites.programs(build, suite):
+    for name, argv, env, cwd, timeout, why_not in qemu_suites.programs(build, suite):
         if argv is None:
-            print("    SKIP %s: %s" % (name, notes))
+            print("    SKIP %s: %s" % (name, why_not))
             print("  %-44s %3d passed %3d failed %3d skipped" % (name, 0, 0, 1))
             c.skipped += 1
             continue
@@ -160,25 +161,19 @@ def main():
     total = Counts()
     t_start = time.monotonic()
     for suite in args.suite or SUITES:
-        if suite in qemu_suites.SUITES:
-            t0 = time.monotonic()
-            print("%s: QEMU's %s" % (suite, ", ".join(
-                qemu_suites.SUITES[suite] if isinstance(qemu_suites.SUITES[suite], tuple)
-                else (qemu_suites.SUITES[suite],))), flush=True)
-            sc = run_qemu_suite(suite, args.build, args.verbose)
-            print("%s: %d passed, %d failed, %d skipped in %.1f s" %
-                  (suite, sc.passed, sc.failed, sc.skipped, time.monotonic() - t0),
-                  flush=True)
-            total.add(sc)
-            continue
-        progs = suite_programs(suite, args.build)
-        print("%s: %d program(s)" % (suite, len(progs)), flush=True)
-        sc = Counts()
         t0 = time.monotonic()
-        for name, argv, extra in progs:
-            env = dict(os.environ, **extra)
-            sc.add(run_tap(name, argv, env, args.timeout, args.verbose))
-            sys.stdout.flush()
+        if suite in qemu_suites.SUITES:
+            print("%s: QEMU's %s" % (suite, ", ".join(qemu_suites.SUITES[suite])),
+                  flush=True)
+            sc = run_qemu_suite(suite, args.build, args.verbose)
+        else:
+            progs = suite_programs(suite, args.build)
+            print("%s: %d program(s)" % (suite, len(progs)), flush=True)
+            sc = Counts()
+            for name, argv, extra in progs:
+                env = dict(os.environ, **extra)
+                sc.add(run_tap(name, argv, env, args.timeout, args.verbose))
+                sys.stdout.flush()
         print("%s: %d passed, %d failed, %d skipped in %.1f s" %
               (suite, sc.passed, sc.failed, sc.skipped, time.monotonic() - t0),
               flush=True)

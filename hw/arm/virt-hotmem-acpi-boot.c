@@ -145,10 +145,6 @@ static const uint8_t rt_properties_table_guid[16] = {
 /* enum efi_secureboot_mode in Linux's include/linux/efi.h */
 #define EFI_SECUREBOOT_MODE_DISABLED 2
 
-/* arm64 Image header (Documentation/arch/arm64/booting.rst) */
-#define ARM64_IMAGE_MAGIC_OFFSET 56
-#define ARM64_IMAGE_SIZE_OFFSET  16
-
 /* --- the decision, at machine init --------------------------------------- */
 
 bool virt_hotmem_acpi_boot_check(VirtHotmemMachineState *vhms, Error **errp)
@@ -252,6 +248,7 @@ bool virt_hotmem_acpi_boot_check_loaded(VirtHotmemMachineState *vhms,
     const struct arm_boot_info *info = &vms->bootinfo;
     AddressSpace *as = &address_space_memory;
     const uint8_t *head = rom_ptr_for_as(as, info->entry, 64);
+    hwaddr load_offset;
 
     if (!arm_feature(&ARM_CPU(first_cpu)->env, ARM_FEATURE_AARCH64)) {
         error_setg(errp, "acpi=on: the CPU (-cpu %s) is not 64-bit; ACPI "
@@ -259,8 +256,7 @@ bool virt_hotmem_acpi_boot_check_loaded(VirtHotmemMachineState *vhms,
                    ms->cpu_type ? ms->cpu_type : "default");
         return false;
     }
-    if (!head || memcmp(head + ARM64_IMAGE_MAGIC_OFFSET, "ARM\x64", 4) ||
-        !ldq_le_p(head + ARM64_IMAGE_SIZE_OFFSET)) {
+    if (!head || !arm_parse_aarch64_image_header(head, 64, &load_offset)) {
         error_setg(errp, "acpi=on: -kernel %s is not an arm64 Image (no "
                    "'ARM\\x64' magic and image size in its header, see "
                    "Linux's Documentation/arch/arm64/booting.rst)",
@@ -312,175 +308,85 @@ void virt_hotmem_acpi_boot_srat(VirtMachineState *vms, GArray *table_data)
                       MEM_AFFINITY_ENABLED);
 }
 
-/* --- the BIOSLinker loader ----------------------------------------------- */
-
-/*
- * QEMU's linker/loader commands (the guest ABI of fw_cfg's
- * etc/table-loader, documented in hw/acpi/bios-linker-loader.c): 128-byte
- * little-endian entries.
- */
-#define LINKER_ENTRY_SIZE       128
-#define LINKER_FILESZ           56
-#define LINKER_ALLOCATE         1
-#define LINKER_ADD_POINTER      2
-#define LINKER_ADD_CHECKSUM     3
-#define LINKER_WRITE_POINTER    4
-
-typedef struct AcpiBootFile {
-    const char *name;
-    GArray *blob;
-    bool nvs;           /* written at run time: ACPI NVS, not reclaimable */
-    bool fixed;         /* at addr, outside the handoff region */
-    hwaddr addr;        /* 0 until allocated */
-    uint8_t *data;      /* its bytes inside the handoff buffer */
-} AcpiBootFile;
+/* --- placing the ACPI files ---------------------------------------------- */
 
 typedef struct AcpiBootHandoff {
     hwaddr base;        /* guest address of the region */
     GByteArray *buf;    /* its contents */
     hwaddr acpi_end;    /* end of the ACPI reclaim part */
     hwaddr nvs_end;     /* end of the NVS part (== acpi_end if none) */
-    AcpiBootFile files[5];
-    size_t n_files;
+    hwaddr dsm_base;    /* the _DSM page's own RAM, 0 if none */
+    GArray *files;      /* BIOSLinkerAlloc: every file, placed */
 } AcpiBootHandoff;
 
-static AcpiBootFile *acpi_boot_find(AcpiBootHandoff *h, const char *name)
-{
-    size_t i;
-
-    for (i = 0; i < h->n_files; i++) {
-        if (g_str_equal(h->files[i].name, name)) {
-            return &h->files[i];
-        }
-    }
-    return NULL;
-}
-
-/* A file named in a linker command: 56 bytes, NUL-padded */
-static AcpiBootFile *acpi_boot_find_cmd(AcpiBootHandoff *h,
-                                        const uint8_t *field)
-{
-    char name[LINKER_FILESZ + 1];
-
-    memcpy(name, field, LINKER_FILESZ);
-    name[LINKER_FILESZ] = 0;
-    return acpi_boot_find(h, name);
-}
-
-static bool acpi_boot_in_file(AcpiBootFile *f, uint64_t off, uint64_t len)
-{
-    return f && f->data && off <= f->blob->len && len <= f->blob->len - off;
-}
-
 /*
- * Place the files in two passes (reclaimable first, then NVS), because
- * the map wants each kind contiguous; then run the pointer and checksum
- * commands in order, as firmware does.
- *
- * The commands are QEMU's own (virt_acpi_build()): one that is malformed
- * (a size, alignment, offset or file that bios-linker-loader.c would not
- * produce) is a bug and asserted on, and so is a file or command this
- * boot does not handle: ras=on, the only option that brings one, is
- * refused by virt_hotmem_acpi_boot_check().
+ * bios_linker_loader_apply()'s callback (patches/0016): place the files
+ * the ACPI tables' linker allocates, the reclaimable ones first, then the
+ * NVDIMM _DSM page, which the guest's AML writes at run time (ACPI NVS),
+ * each part on its own granules, because the memory map wants each kind
+ * contiguous.  The _DSM page goes to its own RAM instead when it has some.
  */
-static bool acpi_boot_run_linker(AcpiBootHandoff *h, GArray *cmds,
-                                 Error **errp)
+static void acpi_boot_place(BIOSLinkerAlloc *allocs, size_t n, void *opaque)
 {
+    AcpiBootHandoff *h = opaque;
     hwaddr next = h->base + HANDOFF_EFI_SIZE;
     unsigned pass;
     size_t i;
 
-    g_assert(cmds->len % LINKER_ENTRY_SIZE == 0);
     for (pass = 0; pass < 2; pass++) {
-        for (i = 0; i < cmds->len; i += LINKER_ENTRY_SIZE) {
-            const uint8_t *e = (const uint8_t *)cmds->data + i;
-            AcpiBootFile *f;
-            uint32_t align;
+        for (i = 0; i < n; i++) {
+            BIOSLinkerAlloc *a = &allocs[i];
+            bool nvs = g_str_equal(a->file, NVDIMM_DSM_MEM_FILE);
 
-            if (ldl_le_p(e) != LINKER_ALLOCATE) {
+            if (nvs != pass) {
                 continue;
             }
-            f = acpi_boot_find_cmd(h, e + 4);
-            g_assert(f);
-            if (f->nvs != pass || f->fixed) {
+            if (nvs && h->dsm_base) {
+                g_assert(a->blob->len <= DSM_RAM_SIZE);
+                a->addr = h->dsm_base;
                 continue;
             }
-            align = MAX(ldl_le_p(e + 60), 1);
-            g_assert(is_power_of_2(align) && align <= HANDOFF_ALIGN);
-            next = ROUND_UP(next, align);
-            f->addr = next;
-            next += f->blob->len;
+            g_assert(a->align <= HANDOFF_ALIGN);
+            next = ROUND_UP(next, MAX(a->align, 1));
+            a->addr = next;
+            next += a->blob->len;
         }
-        /* Each part on its own granules */
         next = ROUND_UP(next, HANDOFF_ALIGN);
         if (pass == 0) {
             h->acpi_end = next;
         }
     }
     h->nvs_end = next;
-    g_byte_array_set_size(h->buf, next - h->base);
-    memset(h->buf->data + HANDOFF_EFI_SIZE, 0,
-           h->buf->len - HANDOFF_EFI_SIZE);
-    for (i = 0; i < h->n_files; i++) {
-        AcpiBootFile *f = &h->files[i];
+    g_array_append_vals(h->files, allocs, n);
+}
 
-        if (f->addr && !f->fixed) {
-            f->data = h->buf->data + (f->addr - h->base);
-            memcpy(f->data, f->blob->data, f->blob->len);
+/*
+ * Size the handoff region and copy the linked files into it (all but a
+ * _DSM page in RAM of its own: its contents are scratch, each call writes
+ * its input first); return the RSDP's address.
+ */
+static hwaddr acpi_boot_load_files(AcpiBootHandoff *h)
+{
+    hwaddr rsdp = 0;
+    guint i;
+
+    g_byte_array_set_size(h->buf, h->nvs_end - h->base);
+    memset(h->buf->data, 0, h->buf->len);
+    for (i = 0; i < h->files->len; i++) {
+        const BIOSLinkerAlloc *a = &g_array_index(h->files, BIOSLinkerAlloc,
+                                                  i);
+
+        if (a->addr != h->dsm_base || !h->dsm_base) {
+            memcpy(h->buf->data + (a->addr - h->base), a->blob->data,
+                   a->blob->len);
         }
-        if (f->addr) {
-            trace_virt_hotmem_acpi_boot_file(f->name, f->addr, f->blob->len);
+        if (g_str_equal(a->file, ACPI_BUILD_RSDP_FILE)) {
+            rsdp = a->addr;
         }
+        trace_virt_hotmem_acpi_boot_file(a->file, a->addr, a->blob->len);
     }
-
-    for (i = 0; i < cmds->len; i += LINKER_ENTRY_SIZE) {
-        const uint8_t *e = (const uint8_t *)cmds->data + i;
-        uint32_t cmd = ldl_le_p(e);
-
-        if (cmd == LINKER_ADD_POINTER) {
-            AcpiBootFile *dst = acpi_boot_find_cmd(h, e + 4);
-            AcpiBootFile *src = acpi_boot_find_cmd(h, e + 60);
-            uint32_t off = ldl_le_p(e + 116);
-            uint8_t size = e[120];
-            uint64_t val = 0;
-
-            g_assert(acpi_boot_in_file(dst, off, size) && src && src->addr &&
-                     (size == 1 || size == 2 || size == 4 || size == 8));
-            memcpy(&val, dst->data + off, size);
-            val = le64_to_cpu(val) + src->addr;
-            /*
-             * A pointer narrower than 64 bits must hold the address: the
-             * NVDIMM _DSM buffer's is a 32-bit name (MEMA) in the SSDT,
-             * which is why acpi_boot_dsm_ram() exists.
-             */
-            if (size < 8 && val >> (size * 8)) {
-                error_setg(errp, "acpi=on: '%s' is placed at 0x%" PRIx64
-                           " but '%s' holds its address in %u bytes",
-                           src->name, src->addr, dst->name, size);
-                return false;
-            }
-            val = cpu_to_le64(val);
-            memcpy(dst->data + off, &val, size);
-        } else if (cmd == LINKER_ADD_CHECKSUM) {
-            AcpiBootFile *f = acpi_boot_find_cmd(h, e + 4);
-            uint32_t off = ldl_le_p(e + 60);
-            uint32_t start = ldl_le_p(e + 64);
-            uint32_t len = ldl_le_p(e + 68);
-            uint8_t sum = 0;
-            uint32_t j;
-
-            g_assert(acpi_boot_in_file(f, off, 1) &&
-                     acpi_boot_in_file(f, start, len));
-            for (j = 0; j < len; j++) {
-                sum += f->data[start + j];
-            }
-            f->data[off] -= sum;
-        } else {
-            /* Not LINKER_WRITE_POINTER: only ras=on asks for it on virt */
-            g_assert(cmd == LINKER_ALLOCATE || cmd == 0);
-        }
-    }
-    return true;
+    g_assert(rsdp);
+    return rsdp;
 }
 
 /* --- the EFI system table and memory map ---------------------------------- */
@@ -648,47 +554,25 @@ void virt_hotmem_acpi_boot_modify_dtb(VirtHotmemMachineState *vhms,
     AcpiBootHandoff h = {
         .base = vhms->acpi_handoff_base,
         .buf = g_byte_array_new(),
+        .dsm_base = vhms->acpi_dsm_base,
+        .files = g_array_new(false, false, sizeof(BIOSLinkerAlloc)),
     };
     EfiMemmapBuilder m;
     AcpiBootBankWalk walk = { .memmap = &m, .handoff = &h };
-    AcpiBootFile *rsdp;
+    hwaddr rsdp;
     Error *err = NULL;
     size_t memmap_size;
 
     acpi_build_tables_init(&tables);
     virt_acpi_build(vms, &tables);
-
-    h.files[h.n_files++] = (AcpiBootFile) {
-        .name = ACPI_BUILD_TABLE_FILE, .blob = tables.table_data,
-    };
-    h.files[h.n_files++] = (AcpiBootFile) {
-        .name = ACPI_BUILD_RSDP_FILE, .blob = tables.rsdp,
-    };
-    h.files[h.n_files++] = (AcpiBootFile) {
-        .name = ACPI_BUILD_TPMLOG_FILE, .blob = tables.tcpalog,
-    };
-    if (ms->nvdimms_state->is_enabled) {
-        /*
-         * The _DSM page QEMU and the guest's AML exchange data through:
-         * in the handoff region, or in its own RAM if it has some.  Its
-         * contents are scratch (each call writes its input first), so
-         * its own RAM needs no copy of the blob's zeroes.
-         */
-        h.files[h.n_files++] = (AcpiBootFile) {
-            .name = NVDIMM_DSM_MEM_FILE, .blob = ms->nvdimms_state->dsm_mem,
-            .nvs = true, .fixed = vhms->acpi_dsm_base != 0,
-            .addr = vhms->acpi_dsm_base,
-        };
-        g_assert(!vhms->acpi_dsm_base ||
-                 ms->nvdimms_state->dsm_mem->len <= DSM_RAM_SIZE);
-    }
-    g_byte_array_set_size(h.buf, HANDOFF_EFI_SIZE);
-    memset(h.buf->data, 0, HANDOFF_EFI_SIZE);
-    if (!acpi_boot_run_linker(&h, tables.linker->cmd_blob, &err)) {
+    /*
+     * ras=on, the only option that brings a WRITE_POINTER command, is
+     * refused by virt_hotmem_acpi_boot_check().
+     */
+    if (!bios_linker_loader_apply(tables.linker, acpi_boot_place, &h, &err)) {
+        error_prepend(&err, "acpi=on: ");
         goto fail;
     }
-    rsdp = acpi_boot_find(&h, ACPI_BUILD_RSDP_FILE);
-    g_assert(rsdp && rsdp->addr);
     if (h.nvs_end > vhms->acpi_handoff_limit) {
         error_setg(&err, "acpi=on: the EFI and ACPI tables need %" PRIu64
                    " KiB at 0x%" PRIx64 ", below the kernel at 0x%" PRIx64
@@ -698,6 +582,7 @@ void virt_hotmem_acpi_boot_modify_dtb(VirtHotmemMachineState *vhms,
                    (uint64_t)(vhms->acpi_handoff_limit - h.base) / KiB);
         goto fail;
     }
+    rsdp = acpi_boot_load_files(&h);
 
     m = (EfiMemmapBuilder) { .desc = h.buf->data + HANDOFF_MEMMAP };
     /* Below every RAM bank (it is used only when they are above 4 GiB) */
@@ -707,7 +592,7 @@ void virt_hotmem_acpi_boot_modify_dtb(VirtHotmemMachineState *vhms,
     }
     virt_foreach_ram_range(vms, 0, ms->ram_size, acpi_boot_bank_cb, &walk);
     memmap_size = m.n * EFI_MEMORY_DESC_SIZE;
-    acpi_boot_write_efi(&h, rsdp->addr);
+    acpi_boot_write_efi(&h, rsdp);
 
     rom_add_blob_fixed_as("virt-hotmem-efi-acpi", h.buf->data, h.buf->len,
                           h.base, &address_space_memory);
@@ -737,10 +622,11 @@ void virt_hotmem_acpi_boot_modify_dtb(VirtHotmemMachineState *vhms,
      */
     qemu_fdt_setprop_cell(fdt, "/chosen", "linux,uefi-secure-boot",
                           EFI_SECUREBOOT_MODE_DISABLED);
-    trace_virt_hotmem_acpi_boot(h.base, rsdp->addr, m.n, h.nvs_end - h.base);
+    trace_virt_hotmem_acpi_boot(h.base, rsdp, m.n, h.nvs_end - h.base);
 
     acpi_build_tables_cleanup(&tables, true);
     g_byte_array_free(h.buf, true);
+    g_array_free(h.files, true);
     return;
 
 fail:

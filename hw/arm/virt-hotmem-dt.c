@@ -19,11 +19,9 @@
 
 #include "qemu/osdep.h"
 #include "qapi/error.h"
-#include "qapi/qapi-commands-machine.h"
 #include "hw/boards.h"
 #include "hw/hotplug.h"
 #include "hw/mem/memory-device.h"
-#include "hw/mem/nvdimm.h"
 #include "hw/mem/pc-dimm.h"
 #include "hw/qdev-core.h"
 #include "hw/arm/virt-hotmem.h"
@@ -139,36 +137,29 @@ static void virt_hotmem_dt_add_ram_banks(VirtHotmemMachineState *vhms,
  * reg is the nvdimm's guest-visible region: its label area, if any, is
  * not mapped.
  */
+typedef struct VirtHotmemDtDimms {
+    void *fdt;
+    bool numa;
+} VirtHotmemDtDimms;
+
+/* virtio-mem and others describe themselves to the guest */
+static void virt_hotmem_dt_add_dimm(const PCDIMMDeviceInfo *di, bool pmem,
+                                    void *opaque)
+{
+    VirtHotmemDtDimms *d = opaque;
+
+    virt_hotmem_dt_add_range(d->fdt, pmem ? "pmem" : "memory",
+                             pmem ? "pmem-region" : NULL, di->addr, di->size,
+                             d->numa ? di->node : -1);
+    trace_virt_hotmem_dt_dimm(di->id ?: "", pmem, di->addr, di->size,
+                              di->node);
+}
+
 static void virt_hotmem_dt_add_dimms(MachineState *ms, void *fdt)
 {
-    MemoryDeviceInfoList *list = qmp_memory_device_list();
-    MemoryDeviceInfoList *e;
+    VirtHotmemDtDimms d = { .fdt = fdt, .numa = virt_hotmem_dt_numa(ms) };
 
-    for (e = list; e; e = e->next) {
-        PCDIMMDeviceInfo *di;
-        bool pmem;
-
-        switch (e->value->type) {
-        case MEMORY_DEVICE_INFO_KIND_DIMM:
-            di = e->value->u.dimm.data;
-            pmem = false;
-            break;
-        case MEMORY_DEVICE_INFO_KIND_NVDIMM:
-            di = e->value->u.nvdimm.data;
-            pmem = true;
-            break;
-        default:
-            /* virtio-mem and others describe themselves to the guest */
-            continue;
-        }
-        virt_hotmem_dt_add_range(fdt, pmem ? "pmem" : "memory",
-                                 pmem ? "pmem-region" : NULL,
-                                 di->addr, di->size,
-                                 virt_hotmem_dt_numa(ms) ? di->node : -1);
-        trace_virt_hotmem_dt_dimm(di->id ?: "", pmem, di->addr, di->size,
-                                  di->node);
-    }
-    qapi_free_MemoryDeviceInfoList(list);
+    memory_device_foreach_dimm(virt_hotmem_dt_add_dimm, &d);
 }
 
 void virt_hotmem_dt_modify(const struct arm_boot_info *binfo, void *fdt)
@@ -193,65 +184,26 @@ void virt_hotmem_dt_modify(const struct arm_boot_info *binfo, void *fdt)
 /* --- DIMMs without ACPI --------------------------------------------------- */
 
 /*
- * Without virt's ACPI GED there is nothing that could tell the guest about
- * a DIMM after boot, so virt refuses them all.  A cold-plugged one is
- * described in the device tree instead (above): plug it into device
- * memory as virt would, without the GED.
+ * Without virt's ACPI GED nothing could tell the guest about a DIMM after
+ * boot.  virt accepts cold-plugged ones all the same, with its own checks
+ * (dt_describes_dimms, patches/0018), for virt_hotmem_dt_modify() to
+ * describe them in the device tree, and refuses a hot-added one for want
+ * of a GED: say instead what does work.
  */
-static bool virt_hotmem_dt_owns_dimm(HotplugHandler *hotplug_dev,
-                                     DeviceState *dev)
-{
-    VirtMachineState *vms = VIRT_MACHINE(hotplug_dev);
-
-    return !vms->acpi_dev && object_dynamic_cast(OBJECT(dev), TYPE_PC_DIMM);
-}
-
 static void virt_hotmem_dt_pre_plug(HotplugHandler *hotplug_dev,
                                     DeviceState *dev, Error **errp)
 {
     VirtHotmemMachineClass *vhmc = VIRT_HOTMEM_MACHINE_GET_CLASS(hotplug_dev);
-    VirtMachineState *vms = VIRT_MACHINE(hotplug_dev);
-    MachineState *ms = MACHINE(hotplug_dev);
-    const char *type = object_get_typename(OBJECT(dev));
 
-    if (!virt_hotmem_dt_owns_dimm(hotplug_dev, dev)) {
-        vhmc->dt_parent_pre_plug(hotplug_dev, dev, errp);
-        return;
-    }
-    if (dev->hotplugged) {
+    if (!VIRT_MACHINE(hotplug_dev)->acpi_dev && dev->hotplugged &&
+        object_dynamic_cast(OBJECT(dev), TYPE_PC_DIMM)) {
         error_setg(errp, "%s cannot be hot-added: this guest booted with a "
                    "device tree, which has no memory hotplug; boot it with "
                    "UEFI firmware and ACPI, or hot-add memory with "
-                   "virtio-mem-pci", type);
+                   "virtio-mem-pci", object_get_typename(OBJECT(dev)));
         return;
     }
-    if (vms->mte) {
-        error_setg(errp, "%s: memory devices cannot be used with mte=on",
-                   type);
-        return;
-    }
-    if (object_dynamic_cast(OBJECT(dev), TYPE_NVDIMM) &&
-        !ms->nvdimms_state->is_enabled) {
-        error_setg(errp, "nvdimm is not enabled: add 'nvdimm=on' to '-M'");
-        return;
-    }
-    pc_dimm_pre_plug(PC_DIMM(dev), ms, errp);
-}
-
-static void virt_hotmem_dt_plug(HotplugHandler *hotplug_dev,
-                                DeviceState *dev, Error **errp)
-{
-    VirtHotmemMachineClass *vhmc = VIRT_HOTMEM_MACHINE_GET_CLASS(hotplug_dev);
-    MachineState *ms = MACHINE(hotplug_dev);
-
-    if (!virt_hotmem_dt_owns_dimm(hotplug_dev, dev)) {
-        vhmc->dt_parent_plug(hotplug_dev, dev, errp);
-        return;
-    }
-    pc_dimm_plug(PC_DIMM(dev), ms);
-    if (object_dynamic_cast(OBJECT(dev), TYPE_NVDIMM)) {
-        nvdimm_plug(ms->nvdimms_state);
-    }
+    vhmc->dt_parent_pre_plug(hotplug_dev, dev, errp);
 }
 
 void virt_hotmem_dt_class_init(ObjectClass *oc)
@@ -259,9 +211,8 @@ void virt_hotmem_dt_class_init(ObjectClass *oc)
     VirtHotmemMachineClass *vhmc = (VirtHotmemMachineClass *)oc;
     HotplugHandlerClass *hc = HOTPLUG_HANDLER_CLASS(oc);
 
+    VIRT_MACHINE_CLASS(oc)->dt_describes_dimms = true;
     /* Wrap whatever is there, so other wrappers of ours compose */
     vhmc->dt_parent_pre_plug = hc->pre_plug;
     hc->pre_plug = virt_hotmem_dt_pre_plug;
-    vhmc->dt_parent_plug = hc->plug;
-    hc->plug = virt_hotmem_dt_plug;
 }

@@ -46,6 +46,7 @@
 #include "trace.h"
 
 #include <glob.h>
+#include <zlib.h>
 
 /* Names of virt's low memory map entries, as query-memory-layout shows them */
 static const char *const virt_hotmem_low_names[VIRT_LOWMEMMAP_LAST] = {
@@ -162,38 +163,73 @@ static bool virt_hotmem_load_reserved(VirtHotmemMachineState *vhms,
 
 /* --- planning ------------------------------------------------------------ */
 
-/*
- * How many bytes a file will take once loaded: an arm64 Image says so in
- * its header (image_size, which counts the BSS too), a gzip file in its
- * trailer (ISIZE, the uncompressed size modulo 4 GiB); anything else is
- * loaded as it is.  See Linux's Documentation/arch/arm64/booting.rst and
- * RFC 1952.  -1 if the file cannot be read (the loader reports that).
- */
-static int64_t virt_hotmem_loaded_size(const char *filename)
+/* Inflate the first @len bytes of the gzip file open as @fd into @out */
+static bool virt_hotmem_gunzip_head(int fd, uint8_t *out, size_t len)
 {
-    g_autofree uint8_t *head = NULL;
+    z_stream s = { .next_out = out, .avail_out = len };
+    uint8_t in[4096];
+    off_t off = 0;
+    int r = Z_OK;
+
+    /* 16 + MAX_WBITS: a gzip stream (RFC 1952), as the file is */
+    if (inflateInit2(&s, 16 + MAX_WBITS) != Z_OK) {
+        return false;
+    }
+    while (s.avail_out && r == Z_OK) {
+        if (!s.avail_in) {
+            ssize_t n = pread(fd, in, sizeof(in), off);
+
+            if (n <= 0) {
+                break;
+            }
+            off += n;
+            s.next_in = in;
+            s.avail_in = n;
+        }
+        r = inflate(&s, Z_NO_FLUSH);
+    }
+    inflateEnd(&s);
+    return !s.avail_out;
+}
+
+/*
+ * What boot.c will make of the -kernel file: the offset from the start of
+ * RAM at which it loads it (@load_offset) and the bytes it takes there.
+ * boot.c gunzips a gzip file, then reads the arm64 Image header
+ * (arm_parse_aarch64_image_header(), patches/0017: image_size counts the
+ * BSS too), and without one takes the size of the (uncompressed) file.
+ * Only the header is inflated here: a gzip file's uncompressed size is in
+ * its trailer (ISIZE, RFC 1952).  -1 if the file cannot be read (the
+ * loader reports that).
+ */
+static int64_t virt_hotmem_kernel_size(const char *filename,
+                                       hwaddr *load_offset)
+{
     int64_t size = get_image_size(filename);
-    uint8_t tail[4];
+    uint8_t head[64] = { 0 }, tail[4];
+    uint64_t image_size;
     int fd;
 
-    if (size < 64) {
-        return size;
+    if (size < 0) {
+        return -1;
     }
     fd = qemu_open_old(filename, O_RDONLY);
     if (fd < 0) {
         return -1;
     }
-    head = g_malloc(64);
-    if (pread(fd, head, 64, 0) != 64) {
-        size = -1;
-    } else if (!memcmp(head + 56, "ARM\x64", 4) && ldq_le_p(head + 16)) {
-        size = ldq_le_p(head + 16);
-    } else if (head[0] == 0x1f && head[1] == 0x8b &&
-               pread(fd, tail, 4, size - 4) == 4) {
-        size = ldl_le_p(tail);
+    if (pread(fd, head, sizeof(head), 0) >= 2 &&
+        head[0] == 0x1f && head[1] == 0x8b) {
+        if (pread(fd, tail, 4, size - 4) == 4) {
+            size = ldl_le_p(tail);
+        }
+        if (!virt_hotmem_gunzip_head(fd, head, sizeof(head))) {
+            memset(head, 0, sizeof(head));
+        }
     }
     close(fd);
-    return size;
+    image_size = arm_parse_aarch64_image_header(head, sizeof(head),
+                                                load_offset);
+    return image_size ? image_size : size;
 }
 
 /*
@@ -214,14 +250,15 @@ bool virt_hotmem_has_firmware(VirtHotmemMachineState *vhms)
 }
 
 /*
- * Without firmware, virt's boot code puts its boot loader at the start of
- * the first RAM bank, the kernel at a 2 MiB boundary above it, the initrd
- * after the kernel (at least 128 MiB or half the bank in), and the DTB at
- * the next 2 MiB boundary, which the kernel maps as a whole 2 MiB block.
- * With several banks, a first bank that cannot hold that is refused
- * here, naming the sizes, rather than failing later with a message about
- * "RAM" that the user sized differently (or, for the DTB, not at all).
- * The loader checks again with the exact sizes.
+ * Without firmware, boot.c puts its boot loader at the start of the first
+ * RAM bank, the kernel above it, the initrd after the kernel (at least
+ * 128 MiB or half the bank in, arm_boot_initrd_start(), patches/0017) and
+ * the DTB at the next 2 MiB boundary, which arm64 Linux maps as a whole
+ * 2 MiB block (Documentation/arch/arm64/booting.rst).  With several banks,
+ * a first bank that cannot hold that is refused here, naming the sizes,
+ * rather than failing later with a message about "RAM" that the user
+ * sized differently (or, for the DTB, not at all).  The loader checks
+ * again with the exact sizes.
  */
 static bool virt_hotmem_check_boot_bank(VirtHotmemMachineState *vhms,
                                         const VirtHotmemLayout *layout,
@@ -230,23 +267,26 @@ static bool virt_hotmem_check_boot_bank(VirtHotmemMachineState *vhms,
     MachineState *ms = MACHINE(vhms);
     const VirtHotmemRamBank *bank = &layout->ram_banks[0];
     int64_t kernel_size, initrd_size = 0;
-    uint64_t initrd_start, need;
+    hwaddr load_offset, initrd_start;
+    uint64_t need;
 
     /* One bank is all of RAM, as on virt: boot.c's own checks apply. */
     if (layout->n_ram_banks < 2 || !ms->kernel_filename ||
         virt_hotmem_has_firmware(vhms)) {
         return true;
     }
-    kernel_size = virt_hotmem_loaded_size(ms->kernel_filename);
+    kernel_size = virt_hotmem_kernel_size(ms->kernel_filename, &load_offset);
     if (ms->initrd_filename) {
         initrd_size = get_image_size(ms->initrd_filename);
     }
     if (kernel_size < 0 || initrd_size < 0) {
         return true;
     }
-    initrd_start = MAX(MIN(bank->size / 2, 128 * MiB),
-                       2 * MiB + kernel_size);
-    need = QEMU_ALIGN_UP(initrd_start + initrd_size, 2 * MiB) + 2 * MiB;
+    initrd_start = arm_boot_initrd_start(bank->base, bank->size,
+                                         bank->base + load_offset +
+                                         kernel_size);
+    need = QEMU_ALIGN_UP(initrd_start - bank->base + initrd_size, 2 * MiB) +
+           2 * MiB;
     if (need > bank->size) {
         error_setg(errp, "memory-layout=%s: the first RAM bank (0x%" PRIx64
                    ", %" PRIu64 " KiB) is too small to boot from: kernel "
@@ -528,6 +568,18 @@ static void virt_hotmem_layout_to_migrated(VirtHotmemMachineState *vhms,
     m->highest_gpa = virt_hotmem_layout_highest_gpa(l);
 }
 
+static void virt_hotmem_dimm_to_migrated(const PCDIMMDeviceInfo *di,
+                                         bool nvdimm, void *opaque)
+{
+    VirtHotmemMigratedLayout *m = opaque;
+
+    if (m->n_dimms < VIRT_HOTMEM_MIGRATION_MAX_DIMMS) {
+        m->dimms[m->n_dimms++] = (VirtHotmemMigratedDimm) {
+            .addr = di->addr, .size = di->size, .node = di->node,
+        };
+    }
+}
+
 /*
  * The pc-dimms and nvdimms plugged now, in address order.  The RAM
  * section catches a missing DIMM or one of another size only by its
@@ -536,27 +588,8 @@ static void virt_hotmem_layout_to_migrated(VirtHotmemMachineState *vhms,
  */
 static void virt_hotmem_dimms_to_migrated(VirtHotmemMigratedLayout *m)
 {
-    MemoryDeviceInfoList *list = qmp_memory_device_list(), *l;
-    PCDIMMDeviceInfo *di;
-
     m->n_dimms = 0;
-    for (l = list; l && m->n_dimms < VIRT_HOTMEM_MIGRATION_MAX_DIMMS;
-         l = l->next) {
-        switch (l->value->type) {
-        case MEMORY_DEVICE_INFO_KIND_DIMM:
-            di = l->value->u.dimm.data;
-            break;
-        case MEMORY_DEVICE_INFO_KIND_NVDIMM:
-            di = l->value->u.nvdimm.data;
-            break;
-        default:
-            continue;
-        }
-        m->dimms[m->n_dimms++] = (VirtHotmemMigratedDimm) {
-            .addr = di->addr, .size = di->size, .node = di->node,
-        };
-    }
-    qapi_free_MemoryDeviceInfoList(list);
+    memory_device_foreach_dimm(virt_hotmem_dimm_to_migrated, m);
 }
 
 static int virt_hotmem_layout_pre_save(void *opaque)

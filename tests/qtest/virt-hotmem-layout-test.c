@@ -548,6 +548,42 @@ static void test_boot_bank(void)
     rmdir(dir);
 }
 
+/*
+ * A gzip-compressed arm64 Image is sized as boot.c will load it: by the
+ * image_size of the header it gunzips (BSS included), not by the size of
+ * the compressed file or of the data it holds.  Here a 4 KiB Image whose
+ * header claims 8 MiB: the message must name 8192 KiB.
+ */
+static void test_boot_bank_gzip_image(void)
+{
+    const char *qemu = g_getenv("QTEST_QEMU_BINARY");
+    g_autofree char *image = vhm_write_arm64_image(8 * MiB);
+    g_autofree char *gz = g_strdup_printf("%s.gz", image);
+    g_autofree char *gzip = g_strdup_printf("gzip -n %s", image);
+    g_autofree char *cmd = NULL;
+    g_autofree char *err = NULL;
+    g_autoptr(GError) gerr = NULL;
+    g_auto(GStrv) argv = NULL;
+    int status;
+
+    g_assert_true(g_spawn_command_line_sync(gzip, NULL, NULL, &status,
+                                            &gerr));
+    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    cmd = g_strdup_printf("timeout 60 %s -nodefaults -display none "
+                          "-accel qtest " BOOT_BANK_ARGS " -kernel %s",
+                          qemu, gz);
+    g_assert_true(g_shell_parse_argv(cmd, NULL, &argv, &gerr));
+    g_assert_true(g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH, NULL,
+                               NULL, NULL, &err, &status, &gerr));
+    unlink(gz);
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 1);
+    if (!strstr(err, "kernel (8192 KiB)")) {
+        g_test_message("stderr was: %s", err);
+    }
+    g_assert_nonnull(strstr(err, "kernel (8192 KiB)"));
+}
+
 int main(int argc, char **argv)
 {
     size_t i;
@@ -570,6 +606,8 @@ int main(int argc, char **argv)
     qtest_add_func("/virt-hotmem/layout/other-machine", test_other_machine);
     qtest_add_func("/virt-hotmem/layout/boot-bank-with-firmware",
                    test_boot_bank);
+    qtest_add_func("/virt-hotmem/layout/boot-bank-gzip-image",
+                   test_boot_bank_gzip_image);
     for (i = 0; i < G_N_ELEMENTS(bad_cases); i++) {
         g_autofree char *path = g_strdup_printf("/virt-hotmem/bad-input/%s",
                                                 bad_cases[i].name);

@@ -121,9 +121,8 @@ typedef struct VirtHotmemMachineClass {
 
     /* virt's callbacks that ours wrap */
     void (*parent_init)(MachineState *ms);
-    /* The hotplug callbacks virt-hotmem-dt.c wraps */
+    /* The hotplug callback virt-hotmem-dt.c wraps */
     hotplug_fn dt_parent_pre_plug;
-    hotplug_fn dt_parent_plug;
 } VirtHotmemMachineClass;
 
 /*
@@ -151,7 +150,7 @@ bool virt_hotmem_has_firmware(VirtHotmemMachineState *vhms);
 
 /*
  * virt-hotmem-dt.c: the bootinfo.modify_dtb callback (RAM banks, DIMMs
- * and NVDIMMs in the device tree), and the hotplug callbacks that let a
+ * and NVDIMMs in the device tree), and the class set-up that lets a
  * device-tree guest have cold-plugged DIMMs.
  */
 void virt_hotmem_dt_modify(const struct arm_boot_info *binfo, void *fdt);

@@ -30,8 +30,7 @@ TOUCHED = [r"target_i386_kvm_kvm\.c\.o$", r"monitor_hmp-target\.c\.o$",
            r"monitor_hmp-cmds\.c\.o$", r"qapi-introspect\.c\.o$",
            r"qapi-commands-overlay\.c\.o$", r"qapi-types-overlay\.c\.o$",
            r"hw_mem_memory-device\.c\.o$", r"hw_acpi_aml-build\.c\.o$",
-           r"hw_acpi_bios-linker-loader\.c\.o$", r"hw_arm_boot\.c\.o$",
-           r"hw_arm_virt\.c\.o$"]
+           r"hw_acpi_bios-linker-loader\.c\.o$", r"hw_arm_boot\.c\.o$"]
 
 
 def run(argv, cwd, timeout):

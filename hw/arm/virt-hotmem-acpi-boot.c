@@ -8,8 +8,9 @@
  * fdtparams.c) point at an EFI system table and an EFI memory map in
  * guest RAM.  The system table's configuration table carries the ACPI 2.0
  * RSDP; the ACPI tables are the very ones virt builds for firmware
- * (virt_acpi_build()), placed in RAM here by running their BIOSLinker
- * commands as firmware would.  arm64's acpi_boot_table_init() takes the
+ * (virt_acpi_build()), placed in RAM here and linked by QEMU's own
+ * bios_linker_loader_apply() (patches/0016), as firmware would link
+ * them.  arm64's acpi_boot_table_init() takes the
  * hardware from ACPI because the device tree is a stub (dt_is_stub() in
  * arch/arm64/kernel/acpi.c), and efi_init() (drivers/firmware/efi/
  * efi-init.c) takes RAM from the EFI memory map.
@@ -376,7 +377,7 @@ static hwaddr acpi_boot_load_files(AcpiBootHandoff *h)
         const BIOSLinkerAlloc *a = &g_array_index(h->files, BIOSLinkerAlloc,
                                                   i);
 
-        if (a->addr != h->dsm_base || !h->dsm_base) {
+        if (!h->dsm_base || a->addr != h->dsm_base) {
             memcpy(h->buf->data + (a->addr - h->base), a->blob->data,
                    a->blob->len);
         }

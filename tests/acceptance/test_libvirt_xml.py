@@ -39,14 +39,8 @@ from vhm import dimm, guest, libvirt, tap  # noqa: E402
 GiB = guest.GiB
 MiB = guest.MiB
 KiB = 1024
-MANUAL = os.path.join(guest.ROOT, "docs", "system", "arm", "virt-hotmem.rst")
-# The file names the manual's XML uses, replaced by this run's.
-DOC_EMULATOR = "/usr/local/bin/qemu-system-aarch64"
-DOC_KERNEL = "/var/lib/libvirt/boot/vmlinuz-arm64"
-DOC_INITRD = "/var/lib/libvirt/boot/initrd.img-arm64"
 DOC_RESERVED = "/etc/virt-hotmem/reserved-regions"
-DOC_NVDIMM = "/var/lib/libvirt/images/nvdimm0.img"
-DOC_SERIAL = "<serial type='pty'/>"
+DOC_NVDIMM = libvirt.DOC_NVDIMM
 NVDIMM_MODULES = ("kernel/drivers/dax/dax.ko",
                   "kernel/drivers/nvdimm/libnvdimm.ko",
                   "kernel/drivers/nvdimm/nd_btt.ko",
@@ -55,30 +49,6 @@ NVDIMM_MODULES = ("kernel/drivers/dax/dax.ko",
 # ARM DEN 0001C, table 2: the first two DRAM windows.
 DEN0001_WINDOW0 = 0x80000000
 DEN0001_WINDOW1 = 0x880000000
-
-
-def manual_xml(name):
-    """The XML of the manual's code-block with :name: @name."""
-    with open(MANUAL) as f:
-        lines = f.read().splitlines()
-    starts = [i for i, line in enumerate(lines)
-              if line == "  :name: " + name]
-    assert len(starts) == 1, "%s has %d blocks named %s" % (
-        MANUAL, len(starts), name)
-    assert lines[starts[0] - 1] == ".. code-block:: xml", name
-    block = []
-    for line in lines[starts[0] + 2:]:
-        if line and not line.startswith("  "):
-            break
-        block.append(line[2:])
-    return "\n".join(block).strip() + "\n"
-
-
-def substitute(xml, replacements):
-    for old, new in replacements:
-        assert old in xml, "the manual's XML lacks %s" % old
-        xml = xml.replace(old, new)
-    return xml
 
 
 def write(path, text):
@@ -114,15 +84,9 @@ class Domain:
             initrd = guest.build_initramfs(
                 os.path.join(self.tmp, "initrd.gz"), modules)
             console = os.path.join(self.tmp, "console.sock")
-            xml = manual_xml(name)
-            xml = re.sub(r"<name>[^<]*</name>",
-                         "<name>%s</name>" % self.lv.domain, xml, count=1)
-            xml = substitute(xml, [
-                (DOC_EMULATOR, guest.QEMU_AARCH64),
-                (DOC_KERNEL, os.path.join(assets, "vmlinuz")),
-                (DOC_INITRD, initrd),
-                (DOC_SERIAL, "<serial type='unix'><source mode='bind' "
-                 "path='%s'/></serial>" % console)] + list(extra))
+            xml = libvirt.manual_domain_xml(name, self.lv.domain,
+                                            os.path.join(assets, "vmlinuz"),
+                                            initrd, console, extra)
             path = write(os.path.join(self.tmp, name + ".xml"), xml)
             self.lv.start()
             self.lv.virsh("create", path, timeout=300)
@@ -136,7 +100,8 @@ class Domain:
 
     def attach(self, xml_name, replacements=()):
         path = write(os.path.join(self.tmp, xml_name + ".xml"),
-                     substitute(manual_xml(xml_name), replacements))
+                     libvirt.substitute(libvirt.manual_xml(xml_name),
+                                        replacements))
         self.virsh("attach-device", self.lv.domain, path, "--live")
         return path
 

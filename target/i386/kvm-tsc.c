@@ -40,6 +40,7 @@
 #include "qapi/qapi-types-precise-tsc.h"
 #include "qapi/qapi-visit-precise-tsc.h"
 #include "hw/core/cpu.h"
+#include "migration/misc.h"
 #include "migration/vmstate.h"
 #include "migration/migration.h"
 #include "migration/qemu-file.h"
@@ -1094,7 +1095,9 @@ static int kvm_tsc_post_load(void *opaque, int version_id)
         return 0;
     }
     report->error = g_strdup(error_get_pretty(err));
-    error_report_err(err);
+    /* Reported by the migration core, to this QEMU's user and the source */
+    migration_incoming_set_error(err);
+    error_free(err);
     return -EINVAL;
 }
 
@@ -1147,7 +1150,8 @@ static bool kvm_tsc_nr_vcpus_valid(void *opaque, int version_id)
     Error *err = NULL;
 
     if (!kvm_tsc_check_nr_vcpus(opaque, &err)) {
-        error_report_err(err);
+        migration_incoming_set_error(err);
+        error_free(err);
         return false;
     }
     return true;

@@ -196,6 +196,43 @@ def test_ram_base_acpi_two_dimms():
         two.close()
 
 
+def refused(two, reason, p2p=False, replacements=()):
+    """Migrate from host 0 to host 1 and see it refused: virsh prints
+    @reason (the destination QEMU's words), the domain runs on on host 0
+    and host 1 has none."""
+    a, b = two.hosts
+    rc, out, _ = two.migrate(0, 1, p2p=p2p, replacements=replacements)
+    assert rc != 0, "the migration was accepted: " + out
+    assert reason in out, "virsh migrate%s says %r, not %r" % (
+        " --p2p" if p2p else "", out.strip(), reason)
+    assert libvirt.state(a, two.domain) == "running", \
+        libvirt.state(a, two.domain)
+    assert b.virsh("domstate", two.domain, check=False)[0] != 0, \
+        "the destination kept the domain"
+    print("# refused%s: %s" % (" (--p2p)" if p2p else "", out.strip()),
+          flush=True)
+
+
+def test_refused_layout():
+    two = libvirt.TwoHosts("vhm-mig-refused")
+    try:
+        con = libvirt.boot(two, "libvirt-ram-base-acpi")
+        # The destination plans RAM at 513 GiB: its map is not the
+        # source's.  (With a DIMM at the source's address the destination
+        # would not even start: the DIMM is outside its device memory.)
+        for p2p in (False, True):
+            refused(two, "the source's memory map differs from this "
+                    "machine's", p2p=p2p, replacements=[(
+                        "ram-base=0x8000000000", "ram-base=0x8040000000")])
+        con.check("true")
+        con.close()
+        # And the source still migrates where the map is the same.
+        rc, out, _ = two.migrate(0, 1, p2p=True)
+        assert rc == 0, out
+    finally:
+        two.close()
+
+
 def readme_precise_tsc_xml(domain):
     with open(README) as f:
         text = f.read()
@@ -231,19 +268,15 @@ def test_precise_tsc_q35():
         src = query(a)
         assert src["enabled"] is True, src
         time.sleep(2)
-        rc, out, secs = two.migrate(0, 1)
         if src["mode"] == "unsupported":
             # This host's KVM ignores TSC offsets (PVM, for one): the
             # destination must refuse a stream whose TSCs it cannot
-            # restore, and the source go on running.
-            assert rc != 0, "a migration from a host whose KVM ignores " \
-                "TSC offsets was accepted: " + out
-            assert libvirt.state(a, two.domain) == "running", \
-                libvirt.state(a, two.domain)
-            assert b.virsh("domstate", two.domain, check=False)[0] != 0
-            print("# precise-tsc: this host's KVM ignores TSC offsets; "
-                  "refused as it must be: %s" % out.strip(), flush=True)
+            # restore, say why through virsh, the source go on running.
+            for p2p in (False, True):
+                refused(two, "precise-tsc: the source host's KVM ignores "
+                        "TSC offsets", p2p=p2p)
             return
+        rc, out, secs = two.migrate(0, 1)
         assert rc == 0, out
         dst = query(b)
         assert dst["enabled"] is True, dst
@@ -266,5 +299,7 @@ if __name__ == "__main__":
                test_uefi_dimm_nvdimm),
               ("libvirt/2host-512g-acpi-two-dimms-there-and-back-"
                "managedsave", test_ram_base_acpi_two_dimms),
+              ("libvirt/2host-refused-layout-reason-in-virsh",
+               test_refused_layout),
               ("libvirt/2host-q35-precise-tsc-there-and-back",
                test_precise_tsc_q35)])

@@ -43,6 +43,14 @@ auth_unix_rw = "none"
 auth_unix_ro = "none"
 host_uuid = "%s"
 """
+# What a daemon that peer-to-peer migration reaches adds: libvirt's TCP
+# port, without authentication, on the addresses of its own network
+# namespace.
+LIBVIRTD_TCP_CONF = """\
+listen_tls = 0
+listen_tcp = 1
+auth_tcp = "none"
+"""
 # The daemon's view: these directories of the test replace the machine's.
 # /run/dbus hides the system bus: no polkit, systemd-machined or firewalld
 # of the machine's is asked or told anything.
@@ -123,8 +131,9 @@ class Libvirtd:
     and up, picked by each daemon) cannot collide; its domain's name ends
     in @tmp's unique suffix, as host-wide names (cgroups) come from it."""
 
-    def __init__(self, tmp, domain):
+    def __init__(self, tmp, domain, listen_tcp=False):
         self.tmp = tmp
+        self.listen_tcp = listen_tcp
         self.domain = "%s-%s" % (domain, os.path.basename(tmp).split("-")[-1])
         for sub, _ in PRIVATE_DIRS:
             os.makedirs(os.path.join(tmp, sub))
@@ -135,6 +144,9 @@ class Libvirtd:
             f.write(QEMU_CONF)
         with open(os.path.join(etc, "libvirtd.conf"), "w") as f:
             f.write(LIBVIRTD_CONF % uuid.uuid4())
+            if listen_tcp:
+                # Reached only inside its network namespace.
+                f.write(LIBVIRTD_TCP_CONF)
         # libvirt finds the emulators of its capabilities on $PATH.
         self.bin = os.path.join(tmp, "bin")
         os.makedirs(self.bin)
@@ -155,7 +167,8 @@ class Libvirtd:
         self.proc = subprocess.Popen(
             ["unshare", "--mount", "--net", "--propagation", "private",
              "sh", "-c", "ip link set lo up && " + mounts +
-             "exec libvirtd --pid-file %s/libvirtd.pid" % self.tmp],
+             "exec libvirtd --pid-file %s/libvirtd.pid%s" %
+             (self.tmp, " --listen" if self.listen_tcp else "")],
             env=env, stdin=subprocess.DEVNULL, stdout=self.log,
             stderr=subprocess.STDOUT)
         sock = os.path.join(self.tmp, "run", "libvirt-sock")
@@ -444,7 +457,8 @@ class TwoHosts:
         for h in ("a", "b"):
             d = os.path.join(self.tmp, h)
             os.makedirs(d)
-            lv = Libvirtd(os.path.join(d, "lv-" + suffix), name)
+            lv = Libvirtd(os.path.join(d, "lv-" + suffix), name,
+                          listen_tcp=True)
             self.hosts.append(lv)
         self.hosts[1].domain = self.hosts[0].domain
         self.domain = self.hosts[0].domain
@@ -458,22 +472,29 @@ class TwoHosts:
             self.close()
             raise
 
-    def migrate(self, src, dst, *flags):
+    def migrate(self, src, dst, *flags, p2p=False, replacements=()):
         """virsh migrate --live the domain from host @src to host @dst
         (indices), the stream to @dst's address on the link, the domain
-        defined there and undefined here; return the command's status
-        and output and the wall time."""
+        defined there and undefined here; with @p2p, @src's libvirtd
+        drives the migration, reaching @dst's over the link; the
+        (old, new) @replacements done in the destination's XML; return
+        the command's status and output and the wall time."""
         # Each host's QEMU binds the guest's console at a path of its
         # own: the source's QEMU removes its socket when it quits.
         xml = self.hosts[src].virsh("dumpxml", "--migratable",
                                     self.domain)[1]
-        xml = xml.replace(self.console(src), self.console(dst))
+        xml = substitute(xml.replace(self.console(src), self.console(dst)),
+                         replacements)
         path = os.path.join(self.tmp, "migrate-to-%d.xml" % dst)
         with open(path, "w") as f:
             f.write(xml)
+        uri = self.hosts[dst].uri
+        if p2p:
+            uri = "qemu+tcp://%s.%d/system" % (PREFIX, dst + 1)
+            flags += ("--p2p",)
         t0 = time.monotonic()
         rc, out = self.hosts[src].virsh(
-            "migrate", "--live", self.domain, self.hosts[dst].uri,
+            "migrate", "--live", self.domain, uri,
             "--migrateuri", "tcp://%s.%d:%d" % (PREFIX, dst + 1,
                                                 MIGRATION_PORT),
             "--xml", path, "--persistent", "--undefinesource", *flags,

@@ -37,8 +37,8 @@
 #include "qemu/main-loop.h"
 #include "qapi/error.h"
 #include "qapi/clone-visitor.h"
-#include "qapi/qapi-types-precise-tsc.h"
-#include "qapi/qapi-visit-precise-tsc.h"
+#include "qapi/qapi-commands-precise-tsc-target.h"
+#include "qapi/qapi-visit-precise-tsc-target.h"
 #include "hw/core/cpu.h"
 #include "migration/vmstate.h"
 #include "migration/migration.h"
@@ -48,7 +48,6 @@
 #include "system/kvm.h"
 #include "system/kvm_int.h"
 #include "system/runstate.h"
-#include "system/precise-tsc.h"
 #include "system/system.h"
 #include "cpu.h"
 #include "kvm/kvm_i386.h"
@@ -1188,7 +1187,7 @@ static const VMStateDescription vmstate_kvm_tsc = {
 
 /* --- query-precise-tsc ------------------------------------------------- */
 
-static PreciseTscInfo *kvm_tsc_query(Error **errp)
+PreciseTscInfo *qmp_query_precise_tsc(Error **errp)
 {
     PreciseTscInfo *info = g_new0(PreciseTscInfo, 1);
 
@@ -1233,7 +1232,6 @@ static Notifier kvm_tsc_init_notifier = {
 
 static void kvm_tsc_register(void)
 {
-    precise_tsc_register_query(kvm_tsc_query);
     qemu_add_machine_init_done_notifier(&kvm_tsc_machine_done_notifier);
     qemu_add_machine_init_done_notifier(&kvm_tsc_init_notifier);
 }

@@ -198,6 +198,11 @@ static bool kvm_tsc_read_sysfs_uint(const char *path, uint64_t *value)
 /*
  * KVM's debugfs shows the ratio it applies when the host scales at all;
  * it is the best source of truth where debugfs is mounted and readable.
+ * Debugfs is not an ABI, though: it may not be mounted, lockdown or
+ * permissions may hide it, KVM creates these files only on hosts that
+ * can scale, and a kernel may rename or drop them.  So nothing depends
+ * on it: false here, and kvm_tsc_scaling() computes the ratio as KVM
+ * does (tests/acceptance/test_precise_tsc_debugfs.py runs both paths).
  */
 static bool kvm_tsc_debugfs_scaling(CPUState *cs, TscRestoreScaling *scaling)
 {
@@ -222,8 +227,9 @@ static bool kvm_tsc_debugfs_scaling(CPUState *cs, TscRestoreScaling *scaling)
 
 /*
  * The scaling KVM really applies to this VM's guest TSC: read back from
- * debugfs if possible, else computed as KVM computes it, with the kvm
- * module's tsc_tolerance_ppm (within it KVM does not scale at all).
+ * debugfs if possible, else (no debugfs, as on most production hosts)
+ * computed as KVM computes it in kvm_set_tsc_khz(), with the kvm module's
+ * tsc_tolerance_ppm (within it KVM does not scale at all).
  */
 static bool kvm_tsc_scaling(CPUState *cs, uint32_t guest_khz,
                             uint32_t *host_khz, TscRestoreScaling *scaling,

@@ -17,6 +17,11 @@
 #   "unsupported", as under PVM), the destination's refusal instead, with
 #   the source still running.
 #
+# A refused migration (another map; another set of DIMMs, which libvirt
+# itself refuses; precise-tsc state the destination cannot restore)
+# prints the reason in virsh migrate, plain and --p2p, and the domain
+# runs on.
+#
 # After each migration: the guest's shell answers and a file it wrote in
 # RAM before is intact; the DIMMs are in the destination's live XML at
 # the addresses they had; on the way back the domain is paused first and
@@ -213,7 +218,7 @@ def refused(two, reason, p2p=False, replacements=()):
           flush=True)
 
 
-def test_refused_layout():
+def test_refused_layout_dimms():
     two = libvirt.TwoHosts("vhm-mig-refused")
     try:
         con = libvirt.boot(two, "libvirt-ram-base-acpi")
@@ -224,6 +229,12 @@ def test_refused_layout():
             refused(two, "the source's memory map differs from this "
                     "machine's", p2p=p2p, replacements=[(
                         "ram-base=0x8000000000", "ram-base=0x8040000000")])
+        # Another set of DIMMs: libvirt compares the domain XMLs' memory
+        # devices and refuses before any QEMU starts, naming the field.
+        libvirt.attach(two, 0, "libvirt-dimm")
+        refused(two, "Target device dimm base address '8080000000' does "
+                "not match source '8040000000'", replacements=[(
+                    "base='0x8040000000'", "base='0x8080000000'")])
         con.check("true")
         con.close()
         # And the source still migrates where the map is the same.
@@ -299,7 +310,7 @@ if __name__ == "__main__":
                test_uefi_dimm_nvdimm),
               ("libvirt/2host-512g-acpi-two-dimms-there-and-back-"
                "managedsave", test_ram_base_acpi_two_dimms),
-              ("libvirt/2host-refused-layout-reason-in-virsh",
-               test_refused_layout),
+              ("libvirt/2host-refused-layout-dimms-reason-in-virsh",
+               test_refused_layout_dimms),
               ("libvirt/2host-q35-precise-tsc-there-and-back",
                test_precise_tsc_q35)])

@@ -41,7 +41,7 @@ help:
 	@echo "make check   build and run every test suite"
 	@echo "make fuzz    build and run the memory-map planner's fuzzer"
 	@echo "make check-sanitizers  1000 DIMM plug/unplug cycles, ASan+UBSan build (build-sanitizers/)"
-	@echo "make bench   precise-tsc (one and two emulated AMD-V hosts); ACPI boot times; hotplug and DIMM migration, virt vs virt-hotmem"
+	@echo "make bench   precise-tsc (one and two emulated AMD-V hosts); ACPI boot times; hotplug, DIMM migration and virsh migrate, virt vs virt-hotmem"
 	@echo "make clean   remove build/ (keeps the downloaded QEMU source in cache/)"
 	@echo "make docs      build QEMU's manual and man pages (with our pages) in $(BUILD)/docs"
 	@echo "make install   copy the two emulators, the manual and the man pages under \$$(DESTDIR)\$$(PREFIX) (PREFIX=$(PREFIX))"
@@ -103,6 +103,7 @@ bench: deps build
 	@$(PYTHON) scripts/bench-precise-tsc-2host.py $(BENCH_ROUNDS)
 	@$(PYTHON) scripts/bench-acpi-boot.py $(BENCH_ACPI_ROUNDS)
 	@$(PYTHON) scripts/bench-hotplug.py $(BENCH_ROUNDS)
+	@$(PYTHON) scripts/bench-libvirt-migration.py $(BENCH_ROUNDS)
 
 clean:
 	rm -rf $(BUILD) $(ARM64_BUILD) build-sanitizers assembled

@@ -1,6 +1,8 @@
 /*
  * virt-hotmem reserved regions: parse the host's IOMMU reserved_regions
  * files and merge them into one sorted list for the memory-map planner.
+ * The file format is ours to parse; numbers, ranges and their union are
+ * QEMU's (qemu_strtou64(), qemu/range.h, resv_region_list_insert()).
  *
  * Pure: no QOM and no global state, only QEMU's utility library, so that
  * tests/unit and the fuzzer link it with libqemuutil alone.
@@ -12,6 +14,9 @@
 
 #include "qemu/osdep.h"
 #include "qapi/error.h"
+#include "qemu/cutils.h"
+#include "qemu/range.h"
+#include "qemu/reserved-region.h"
 #include "hw/arm/virt-hotmem-reserved.h"
 #include "virt-hotmem-span.h"
 
@@ -58,32 +63,6 @@ typedef struct Field {
     size_t len;
 } Field;
 
-/* "0x" then 1 to 16 significant hex digits; strtoull would take more. */
-static bool parse_hex(const Field *f, uint64_t *value, bool *too_big)
-{
-    uint64_t v = 0;
-    size_t i;
-
-    *too_big = false;
-    if (f->len < 3 || f->s[0] != '0' || (f->s[1] != 'x' && f->s[1] != 'X')) {
-        return false;
-    }
-    for (i = 2; i < f->len; i++) {
-        int digit = g_ascii_xdigit_value(f->s[i]);
-
-        if (digit < 0) {
-            return false;
-        }
-        if (v > (UINT64_MAX >> 4)) {
-            *too_big = true;
-            return false;
-        }
-        v = (v << 4) | (uint64_t)digit;
-    }
-    *value = v;
-    return true;
-}
-
 /* Linux's types are words like "direct-relaxable": no need for more. */
 static bool valid_type(const Field *f)
 {
@@ -99,17 +78,27 @@ static bool valid_type(const Field *f)
     return true;
 }
 
+/*
+ * A bound as Linux prints it, "0x" and hex digits.  The prefix is checked
+ * here: qemu_strtou64() would also take a sign, blanks or no prefix.
+ */
 static bool parse_bound(const char *which, const Field *f, uint64_t *value,
                         char **reason)
 {
+    g_autofree char *text = g_strndup(f->s, f->len);
     g_autofree char *quoted = NULL;
-    bool too_big;
+    const char *end = NULL;
+    int ret = -EINVAL;
 
-    if (parse_hex(f, value, &too_big)) {
+    if (f->len > 2 && f->s[0] == '0' && g_ascii_tolower(f->s[1]) == 'x' &&
+        g_ascii_isxdigit(f->s[2])) {
+        ret = qemu_strtou64(text, &end, 16, value);
+    }
+    if (ret == 0 && end == text + f->len) {
         return true;
     }
     quoted = quote_for_message(f->s, f->len);
-    if (too_big) {
+    if (ret == -ERANGE) {
         *reason = g_strdup_printf("%s does not fit in 64 bits ('%s')", which,
                                   quoted);
     } else {
@@ -246,21 +235,17 @@ bool virt_hotmem_parse_reserved_regions(const char *text, gssize len,
     return true;
 }
 
-typedef struct MergeItem {
-    Range span;
-    const char *type;
-} MergeItem;
-
-static int merge_item_cmp(const void *pa, const void *pb)
+/* By base, then by end: the order of the types in a merged region. */
+static int region_order_cmp(const void *pa, const void *pb)
 {
-    const MergeItem *a = pa;
-    const MergeItem *b = pb;
+    const VirtHotmemReservedRegion *a = *(VirtHotmemReservedRegion **)pa;
+    const VirtHotmemReservedRegion *b = *(VirtHotmemReservedRegion **)pb;
 
-    if (a->span.lob != b->span.lob) {
-        return a->span.lob < b->span.lob ? -1 : 1;
+    if (a->base != b->base) {
+        return a->base < b->base ? -1 : 1;
     }
-    if (a->span.upb != b->span.upb) {
-        return a->span.upb < b->span.upb ? -1 : 1;
+    if (a->size != b->size) {
+        return a->size < b->size ? -1 : 1;
     }
     return 0;
 }
@@ -287,29 +272,64 @@ static void add_types(GPtrArray *types, const char *type)
     }
 }
 
-static char *join_types(GPtrArray *types)
+/*
+ * The regions as QEMU's sorted list of disjoint ReservedRegions, which
+ * covers their union: where regions overlap, resv_region_list_insert()
+ * keeps the last one.  Entries' types are unused: ours are strings.
+ */
+static GList *reserved_region_list(const VirtHotmemReservedRegion *regions,
+                                   size_t n_regions, Error **errp)
 {
-    GString *out;
+    GList *list = NULL;
     size_t i;
 
-    if (types->len == 0) {
-        return NULL;
-    }
-    out = g_string_new(NULL);
-    for (i = 0; i < types->len; i++) {
-        if (i) {
-            g_string_append_c(out, ',');
+    for (i = 0; i < n_regions; i++) {
+        ReservedRegion *reg;
+        Range range;
+
+        if (regions[i].size == 0) {
+            continue;
         }
-        g_string_append(out, g_ptr_array_index(types, i));
+        if (!vhm_range_of(regions[i].base, regions[i].size, &range)) {
+            error_setg(errp, "reserved-regions: the region at 0x%" PRIx64
+                       " of size 0x%" PRIx64 " wraps around the 64-bit "
+                       "address space", regions[i].base, regions[i].size);
+            g_list_free_full(list, g_free);
+            return NULL;
+        }
+        reg = g_new0(ReservedRegion, 1);
+        reg->range = range;
+        list = resv_region_list_insert(list, reg);
     }
-    return g_string_free(out, FALSE);
+    return list;
+}
+
+/*
+ * The entries of @list that touch, from *@entry on, as one range; moves
+ * *@entry past them.  Entries are disjoint, so that is all the merging.
+ */
+static Range next_span(GList **entry)
+{
+    Range span = ((ReservedRegion *)(*entry)->data)->range;
+
+    for (*entry = (*entry)->next; *entry; *entry = (*entry)->next) {
+        Range *next = &((ReservedRegion *)(*entry)->data)->range;
+
+        if (span.upb == UINT64_MAX || next->lob != span.upb + 1) {
+            break;
+        }
+        span.upb = next->upb;
+    }
+    return span;
 }
 
 bool virt_hotmem_reserved_regions_union(
     const VirtHotmemReservedRegion *regions, size_t n_regions,
     VirtHotmemReservedRegion **out, size_t *n_out, Error **errp)
 {
-    g_autofree MergeItem *items = NULL;
+    g_autofree const VirtHotmemReservedRegion **by_base = NULL;
+    Error *local_err = NULL;
+    GList *list, *entry;
     GArray *merged;
     size_t i, n = 0;
 
@@ -317,49 +337,44 @@ bool virt_hotmem_reserved_regions_union(
         error_setg(errp, "reserved-regions: no region list");
         return false;
     }
-    items = g_new(MergeItem, n_regions ? n_regions : 1);
-    for (i = 0; i < n_regions; i++) {
-        if (regions[i].size == 0) {
-            continue;
-        }
-        if (!vhm_range_of(regions[i].base, regions[i].size, &items[n].span)) {
-            error_setg(errp, "reserved-regions: the region at 0x%" PRIx64
-                      " of size 0x%" PRIx64 " wraps around the 64-bit "
-                      "address space", regions[i].base, regions[i].size);
-            return false;
-        }
-        items[n].type = regions[i].type;
-        n++;
+    list = reserved_region_list(regions, n_regions, &local_err);
+    if (local_err) {
+        error_propagate(errp, local_err);
+        return false;
     }
-    qsort(items, n, sizeof(MergeItem), merge_item_cmp);
+    by_base = g_new(const VirtHotmemReservedRegion *, n_regions + 1);
+    for (i = 0; i < n_regions; i++) {
+        if (regions[i].size) {
+            by_base[n++] = &regions[i];
+        }
+    }
+    qsort(by_base, n, sizeof(*by_base), region_order_cmp);
 
     merged = g_array_new(FALSE, FALSE, sizeof(VirtHotmemReservedRegion));
-    for (i = 0; i < n;) {
+    for (entry = list, i = 0; entry;) {
         g_autoptr(GPtrArray) types = g_ptr_array_new_with_free_func(g_free);
-        Range span = items[i].span;
+        Range span = next_span(&entry);
         VirtHotmemReservedRegion r;
-        uint64_t next;
 
-        add_types(types, items[i].type);
-        /* Swallow every item that overlaps or touches the span so far. */
-        for (i++; i < n; i++) {
-            if (vhm_range_next(&span, &next) && items[i].span.lob > next) {
-                break;
-            }
-            span.upb = MAX(span.upb, items[i].span.upb);
-            add_types(types, items[i].type);
-        }
         if (span.lob == 0 && span.upb == UINT64_MAX) {
             error_setg(errp, "reserved-regions: the regions cover the whole "
-                      "64-bit address space");
+                       "64-bit address space");
             free_region_array(merged);
+            g_list_free_full(list, g_free);
             return false;
         }
+        /* Every region lies in one span: those by base up to its end */
+        for (; i < n && by_base[i]->base <= span.upb; i++) {
+            add_types(types, by_base[i]->type);
+        }
+        g_ptr_array_add(types, NULL);
         r.base = span.lob;
-        r.size = span.upb - span.lob + 1;
-        r.type = join_types(types);
+        r.size = range_size(&span);
+        r.type = types->len > 1 ? g_strjoinv(",", (char **)types->pdata) :
+                                  NULL;
         g_array_append_val(merged, r);
     }
+    g_list_free_full(list, g_free);
     *n_out = merged->len;
     *out = (VirtHotmemReservedRegion *)g_array_free(merged, FALSE);
     return true;

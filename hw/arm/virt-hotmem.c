@@ -34,6 +34,7 @@
 #include "hw/acpi/acpi.h"
 #include "hw/core/memory-layout.h"
 #include "hw/arm/virt-hotmem.h"
+#include "migration/misc.h"
 #include "migration/vmstate.h"
 #include "system/device_tree.h"
 #include "system/numa.h"
@@ -699,6 +700,26 @@ static char *virt_hotmem_dimms_diff(const VirtHotmemMigratedLayout *src,
     return NULL;
 }
 
+/*
+ * Refuse the incoming stream: the migration core reports the reason to
+ * this QEMU's user and, over the return path, to the source.
+ */
+static int G_GNUC_PRINTF(1, 2) virt_hotmem_refuse_incoming(const char *fmt,
+                                                           ...)
+{
+    Error *err = NULL;
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    error_setg(&err, "%s", msg);
+    migration_incoming_set_error(err);
+    error_free(err);
+    return -EINVAL;
+}
+
 static int virt_hotmem_layout_post_load(void *opaque, int version_id)
 {
     VirtHotmemMachineState *vhms = opaque;
@@ -707,22 +728,21 @@ static int virt_hotmem_layout_post_load(void *opaque, int version_id)
     g_autofree char *diff = NULL;
 
     if (src->n_ram_banks > VIRT_HOTMEM_MIGRATION_MAX_BANKS) {
-        error_report("virt-hotmem: migration stream: the memory layout has "
-                     "%u RAM banks, more than the %d its wire format "
-                     "carries", src->n_ram_banks,
-                     VIRT_HOTMEM_MIGRATION_MAX_BANKS);
-        return -EINVAL;
+        return virt_hotmem_refuse_incoming(
+            "virt-hotmem: migration stream: the memory layout has %u RAM "
+            "banks, more than the %d its wire format carries",
+            src->n_ram_banks, VIRT_HOTMEM_MIGRATION_MAX_BANKS);
     }
     if (src->policy != VIRT_HOTMEM_MEMORY_LAYOUT_CONTIGUOUS &&
         src->policy != VIRT_HOTMEM_MEMORY_LAYOUT_ARM_DEN0001) {
-        error_report("virt-hotmem: migration stream: unknown memory-layout "
-                     "policy %u", src->policy);
-        return -EINVAL;
+        return virt_hotmem_refuse_incoming(
+            "virt-hotmem: migration stream: unknown memory-layout policy %u",
+            src->policy);
     }
     if (src->n_ram_banks == 0) {
-        error_report("virt-hotmem: migration stream: the memory layout has "
-                     "no RAM bank");
-        return -EINVAL;
+        return virt_hotmem_refuse_incoming(
+            "virt-hotmem: migration stream: the memory layout has no RAM "
+            "bank");
     }
     virt_hotmem_layout_to_migrated(vhms, &here);
     diff = virt_hotmem_layout_diff(src, &here);
@@ -733,24 +753,23 @@ static int virt_hotmem_layout_post_load(void *opaque, int version_id)
             g_strdup_printf("0x%" PRIx64, src->device_memory_base) :
             g_strdup("auto");
 
-        error_report("virt-hotmem: the source's memory map differs from "
-                     "this machine's: %s; start this QEMU with -M %s,"
-                     "memory-layout=%s,ram-base=0x%" PRIx64
-                     ",device-memory-base=%s", diff,
-                     MACHINE_GET_CLASS(vhms)->name,
-                     VirtHotmemMemoryLayout_str(src->policy),
-                     src->ram_bank_base[0], dm_base);
-        return -EINVAL;
+        return virt_hotmem_refuse_incoming(
+            "virt-hotmem: the source's memory map differs from this "
+            "machine's: %s; start this QEMU with -M %s,memory-layout=%s,"
+            "ram-base=0x%" PRIx64 ",device-memory-base=%s", diff,
+            MACHINE_GET_CLASS(vhms)->name,
+            VirtHotmemMemoryLayout_str(src->policy),
+            src->ram_bank_base[0], dm_base);
     }
 
     virt_hotmem_dimms_to_migrated(&here);
     diff = virt_hotmem_dimms_diff(src, &here);
     if (diff) {
-        error_report("virt-hotmem: the source's memory devices differ from "
-                     "this machine's: %s; start this QEMU with the source's "
-                     "-object and -device options for every pc-dimm and "
-                     "nvdimm, hot-added ones included", diff);
-        return -EINVAL;
+        return virt_hotmem_refuse_incoming(
+            "virt-hotmem: the source's memory devices differ from this "
+            "machine's: %s; start this QEMU with the source's -object and "
+            "-device options for every pc-dimm and nvdimm, hot-added ones "
+            "included", diff);
     }
     return 0;
 }

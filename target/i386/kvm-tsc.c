@@ -37,9 +37,10 @@
 #include "qemu/main-loop.h"
 #include "qapi/error.h"
 #include "qapi/clone-visitor.h"
-#include "qapi/qapi-types-precise-tsc.h"
-#include "qapi/qapi-visit-precise-tsc.h"
+#include "qapi/qapi-commands-precise-tsc-target.h"
+#include "qapi/qapi-visit-precise-tsc-target.h"
 #include "hw/core/cpu.h"
+#include "migration/misc.h"
 #include "migration/vmstate.h"
 #include "migration/migration.h"
 #include "migration/qemu-file.h"
@@ -48,7 +49,6 @@
 #include "system/kvm.h"
 #include "system/kvm_int.h"
 #include "system/runstate.h"
-#include "system/precise-tsc.h"
 #include "system/system.h"
 #include "cpu.h"
 #include "kvm/kvm_i386.h"
@@ -106,8 +106,6 @@ typedef struct KvmTscApplied {
 } KvmTscApplied;
 
 typedef struct KvmTscState {
-    bool enabled;               /* -accel kvm,precise-tsc= */
-    bool catch_up;              /* -accel kvm,precise-tsc-catch-up= */
     bool offsets_ignored;       /* the start-up probe's finding */
     bool snapshot_valid;        /* taken since the VM last stopped */
     bool reapply_pending;       /* loaded and written, VM not started */
@@ -117,6 +115,15 @@ typedef struct KvmTscState {
 } KvmTscState;
 
 static KvmTscState kvm_tsc;
+
+/*
+ * -accel kvm,precise-tsc=on (a KVMState field, patches/0005) on a VM that
+ * KVM runs; kvm_state exists only then.
+ */
+static bool kvm_tsc_enabled(void)
+{
+    return kvm_enabled() && kvm_state->precise_tsc;
+}
 
 /* --- KVM access ----------------------------------------------------------- */
 
@@ -192,6 +199,11 @@ static bool kvm_tsc_read_sysfs_uint(const char *path, uint64_t *value)
 /*
  * KVM's debugfs shows the ratio it applies when the host scales at all;
  * it is the best source of truth where debugfs is mounted and readable.
+ * Debugfs is not an ABI, though: it may not be mounted, lockdown or
+ * permissions may hide it, KVM creates these files only on hosts that
+ * can scale, and a kernel may rename or drop them.  So nothing depends
+ * on it: false here, and kvm_tsc_scaling() computes the ratio as KVM
+ * does (tests/acceptance/test_precise_tsc_debugfs.py runs both paths).
  */
 static bool kvm_tsc_debugfs_scaling(CPUState *cs, TscRestoreScaling *scaling)
 {
@@ -216,8 +228,9 @@ static bool kvm_tsc_debugfs_scaling(CPUState *cs, TscRestoreScaling *scaling)
 
 /*
  * The scaling KVM really applies to this VM's guest TSC: read back from
- * debugfs if possible, else computed as KVM computes it, with the kvm
- * module's tsc_tolerance_ppm (within it KVM does not scale at all).
+ * debugfs if possible, else (no debugfs, as on most production hosts)
+ * computed as KVM computes it in kvm_set_tsc_khz(), with the kvm module's
+ * tsc_tolerance_ppm (within it KVM does not scale at all).
  */
 static bool kvm_tsc_scaling(CPUState *cs, uint32_t guest_khz,
                             uint32_t *host_khz, TscRestoreScaling *scaling,
@@ -399,12 +412,8 @@ static void kvm_tsc_machine_done(Notifier *n, void *data)
     uint64_t kvmclock, uncertainty;
     Error *err = NULL;
 
-    if (!kvm_tsc.enabled) {
+    if (!kvm_tsc_enabled()) {
         return;
-    }
-    if (!kvm_enabled()) {
-        error_report("precise-tsc=on needs the KVM accelerator");
-        exit(EXIT_FAILURE);
     }
     /* -M none: no vCPU to probe, and no guest TSC to carry */
     if (!first_cpu) {
@@ -1094,7 +1103,9 @@ static int kvm_tsc_post_load(void *opaque, int version_id)
         return 0;
     }
     report->error = g_strdup(error_get_pretty(err));
-    error_report_err(err);
+    /* Reported by the migration core, to this QEMU's user and the source */
+    migration_incoming_set_error(err);
+    error_free(err);
     return -EINVAL;
 }
 
@@ -1129,7 +1140,8 @@ static bool kvm_tsc_section_needed(void *opaque)
     if (runstate_check(RUN_STATE_SAVE_VM)) {
         return false;
     }
-    if (!kvm_tsc.catch_up && kvm_tsc_migrating_to_file_or_command()) {
+    if (!kvm_state->precise_tsc_catch_up &&
+        kvm_tsc_migrating_to_file_or_command()) {
         trace_kvm_tsc_section_omitted("a file or command stream");
         return false;
     }
@@ -1147,7 +1159,8 @@ static bool kvm_tsc_nr_vcpus_valid(void *opaque, int version_id)
     Error *err = NULL;
 
     if (!kvm_tsc_check_nr_vcpus(opaque, &err)) {
-        error_report_err(err);
+        migration_incoming_set_error(err);
+        error_free(err);
         return false;
     }
     return true;
@@ -1182,16 +1195,16 @@ static const VMStateDescription vmstate_kvm_tsc = {
     },
 };
 
-/* --- query-precise-tsc and the accel property ----------------------------- */
+/* --- query-precise-tsc ------------------------------------------------- */
 
-static PreciseTscInfo *kvm_tsc_query(Error **errp)
+PreciseTscInfo *qmp_query_precise_tsc(Error **errp)
 {
     PreciseTscInfo *info = g_new0(PreciseTscInfo, 1);
 
     TscRestoreClockPair pair;
     uint64_t kvmclock, uncertainty;
 
-    info->enabled = kvm_tsc.enabled && kvm_enabled();
+    info->enabled = kvm_tsc_enabled();
     info->mode = PRECISE_TSC_MODE_UNSUPPORTED;
     /*
      * KVM returns the kernel's clock pair only while its master clock is
@@ -1209,63 +1222,13 @@ static PreciseTscInfo *kvm_tsc_query(Error **errp)
     return info;
 }
 
-static bool kvm_tsc_get_precise(Object *obj, Error **errp)
-{
-    return kvm_tsc.enabled;
-}
-
-static void kvm_tsc_set_precise(Object *obj, bool value, Error **errp)
-{
-    KVMState *s = KVM_STATE(obj);
-
-    if (s->fd != -1) {
-        error_setg(errp, "precise-tsc: cannot be changed after KVM started");
-        return;
-    }
-    kvm_tsc.enabled = value;
-}
-
-static bool kvm_tsc_get_catch_up(Object *obj, Error **errp)
-{
-    return kvm_tsc.catch_up;
-}
-
-static void kvm_tsc_set_catch_up(Object *obj, bool value, Error **errp)
-{
-    KVMState *s = KVM_STATE(obj);
-
-    if (s->fd != -1) {
-        error_setg(errp, "precise-tsc-catch-up: cannot be changed after KVM "
-                   "started");
-        return;
-    }
-    kvm_tsc.catch_up = value;
-}
-
-static void kvm_tsc_accel_class_init(ObjectClass *oc)
-{
-    object_class_property_add_bool(oc, "precise-tsc", kvm_tsc_get_precise,
-                                   kvm_tsc_set_precise);
-    object_class_property_set_description(oc, "precise-tsc",
-        "Carry the precise TSC state in the migration stream (default off: "
-        "the stream stays that of upstream QEMU)");
-    object_class_property_add_bool(oc, "precise-tsc-catch-up",
-                                   kvm_tsc_get_catch_up,
-                                   kvm_tsc_set_catch_up);
-    object_class_property_set_description(oc, "precise-tsc-catch-up",
-        "With precise-tsc=on, carry the TSC state in migrations to a file "
-        "or a command (file:, exec:) too, so that loading them advances "
-        "the guest TSCs by the time that passed (default off: restored "
-        "where they were, as upstream QEMU does)");
-}
-
 /*
  * Registered for every x86 KVM build; inert unless precise-tsc=on, so the
  * stream stays byte-compatible with upstream's by default.
  */
 static void kvm_tsc_init(Notifier *n, void *data)
 {
-    if (!kvm_tsc.enabled || !kvm_enabled()) {
+    if (!kvm_tsc_enabled()) {
         return;
     }
     vmstate_register(NULL, 0, &vmstate_kvm_tsc, &kvm_tsc.mig);
@@ -1279,8 +1242,6 @@ static Notifier kvm_tsc_init_notifier = {
 
 static void kvm_tsc_register(void)
 {
-    precise_tsc_register_query(kvm_tsc_query);
-    kvm_i386_add_accel_class_init(kvm_tsc_accel_class_init);
     qemu_add_machine_init_done_notifier(&kvm_tsc_machine_done_notifier);
     qemu_add_machine_init_done_notifier(&kvm_tsc_init_notifier);
 }

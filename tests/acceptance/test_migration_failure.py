@@ -14,7 +14,9 @@
 #   - a stream cut short by a proxy in the middle of RAM.
 #
 # Each time the incoming side exits with one line naming what differs (or
-# that the stream ended), the source's migration fails, the source keeps
+# that the stream ended), the source's migration fails (with the return
+# path on, its error says the destination failed and, where our section
+# refused, repeats the destination's reason), the source keeps
 # running, the cold DIMM still holds the pattern and the guest still reads
 # its file unchanged.  Then a migration to a matching destination
 # succeeds: RAM and both DIMMs are byte-identical on both sides, and the
@@ -119,9 +121,25 @@ class Source:
         assert now == self.file_sum, "%s: the guest's file changed" % what
 
 
-def failed_migration(src, dst, expect, proxy_limit=None):
-    """Migrate @src into @dst, which must refuse; return its error."""
+def return_path(vm):
+    vm.qmp.cmd("migrate-set-capabilities", capabilities=[
+        {"capability": "return-path", "state": True}])
+
+
+def dst_reason(dst, expect):
+    """The line of @dst's stderr holding @expect, without QEMU's
+    prefix."""
+    lines = [line for line in dst.stderr().splitlines() if expect in line]
+    assert len(lines) == 1, dst.stderr()
+    return lines[0].split(": ", 1)[1]
+
+
+def failed_migration(src, dst, expect, proxy_limit=None, ours=False):
+    """Migrate @src into @dst, which must refuse; return its error.
+    When one of our sections refused the stream (@ours), the source has
+    the destination's reason, sent over the return path."""
     sock = os.path.join(dst.tmp, "mig.sock")
+    return_path(dst)
     dst.qmp.cmd("migrate-incoming", uri="unix:" + sock)
     uri = sock
     if proxy_limit is not None:
@@ -131,6 +149,8 @@ def failed_migration(src, dst, expect, proxy_limit=None):
     src.vm.qmp.cmd("migrate", uri="unix:" + uri)
     assert guest.wait_migration(src.vm, 120) == "failed", \
         src.vm.qmp.cmd("query-migrate")
+    desc = src.vm.qmp.cmd("query-migrate").get("error-desc", "")
+    diag("source: %s" % desc)
     rc = dst.wait_exit(30)
     err = dst.stderr().strip()
     diag("%s (%.1f s); incoming side, exit %s:" %
@@ -139,6 +159,13 @@ def failed_migration(src, dst, expect, proxy_limit=None):
         diag("  " + line)
     assert rc not in (None, 0), "destination still running or exited 0"
     assert expect in err, "%r not in: %s" % (expect, err)
+    if ours:
+        # Our section is loaded first (early_setup): the destination
+        # sends its reason before it closes the stream.  A refusal in
+        # the middle of RAM (QEMU's own sections) races with the source's
+        # next write, which may fail first, so it is not checked.
+        assert desc == "the destination failed: " + \
+            dst_reason(dst, expect), desc
     src.intact(expect)
     return err
 
@@ -167,21 +194,25 @@ def test_failures_then_retry():
             src = Source(vm, cold["addr"], pattern,
                          vm.check("sha256sum %s" % GUEST_FILE).split()[0])
 
+            return_path(vm)
+            # (destination, what it says, stream cut after, our section)
             cases = [
                 ("virt-hotmem,device-memory-base=1T", hot_args(),
-                 "memory map differs", None),
+                 "memory map differs", None, True),
                 # QEMU's RAM section catches these two by the backend's
                 # name, before any device state.
-                ("virt-hotmem", [], 'Unknown ramblock "mem-hot"', None),
+                ("virt-hotmem", [], 'Unknown ramblock "mem-hot"', None,
+                 False),
                 ("virt-hotmem", hot_args(size=2 * HOT),
-                 "Size mismatch: mem-hot", None),
+                 "Size mismatch: mem-hot", None, False),
                 ("virt-hotmem", hot_args(node=0),
-                 "is on node 1 on the source, node 0 here", None),
-                ("virt-hotmem", hot_args(), "", 64 * MiB),
+                 "is on node 1 on the source, node 0 here", None, True),
+                ("virt-hotmem", hot_args(), "", 64 * MiB, False),
             ]
-            for i, (machine, extra, expect, limit) in enumerate(cases):
+            for i, (machine, extra, expect, limit, ours) in \
+                    enumerate(cases):
                 with destination(tmp, machine, extra, "bad%d" % i) as dst:
-                    err = failed_migration(src, dst, expect, limit)
+                    err = failed_migration(src, dst, expect, limit, ours)
                     if limit is not None:
                         # Cut short: QEMU's own words for a stream that
                         # ended, on one of its lines.

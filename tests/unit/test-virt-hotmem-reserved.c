@@ -85,16 +85,20 @@ static void test_parse_empty_is_ok(void)
 /* Blanks of any width, CRLF and a missing final newline are fine. */
 static void test_parse_lenient_whitespace(void)
 {
-    const char *text = "  0x1000\t0x1fff   msi \r\n0x3000 0x3fff direct";
+    /* and hex in any case, with any number of leading zeros */
+    const char *text = "  0x1000\t0x1fff   msi \r\n0x3000 0x3fff direct\n"
+                       "0X00000000000000005000 0x5FfF msi";
     VirtHotmemReservedRegion *regions = NULL;
     size_t n = 0;
 
     g_assert_true(virt_hotmem_parse_reserved_regions(text, -1, SOURCE,
                                                      &regions, &n, NULL));
-    g_assert_cmpuint(n, ==, 2);
+    g_assert_cmpuint(n, ==, 3);
     g_assert_cmphex(regions[0].base, ==, 0x1000);
     g_assert_cmpstr(regions[0].type, ==, "msi");
     g_assert_cmphex(regions[1].size, ==, 0x1000);
+    g_assert_cmphex(regions[2].base, ==, 0x5000);
+    g_assert_cmphex(regions[2].size, ==, 0x1000);
     virt_hotmem_reserved_regions_free(regions, n);
 }
 
@@ -131,6 +135,12 @@ static void test_parse_not_hex(void)
                 "('0x1fffg')");
     parse_fails("0x10000000000000000 0x1 msi\n", "start does not fit in 64 "
                 "bits");
+    parse_fails("0x1 0x1ffffffffffffffffz msi\n", "end does not fit in 64 "
+                "bits");
+    parse_fails("0x1 0x1z1ffffffffffffffff msi\n", "end is not a hex "
+                "number");
+    parse_fails("0x1 0x+1 msi\n", "end is not a hex number");
+    parse_fails("0x1 0x0x2 msi\n", "end is not a hex number");
 }
 
 static void test_parse_whole_space_and_bad_type(void)
@@ -240,6 +250,40 @@ static void test_union_idempotent(void)
     virt_hotmem_reserved_regions_free(out, n);
 }
 
+/*
+ * Regions inside others, duplicates, and two that touch at the top of the
+ * address space: the union is the set of addresses any of them covers,
+ * in gap-separated runs, each naming its parts' types by base.
+ */
+static void test_union_nested(void)
+{
+    VirtHotmemReservedRegion in[] = {
+        { 0x8000, 0x1000, (char *)"reserved" },
+        { UINT64_MAX - 0xfff, 0x1000, (char *)"direct" },
+        { 0x2000, 0x1000, (char *)"msi" },
+        { 0x1000, 0x4000, (char *)"direct" },
+        { 0x2000, 0x1000, (char *)"msi" },
+        { 0x3000, 0x3000, (char *)"x" },
+        { UINT64_MAX - 0x1fff, 0x1000, (char *)"msi" },
+    };
+    VirtHotmemReservedRegion *out = NULL;
+    size_t n = 0;
+
+    g_assert_true(virt_hotmem_reserved_regions_union(in, G_N_ELEMENTS(in),
+                                                     &out, &n, NULL));
+    g_assert_cmpuint(n, ==, 3);
+    g_assert_cmphex(out[0].base, ==, 0x1000);
+    g_assert_cmphex(out[0].size, ==, 0x5000);
+    g_assert_cmpstr(out[0].type, ==, "direct,msi,x");
+    g_assert_cmphex(out[1].base, ==, 0x8000);
+    g_assert_cmphex(out[1].size, ==, 0x1000);
+    g_assert_cmpstr(out[1].type, ==, "reserved");
+    g_assert_cmphex(out[2].base, ==, UINT64_MAX - 0x1fff);
+    g_assert_cmphex(out[2].size, ==, 0x2000);
+    g_assert_cmpstr(out[2].type, ==, "msi,direct");
+    virt_hotmem_reserved_regions_free(out, n);
+}
+
 static void test_union_errors(void)
 {
     VirtHotmemReservedRegion halves[] = {
@@ -288,6 +332,7 @@ int main(int argc, char **argv)
     g_test_add_func("/virt-hotmem-reserved/union/merges", test_union_merges);
     g_test_add_func("/virt-hotmem-reserved/union/idempotent",
                     test_union_idempotent);
+    g_test_add_func("/virt-hotmem-reserved/union/nested", test_union_nested);
     g_test_add_func("/virt-hotmem-reserved/union/errors", test_union_errors);
 
     return g_test_run();

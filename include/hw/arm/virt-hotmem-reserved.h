@@ -25,6 +25,10 @@
  * host that a VFIO device would otherwise shadow.  Arrays of these that
  * this module returns own their @type strings: free them with
  * virt_hotmem_reserved_regions_free().
+ *
+ * Not QEMU's ReservedRegion, which the union uses inside: its type is a
+ * number (virtio-iommu's), and Linux's types are names that messages and
+ * query-memory-layout show as the host wrote them.
  */
 typedef struct VirtHotmemReservedRegion {
     uint64_t base;

@@ -16,10 +16,11 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 
-from . import dimm, guest
+from . import dimm, guest, tap
 
 KiB = 1024
 
@@ -42,12 +43,69 @@ auth_unix_rw = "none"
 auth_unix_ro = "none"
 host_uuid = "%s"
 """
+# What a daemon that peer-to-peer migration reaches adds: libvirt's TCP
+# port, without authentication, on the addresses of its own network
+# namespace.
+LIBVIRTD_TCP_CONF = """\
+listen_tls = 0
+listen_tcp = 1
+auth_tcp = "none"
+"""
 # The daemon's view: these directories of the test replace the machine's.
 # /run/dbus hides the system bus: no polkit, systemd-machined or firewalld
 # of the machine's is asked or told anything.
 PRIVATE_DIRS = (("etc", "/etc/libvirt"), ("run", "/run/libvirt"),
                 ("lib", "/var/lib/libvirt"), ("cache", "/var/cache/libvirt"),
                 ("log", "/var/log/libvirt"), ("dbus", "/run/dbus"))
+
+
+MANUAL = os.path.join(guest.ROOT, "docs", "system", "arm", "virt-hotmem.rst")
+# The file names the manual's domain XML uses, replaced by a test run's.
+DOC_EMULATOR = "/usr/local/bin/qemu-system-aarch64"
+DOC_KERNEL = "/var/lib/libvirt/boot/vmlinuz-arm64"
+DOC_INITRD = "/var/lib/libvirt/boot/initrd.img-arm64"
+DOC_NVDIMM = "/var/lib/libvirt/images/nvdimm0.img"
+DOC_SERIAL = "<serial type='pty'/>"
+
+
+def manual_xml(name):
+    """The XML of the manual's code-block with :name: @name."""
+    with open(MANUAL) as f:
+        lines = f.read().splitlines()
+    starts = [i for i, line in enumerate(lines)
+              if line == "  :name: " + name]
+    assert len(starts) == 1, "%s has %d blocks named %s" % (
+        MANUAL, len(starts), name)
+    assert lines[starts[0] - 1] == ".. code-block:: xml", name
+    block = []
+    for line in lines[starts[0] + 2:]:
+        if line and not line.startswith("  "):
+            break
+        block.append(line[2:])
+    return "\n".join(block).strip() + "\n"
+
+
+def substitute(xml, replacements):
+    """@xml with each (old, new) of @replacements done; each old must be
+    there."""
+    for old, new in replacements:
+        assert old in xml, "the manual's XML lacks %s" % old
+        xml = xml.replace(old, new)
+    return xml
+
+
+def manual_domain_xml(name, domain, kernel, initrd, console, extra=()):
+    """The manual's domain XML @name as a test starts it: named @domain,
+    booting @kernel and @initrd with our aarch64 emulator, its serial
+    console bound to the unix socket @console, and the (old, new)
+    replacements of @extra done."""
+    xml = re.sub(r"<name>[^<]*</name>", "<name>%s</name>" % domain,
+                 manual_xml(name), count=1)
+    return substitute(xml, [
+        (DOC_EMULATOR, guest.QEMU_AARCH64), (DOC_KERNEL, kernel),
+        (DOC_INITRD, initrd),
+        (DOC_SERIAL, "<serial type='unix'><source mode='bind' "
+         "path='%s'/></serial>" % console)] + list(extra))
 
 
 def why_no_libvirt():
@@ -73,8 +131,9 @@ class Libvirtd:
     and up, picked by each daemon) cannot collide; its domain's name ends
     in @tmp's unique suffix, as host-wide names (cgroups) come from it."""
 
-    def __init__(self, tmp, domain):
+    def __init__(self, tmp, domain, listen_tcp=False):
         self.tmp = tmp
+        self.listen_tcp = listen_tcp
         self.domain = "%s-%s" % (domain, os.path.basename(tmp).split("-")[-1])
         for sub, _ in PRIVATE_DIRS:
             os.makedirs(os.path.join(tmp, sub))
@@ -85,6 +144,9 @@ class Libvirtd:
             f.write(QEMU_CONF)
         with open(os.path.join(etc, "libvirtd.conf"), "w") as f:
             f.write(LIBVIRTD_CONF % uuid.uuid4())
+            if listen_tcp:
+                # Reached only inside its network namespace.
+                f.write(LIBVIRTD_TCP_CONF)
         # libvirt finds the emulators of its capabilities on $PATH.
         self.bin = os.path.join(tmp, "bin")
         os.makedirs(self.bin)
@@ -105,7 +167,8 @@ class Libvirtd:
         self.proc = subprocess.Popen(
             ["unshare", "--mount", "--net", "--propagation", "private",
              "sh", "-c", "ip link set lo up && " + mounts +
-             "exec libvirtd --pid-file %s/libvirtd.pid" % self.tmp],
+             "exec libvirtd --pid-file %s/libvirtd.pid%s" %
+             (self.tmp, " --listen" if self.listen_tcp else "")],
             env=env, stdin=subprocess.DEVNULL, stdout=self.log,
             stderr=subprocess.STDOUT)
         sock = os.path.join(self.tmp, "run", "libvirt-sock")
@@ -124,6 +187,20 @@ class Libvirtd:
     def in_netns(self, argv):
         """@argv as a command in the daemon's network namespace."""
         return ["nsenter", "--net=/proc/%d/ns/net" % self.proc.pid] + argv
+
+    def link(self, peer, name, prefix):
+        """Join this daemon's network namespace and @peer's with a veth
+        pair (@name + "a" here, @name + "b" there) and give them
+        @prefix.1/24 and @prefix.2/24: two hosts on one link, with
+        addresses that exist only inside these namespaces."""
+        a, b = name + "a", name + "b"
+        subprocess.run(["ip", "link", "add", a, "netns", str(self.proc.pid),
+                        "type", "veth", "peer", "name", b, "netns",
+                        str(peer.proc.pid)], check=True, timeout=30)
+        for lv, dev, host in ((self, a, 1), (peer, b, 2)):
+            for cmd in (["ip", "addr", "add", "%s.%d/24" % (prefix, host),
+                         "dev", dev], ["ip", "link", "set", dev, "up"]):
+                subprocess.run(lv.in_netns(cmd), check=True, timeout=30)
 
     def qemu_argv(self):
         """The command line of our domain's QEMU, as the kernel has it."""
@@ -358,3 +435,114 @@ def everyday(lv, tmp, console_path, modules, base_mib, dimm_mib):
     finally:
         if con:
             con.close()
+
+
+# Two libvirt "hosts": the link between them exists only inside their
+# namespaces.
+PREFIX = "10.77.31"
+MIGRATION_PORT = 49152
+
+
+class TwoHosts:
+    """Two private libvirtds joined by a veth pair; the domain @name
+    has the same name on both."""
+
+    def __init__(self, name):
+        reason = why_no_libvirt()
+        if reason:
+            raise tap.Skip(reason)
+        self.tmp = tempfile.mkdtemp(prefix="vhm-libvirt-2h-")
+        self.hosts = []
+        suffix = os.path.basename(self.tmp).split("-")[-1]
+        for h in ("a", "b"):
+            d = os.path.join(self.tmp, h)
+            os.makedirs(d)
+            lv = Libvirtd(os.path.join(d, "lv-" + suffix), name,
+                          listen_tcp=True)
+            self.hosts.append(lv)
+        self.hosts[1].domain = self.hosts[0].domain
+        self.domain = self.hosts[0].domain
+        try:
+            for lv in self.hosts:
+                lv.start()
+            # An interface name is at most 15 bytes; the suffix keeps two
+            # runs' pairs apart while both ends are briefly on the host.
+            self.hosts[0].link(self.hosts[1], "vhm" + suffix[-8:], PREFIX)
+        except BaseException:
+            self.close()
+            raise
+
+    def migrate(self, src, dst, *flags, p2p=False, replacements=()):
+        """virsh migrate --live the domain from host @src to host @dst
+        (indices), the stream to @dst's address on the link, the domain
+        defined there and undefined here; with @p2p, @src's libvirtd
+        drives the migration, reaching @dst's over the link; the
+        (old, new) @replacements done in the destination's XML; return
+        the command's status and output and the wall time."""
+        # Each host's QEMU binds the guest's console at a path of its
+        # own: the source's QEMU removes its socket when it quits.
+        xml = self.hosts[src].virsh("dumpxml", "--migratable",
+                                    self.domain)[1]
+        xml = substitute(xml.replace(self.console(src), self.console(dst)),
+                         replacements)
+        path = os.path.join(self.tmp, "migrate-to-%d.xml" % dst)
+        with open(path, "w") as f:
+            f.write(xml)
+        uri = self.hosts[dst].uri
+        if p2p:
+            uri = "qemu+tcp://%s.%d/system" % (PREFIX, dst + 1)
+            flags += ("--p2p",)
+        t0 = time.monotonic()
+        rc, out = self.hosts[src].virsh(
+            "migrate", "--live", self.domain, uri,
+            "--migrateuri", "tcp://%s.%d:%d" % (PREFIX, dst + 1,
+                                                MIGRATION_PORT),
+            "--xml", path, "--persistent", "--undefinesource", *flags,
+            check=False, timeout=600)
+        return rc, out, time.monotonic() - t0
+
+    def console(self, host):
+        """Where host @host's QEMU binds the guest's serial console."""
+        return os.path.join(self.tmp, "console-%d.sock" % host)
+
+    def close(self):
+        for lv in self.hosts:
+            lv.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def state(lv, dom):
+    return lv.virsh("domstate", dom)[1].strip()
+
+
+def dimm_bases(lv, dom):
+    """{slot: base} of the DIMMs and NVDIMMs in @lv's live XML."""
+    xml = lv.virsh("dumpxml", dom)[1]
+    return {int(s): int(b, 16) for s, b in re.findall(
+        r"<address type='dimm' slot='(\d+)' base='(0x[0-9a-f]+)'/>", xml)}
+
+
+def boot(two, name, modules=(), extra=()):
+    """Start the manual's domain @name on host 0; its console."""
+    tmp = two.tmp
+    initrd = guest.build_initramfs(os.path.join(tmp, "initrd.gz"), modules)
+    console = two.console(0)
+    xml = manual_domain_xml(
+        name, two.domain, os.path.join(guest.guest_assets(), "vmlinuz"),
+        initrd, console, extra)
+    path = os.path.join(tmp, name + ".xml")
+    with open(path, "w") as f:
+        f.write(xml)
+    two.hosts[0].virsh("define", path)
+    two.hosts[0].virsh("start", two.domain, timeout=300)
+    return connect_console(console, booting=True)
+
+
+def attach(two, host, xml_name, replacements=()):
+    """virsh attach-device --live the manual's device XML @xml_name (with
+    the (old, new) @replacements) on host @host; the file's path."""
+    path = os.path.join(two.tmp, "%s-%d.xml" % (xml_name, time.time_ns()))
+    with open(path, "w") as f:
+        f.write(substitute(manual_xml(xml_name), replacements))
+    two.hosts[host].virsh("attach-device", two.domain, path, "--live")
+    return path

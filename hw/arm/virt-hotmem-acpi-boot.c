@@ -531,6 +531,35 @@ static void acpi_boot_stub_dt(void *fdt)
     }
 }
 
+/*
+ * What the EFI stub would put in /chosen for the kernel: where the system
+ * table and the memory map are (Documentation/arch/arm/uefi.rst lists
+ * these properties and their sizes).
+ */
+static void acpi_boot_chosen(void *fdt, hwaddr base, uint32_t memmap_size)
+{
+    qemu_fdt_setprop_u64(fdt, "/chosen", "linux,uefi-system-table",
+                         base + HANDOFF_SYSTAB);
+    qemu_fdt_setprop_u64(fdt, "/chosen", "linux,uefi-mmap-start",
+                         base + HANDOFF_MEMMAP);
+    qemu_fdt_setprop_cell(fdt, "/chosen", "linux,uefi-mmap-size",
+                          memmap_size);
+    qemu_fdt_setprop_cell(fdt, "/chosen", "linux,uefi-mmap-desc-size",
+                          EFI_MEMORY_DESC_SIZE);
+    qemu_fdt_setprop_cell(fdt, "/chosen", "linux,uefi-mmap-desc-ver",
+                          EFI_MEMORY_DESCRIPTOR_VERSION);
+    /*
+     * Debian's kernels (debian/patches/features/all/lockdown/"arm64: add
+     * kernel config option to lock down when in Secure Boot mode") read
+     * one more property with the others, and ignore all of them ("Can't
+     * find property 'linux,uefi-secure-boot' in DT!", then no EFI and no
+     * RAM) if it is missing.  Its value is an enum efi_secureboot_mode
+     * (include/linux/efi.h): disabled, since nothing was verified.
+     */
+    qemu_fdt_setprop_cell(fdt, "/chosen", "linux,uefi-secure-boot",
+                          EFI_SECUREBOOT_MODE_DISABLED);
+}
+
 /* --- putting it together (from virt's machine-done, via modify_dtb) ------ */
 
 /* What virt_foreach_ram_range() hands acpi_boot_bank_cb() */
@@ -601,28 +630,8 @@ void virt_hotmem_acpi_boot_modify_dtb(VirtHotmemMachineState *vhms,
     vhms->acpi_tables_size = h.acpi_end - h.base - HANDOFF_EFI_SIZE;
     vhms->acpi_nvs_size = h.nvs_end - h.acpi_end;
 
-    /* Documentation/arch/arm/uefi.rst lists these and their sizes */
     acpi_boot_stub_dt(fdt);
-    qemu_fdt_setprop_u64(fdt, "/chosen", "linux,uefi-system-table",
-                         h.base + HANDOFF_SYSTAB);
-    qemu_fdt_setprop_u64(fdt, "/chosen", "linux,uefi-mmap-start",
-                         h.base + HANDOFF_MEMMAP);
-    qemu_fdt_setprop_cell(fdt, "/chosen", "linux,uefi-mmap-size",
-                          memmap_size);
-    qemu_fdt_setprop_cell(fdt, "/chosen", "linux,uefi-mmap-desc-size",
-                          EFI_MEMORY_DESC_SIZE);
-    qemu_fdt_setprop_cell(fdt, "/chosen", "linux,uefi-mmap-desc-ver",
-                          EFI_MEMORY_DESCRIPTOR_VERSION);
-    /*
-     * Debian's kernels (debian/patches/features/all/lockdown/"arm64: add
-     * kernel config option to lock down when in Secure Boot mode") read
-     * one more property with the others, and ignore all of them ("Can't
-     * find property 'linux,uefi-secure-boot' in DT!", then no EFI and no
-     * RAM) if it is missing.  Its value is an enum efi_secureboot_mode
-     * (include/linux/efi.h): disabled, since nothing was verified.
-     */
-    qemu_fdt_setprop_cell(fdt, "/chosen", "linux,uefi-secure-boot",
-                          EFI_SECUREBOOT_MODE_DISABLED);
+    acpi_boot_chosen(fdt, h.base, memmap_size);
     trace_virt_hotmem_acpi_boot(h.base, rsdp, m.n, h.nvs_end - h.base);
 
     acpi_build_tables_cleanup(&tables, true);

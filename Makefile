@@ -31,12 +31,13 @@ timed = t0=$$(date +%s.%N); $(2); rc=$$?; \
 
 .PHONY: all build deps check demo fuzz bench clean distclean help \
 	install uninstall docs check-sanitizers build-arm64 check-arm64-artifact \
-	qemu-test-programs
+	qemu-test-programs firmware
 
-all: build
+all: build firmware
 
 help:
-	@echo "make         build $(EMULATORS)"
+	@echo "make         build $(EMULATORS) and $(FIRMWARE)"
+	@echo "make firmware  build $(FIRMWARE) (EDK II ArmVirtQemuKernel from Debian's edk2 source)"
 	@echo "make demo    boot the Debian arm64 guest on virt-hotmem, show its memory"
 	@echo "make check   build and run every test suite"
 	@echo "make fuzz    build and run the memory-map planner's fuzzer"
@@ -66,6 +67,16 @@ build: $(CONFIGURED)
 	@$(call timed,build,$(NINJA) -C $(BUILD) qemu-system-aarch64 qemu-system-x86_64 overlay-tests | \
 	    grep -v '^\[' ; test $${PIPESTATUS[0]} = 0)
 
+# UEFI firmware for the moved memory maps: EDK II's ArmVirtQemuKernel,
+# built from Debian's edk2 source package (scripts/build-firmware.sh) in
+# $(EDK2_BUILD), the image kept in cache/ so that it is built once.  After
+# configure: configure empties build/, pc-bios/ included.
+FIRMWARE := $(BUILD)/pc-bios/virt-hotmem-efi-aarch64.fd
+EDK2_BUILD := build-edk2
+firmware: $(FIRMWARE)
+$(FIRMWARE): scripts/build-firmware.sh | $(CONFIGURED)
+	@$(call timed,firmware,scripts/build-firmware.sh $@ $(EDK2_BUILD))
+
 # QEMU's own test programs, which make check runs on the patched tree:
 # check-unit and the qtests of both targets (tests/qemu_suites.py).
 qemu-test-programs: $(CONFIGURED)
@@ -74,10 +85,10 @@ qemu-test-programs: $(CONFIGURED)
 	    grep -v '^\[' ; test $${PIPESTATUS[0]} = 0)
 
 # The runner's last line is the summary "N passed, N failed, N skipped".
-check: deps build qemu-test-programs check-arm64-artifact
+check: deps build firmware qemu-test-programs check-arm64-artifact
 	@$(PYTHON) tests/run-tests.py --build $(BUILD)
 
-demo: deps build
+demo: deps build firmware
 	@$(PYTHON) scripts/demo.py
 
 # The planner's libFuzzer target, FUZZ_SECONDS long (it links libqemuutil).
@@ -106,24 +117,30 @@ bench: deps build
 	@$(PYTHON) scripts/bench-libvirt-migration.py $(BENCH_ROUNDS)
 
 clean:
-	rm -rf $(BUILD) $(ARM64_BUILD) build-sanitizers assembled
+	rm -rf $(BUILD) $(ARM64_BUILD) $(EDK2_BUILD) build-sanitizers assembled
 
 distclean: clean
 	rm -rf cache
 
 # make install: the two emulators, QEMU's manual (HTML, with the QMP
 # reference and our pages) and its man pages, all built from docs/ by QEMU's
-# Sphinx setup (warnings are errors), nothing else: the emulators' firmware
-# is Debian's, found through the --firmwarepath configure gives them.
+# Sphinx setup (warnings are errors), and the UEFI firmware for the moved
+# memory maps with its firmware descriptor (docs/interop/firmware.json's
+# schema), which names it for the virt-hotmem* machines.  The other
+# firmware is Debian's, found through the --firmwarepath configure gives.
 # PREFIX defaults to /usr/local, which Debian's packages never write to; a
 # file that a Debian package owns is never overwritten, whatever PREFIX says.
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 DOCDIR ?= $(PREFIX)/share/doc/virt-hotmem
+QEMUDATADIR ?= $(PREFIX)/share/qemu
+DESCRIPTOR := 60-virt-hotmem-edk2-aarch64.json
 MAN_PAGES := man1/qemu.1 man7/qemu-block-drivers.7 man7/qemu-cpu-models.7 \
 	man7/qemu-qmp-ref.7
 INSTALL_PATHS := $(addprefix $(BINDIR)/,$(notdir $(EMULATORS))) \
+	$(QEMUDATADIR)/$(notdir $(FIRMWARE)) \
+	$(QEMUDATADIR)/firmware/$(DESCRIPTOR) \
 	$(addprefix $(MANDIR)/,$(MAN_PAGES))
 
 # QEMU's HTML manual (build/docs/manual) and man pages (build/docs/*.[17]).
@@ -151,11 +168,16 @@ refuse_debian_files = for f in $(INSTALL_PATHS); do \
 	    done; \
 	done
 
-install: build docs
+install: build docs firmware
 	@$(call refuse_debian_files,install,not overwriting it (use PREFIX=/usr/local))
 	install -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(MANDIR)/man1" \
-	    "$(DESTDIR)$(MANDIR)/man7" "$(DESTDIR)$(DOCDIR)"
+	    "$(DESTDIR)$(MANDIR)/man7" "$(DESTDIR)$(DOCDIR)" \
+	    "$(DESTDIR)$(QEMUDATADIR)/firmware"
 	install -m 755 $(EMULATORS) "$(DESTDIR)$(BINDIR)/"
+	install -m 644 $(FIRMWARE) "$(DESTDIR)$(QEMUDATADIR)/"
+	sed 's|@FIRMWARE@|$(QEMUDATADIR)/$(notdir $(FIRMWARE))|' \
+	    firmware/$(DESCRIPTOR).in > "$(DESTDIR)$(QEMUDATADIR)/firmware/$(DESCRIPTOR)"
+	chmod 644 "$(DESTDIR)$(QEMUDATADIR)/firmware/$(DESCRIPTOR)"
 	for m in $(MAN_PAGES); do \
 	    install -m 644 "$(BUILD)/docs/$${m#*/}" "$(DESTDIR)$(MANDIR)/$$m" || exit 1; \
 	done

@@ -8,7 +8,8 @@
 # (APT_CONFIG is honoured).
 #
 # usage: scripts/install-deps.sh [build|guest|cross|all]
-#   build: toolchain + QEMU build deps + the trixie deb-src entry
+#   build: toolchain + QEMU build deps + the trixie deb-src entry, and what
+#          the UEFI firmware build needs (uuid-dev, gcc-aarch64-linux-gnu)
 #   guest: arm64 architecture, firmware (AAVMF, SeaBIOS, qemu-system-data, iPXE),
 #          and the tests' witnesses (qemu-utils, certtool, libvirt, virt-install,
 #          swtpm)
@@ -200,6 +201,9 @@ build|all)
         libpng-dev libjpeg-dev python3-sphinx python3-sphinx-rtd-theme \
         device-tree-compiler xz-utils dpkg-dev "$(bpo meson)" "$(bpo python3-pycotap)" \
         clang libclang-rt-dev
+    # EDK II's ArmVirtQemuKernel (scripts/build-firmware.sh): its BaseTools
+    # need libuuid's header; the firmware is cross-compiled.
+    install_missing uuid-dev gcc-aarch64-linux-gnu
     ;;
 esac
 # An older meson from the main suite hides the backported one.
@@ -228,6 +232,11 @@ guest|all)
     # qemu-storage-daemon (10.0 from backports on bookworm), certtool, man,
     # and libvirt with virt-install.  Without recommends: libvirt's would
     # pull in Debian's own qemu-system-* and dnsmasq.
+    # The UEFI test's disk (tests/acceptance/vhm/uefi_disk.py): GPT,
+    # FAT and ext4 made without root, GRUB's image tool (its arm64
+    # modules are downloaded by the test).
+    apt_extra=--no-install-recommends install_missing gdisk dosfstools mtools \
+        e2fsprogs grub-common
     apt_extra=--no-install-recommends install_missing "$(bpo qemu-utils)" \
         gnutls-bin man-db libvirt-daemon-system libvirt-daemon-driver-qemu \
         libvirt-clients virtinst

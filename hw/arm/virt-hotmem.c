@@ -24,6 +24,7 @@
 #include "qemu/osdep.h"
 #include "qemu/units.h"
 #include "qemu/cutils.h"
+#include "qemu/datadir.h"
 #include "qemu/error-report.h"
 #include "qapi/error.h"
 #include "qapi/visitor.h"
@@ -849,12 +850,145 @@ static const VMStateDescription vmstate_virt_hotmem_layout = {
     },
 };
 
+/* --- UEFI firmware ------------------------------------------------------- */
+
+/*
+ * Two EDK II builds for virt are told apart by the layout of their
+ * images, which their platform's .fdf fixes (ArmVirtPkg/ArmVirtQemu.fdf,
+ * ArmVirtQemuKernel.fdf): each starts with a small area of its own, then
+ * its firmware volume, whose header has the signature "_FVH" at offset 40
+ * (EFI_FIRMWARE_VOLUME_HEADER).
+ *
+ * ArmVirtQemu (Debian's AAVMF and qemu-efi-aarch64, QEMU's
+ * edk2-aarch64-code.fd) runs from flash with its RAM base fixed at build
+ * time to virt's 1 GiB (PcdSystemMemoryBase): its first word branches
+ * over 4 KiB to the volume at 0x1000.
+ */
+#define EDK2_FV_SIGNATURE_OFFSET    40
+#define ARMVIRTQEMU_FV_OFFSET       0x1000
+#define ARMVIRTQEMU_BRANCH          0x14000400      /* b 0x1000 */
+/*
+ * ArmVirtQemuKernel is loaded with -kernel and takes its RAM from the
+ * device tree: it carries an arm64 Image header ("ARM\x64" at 0x38,
+ * Linux's Documentation/arch/arm64/booting.rst) and its volume at 32 KiB.
+ */
+#define ARMVIRTQEMUKERNEL_FV_OFFSET 0x8000
+#define ARM64_IMAGE_MAGIC_OFFSET    0x38
+
+static bool edk2_fv_at(const uint8_t *image, size_t size, size_t fv)
+{
+    return size >= fv + EDK2_FV_SIGNATURE_OFFSET + 4 &&
+           !memcmp(image + fv + EDK2_FV_SIGNATURE_OFFSET, "_FVH", 4);
+}
+
+/* Read the first @len bytes of the file @path into @buf */
+static bool virt_hotmem_read_head(const char *path, uint8_t *buf, size_t len)
+{
+    bool ok;
+    int fd;
+
+    fd = qemu_open_old(path, O_RDONLY);
+    if (fd < 0) {
+        return false;       /* the loader names the file and the reason */
+    }
+    ok = read(fd, buf, len) == len;
+    close(fd);
+    return ok;
+}
+
+static bool edk2_is_armvirtqemu(const uint8_t *image, size_t size)
+{
+    return size >= 4 && ldl_le_p(image) == ARMVIRTQEMU_BRANCH &&
+           edk2_fv_at(image, size, ARMVIRTQEMU_FV_OFFSET);
+}
+
+/* Is the firmware (-bios, or the first flash) EDK II's ArmVirtQemu? */
+static bool virt_hotmem_firmware_is_armvirtqemu(VirtHotmemMachineState *vhms)
+{
+    VirtMachineState *vms = VIRT_MACHINE(vhms);
+    MachineState *ms = MACHINE(vhms);
+    uint8_t head[ARMVIRTQEMU_FV_OFFSET + EDK2_FV_SIGNATURE_OFFSET + 4];
+    g_autofree char *bios = NULL;
+    MemoryRegion *mr;
+
+    if (ms->firmware) {
+        /* -bios is copied into the flash only at reset: read the file */
+        bios = qemu_find_file(QEMU_FILE_TYPE_BIOS, ms->firmware);
+        return bios && virt_hotmem_read_head(bios, head, sizeof(head)) &&
+               edk2_is_armvirtqemu(head, sizeof(head));
+    }
+    if (!vms->flash[0]) {
+        return false;
+    }
+    /* A pflash drive's content is read into the flash when it is realized */
+    mr = pflash_cfi01_get_memory(vms->flash[0]);
+    return memory_region_get_ram_ptr(mr) &&
+           edk2_is_armvirtqemu(memory_region_get_ram_ptr(mr),
+                               memory_region_size(mr));
+}
+
+/*
+ * Is @kernel EDK II's ArmVirtQemuKernel?  It is firmware, although QEMU
+ * loads it as a kernel: it wants virt's ACPI tables (fw_cfg) and, for
+ * pc-dimm and nvdimm hotplug, the GED, as firmware from flash does.
+ */
+static bool virt_hotmem_kernel_is_uefi(const char *kernel)
+{
+    uint8_t head[ARMVIRTQEMUKERNEL_FV_OFFSET + EDK2_FV_SIGNATURE_OFFSET + 4];
+
+    return kernel && virt_hotmem_read_head(kernel, head, sizeof(head)) &&
+           !memcmp(head + ARM64_IMAGE_MAGIC_OFFSET, "ARM\x64", 4) &&
+           edk2_fv_at(head, sizeof(head), ARMVIRTQEMUKERNEL_FV_OFFSET);
+}
+
+/* The option that moved RAM away from virt's 1 GiB */
+static char *virt_hotmem_ram_moved_by(VirtHotmemMachineState *vhms)
+{
+    if (!vhms->ram_base_auto) {
+        return g_strdup_printf("ram-base=0x%" PRIx64, vhms->ram_base);
+    }
+    if (vhms->policy == VIRT_HOTMEM_MEMORY_LAYOUT_ARM_DEN0001) {
+        return g_strdup("memory-layout=arm-den0001");
+    }
+    if (vhms->reserved_regions) {
+        return g_strdup_printf("reserved-regions=%s", vhms->reserved_regions);
+    }
+    return g_strdup("the memory map");
+}
+
+/*
+ * Firmware known not to boot this map is refused; firmware QEMU cannot
+ * judge (it may read the device tree) gets a warning.
+ */
+static bool virt_hotmem_check_firmware(VirtHotmemMachineState *vhms,
+                                       Error **errp)
+{
+    uint64_t base = vhms->layout->ram_banks[0].base;
+    g_autofree char *option = NULL;
+
+    if (!virt_hotmem_has_firmware(vhms) || base == GiB) {
+        return true;
+    }
+    option = virt_hotmem_ram_moved_by(vhms);
+    if (virt_hotmem_firmware_is_armvirtqemu(vhms)) {
+        error_setg(errp, "virt-hotmem: %s puts RAM at 0x%" PRIx64 ", but "
+                   "this firmware is EDK II's ArmVirtQemu (AAVMF), built for "
+                   "RAM at 0x%" PRIx64 ": boot virt-hotmem's ArmVirtQemuKernel "
+                   "instead (-kernel virt-hotmem-efi-aarch64.fd, no -bios or "
+                   "pflash)", option, base, (uint64_t)GiB);
+        return false;
+    }
+    warn_report("virt-hotmem: RAM starts at 0x%" PRIx64 ", not 0x%"
+                PRIx64 ": UEFI firmware built for virt (ArmVirtQemu, "
+                "AAVMF) will not boot", base, (uint64_t)GiB);
+    return true;
+}
+
 static void virt_hotmem_init(MachineState *ms)
 {
     VirtHotmemMachineState *vhms = VIRT_HOTMEM_MACHINE(ms);
     VirtHotmemMachineClass *vhmc = VIRT_HOTMEM_MACHINE_GET_CLASS(ms);
     VirtMachineState *vms = VIRT_MACHINE(ms);
-    VirtHotmemLayout *layout;
 
     vmstate_register(NULL, 0, &vmstate_virt_hotmem_layout, vhms);
     vms->bootinfo.modify_dtb = virt_hotmem_dt_modify;
@@ -864,11 +998,11 @@ static void virt_hotmem_init(MachineState *ms)
      */
     virt_hotmem_acpi_boot_check(vhms, &error_fatal);
     /* virt creates the GED, as it does for firmware */
-    vms->acpi_kernel_boot = vhms->acpi_boot;
+    vms->acpi_kernel_boot = vhms->acpi_boot ||
+                            virt_hotmem_kernel_is_uefi(ms->kernel_filename);
 
     /* virt maps RAM into the planned banks and boots from the first. */
     vhmc->parent_init(ms);
-    layout = vhms->layout;
     if (vhms->acpi_boot) {
         virt_hotmem_acpi_boot_check_loaded(vhms, &error_fatal);
     }
@@ -876,16 +1010,7 @@ static void virt_hotmem_init(MachineState *ms)
         ms->device_memory->auto_addr_align = vhms->dimm_alignment;
     }
 
-    /*
-     * ArmVirtQemu (Debian's AAVMF) is built for RAM at virt's 1 GiB and
-     * finds nothing to boot elsewhere; other firmware may read the DT.
-     */
-    if (virt_hotmem_has_firmware(vhms) && layout->ram_banks[0].base != GiB) {
-        warn_report("virt-hotmem: RAM starts at 0x%" PRIx64 ", not 0x%"
-                    PRIx64 ": UEFI firmware built for virt (ArmVirtQemu, "
-                    "AAVMF) will not boot", layout->ram_banks[0].base,
-                    (uint64_t)GiB);
-    }
+    virt_hotmem_check_firmware(vhms, &error_fatal);
 }
 
 /* --- properties ---------------------------------------------------------- */

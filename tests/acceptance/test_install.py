@@ -4,7 +4,9 @@
 # exactly the two emulators under DESTDIR/PREFIX/bin (PREFIX defaults to
 # /usr/local), byte for byte what build/ holds, QEMU's man pages under
 # share/man and its HTML manual under share/doc/virt-hotmem (both built from
-# docs/ by QEMU's Sphinx setup, with our pages in them); the installed x86
+# docs/ by QEMU's Sphinx setup, with our pages in them), the UEFI firmware
+# for the moved memory maps under share/qemu with its firmware descriptor in
+# share/qemu/firmware naming the installed image; the installed x86
 # emulator starts -M q35 with Debian's SeaBIOS and no -L; uninstall removes
 # exactly those files.
 #
@@ -13,6 +15,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 
 import filecmp
+import json
 import os
 import shutil
 import subprocess
@@ -24,6 +27,8 @@ from vhm import guest, tap  # noqa: E402
 import test_features_firmware  # noqa: E402
 
 EMULATORS = ("qemu-system-aarch64", "qemu-system-x86_64")
+FIRMWARE = "virt-hotmem-efi-aarch64.fd"
+DESCRIPTOR = "firmware/60-virt-hotmem-edk2-aarch64.json"
 MAN_PAGES = ("man1/qemu.1", "man7/qemu-block-drivers.7",
              "man7/qemu-cpu-models.7", "man7/qemu-qmp-ref.7")
 
@@ -45,8 +50,28 @@ def expected_files(prefix):
     manual = os.path.join(guest.BUILD, "docs", "manual")
     return sorted([prefix + "/bin/" + e for e in EMULATORS] +
                   [prefix + "/share/man/" + m for m in MAN_PAGES] +
+                  [prefix + "/share/qemu/" + f
+                   for f in (FIRMWARE, DESCRIPTOR)] +
                   [prefix + "/share/doc/virt-hotmem/" + f
                    for f in files_under(manual)])
+
+
+def check_descriptor(destdir, prefix):
+    """The installed descriptor (docs/interop/firmware.json's Firmware)
+    names the installed firmware, byte for byte what build/ holds, as a
+    -kernel image for UEFI on the virt-hotmem machines of aarch64."""
+    with open(os.path.join(destdir, prefix[1:], "share/qemu", DESCRIPTOR)) as f:
+        desc = json.load(f)
+    image = prefix + "/share/qemu/" + FIRMWARE
+    assert desc["mapping"] == {"device": "kernel", "filename": image}, desc
+    assert desc["interface-types"] == ["uefi"], desc
+    assert desc["targets"] == [{"architecture": "aarch64",
+                                "machines": ["virt-hotmem*"]}], desc
+    assert set(desc) == {"description", "interface-types", "mapping",
+                         "targets", "features", "tags"}, desc
+    assert filecmp.cmp(os.path.join(destdir, image[1:]),
+                       os.path.join(guest.BUILD, "pc-bios", FIRMWARE),
+                       shallow=False), image
 
 
 def test_install_uninstall():
@@ -61,6 +86,8 @@ def test_install_uninstall():
             assert os.access(installed, os.X_OK), installed
             assert filecmp.cmp(installed, os.path.join(guest.BUILD, e),
                                shallow=False), installed
+
+        check_descriptor(destdir, "/usr/local")
 
         # Away from build/ (no qemu-bundle beside it), the installed binary
         # still maps Debian's SeaBIOS.
@@ -80,6 +107,7 @@ def test_install_prefix():
         want = expected_files("opt/vhm")
         assert files_under(destdir) == want, \
             set(files_under(destdir)) ^ set(want)
+        check_descriptor(destdir, "/opt/vhm")
         make("uninstall", "DESTDIR=" + destdir, "PREFIX=/opt/vhm")
         assert files_under(destdir) == [], files_under(destdir)
     finally:

@@ -1,0 +1,248 @@
+#!/usr/bin/env python3
+#
+# Acceptance: a distribution-style UEFI guest on virt-hotmem's moved memory
+# maps.  The disk is built here from Debian packages (GPT, an EFI system
+# partition with grub-efi-arm64's GRUB as EFI/BOOT/BOOTAA64.EFI, /boot on
+# ext4 with Debian's arm64 cloud kernel and a busybox initrd); the firmware
+# is virt-hotmem's EDK II ArmVirtQemuKernel (make firmware), loaded with
+# -kernel, which boots the disk.  At each layout the guest reaches its
+# shell through GRUB with RAM where the command line put it (worked out
+# here), and a pc-dimm and (but with RAM at 512 GiB) an nvdimm hot-added
+# over QMP become memory and /dev/pmem0.  One layout migrates live with
+# both DIMMs.  Stock AAVMF with
+# RAM away from 1 GiB is refused with one line; a disk with no EFI system
+# partition gives the firmware's own message, not a silent hang.
+#
+# Copyright (c) 2026 The virt-hotmem developers
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from vhm import dimm, guest, tap, uefi_disk  # noqa: E402
+
+GiB = guest.GiB
+MiB = guest.MiB
+FIRMWARE = os.path.join(guest.BUILD, "pc-bios", "virt-hotmem-efi-aarch64.fd")
+CMDLINE = "console=ttyAMA0 panic=-1 memhp_default_state=online_movable"
+NVDIMM_MODULES = ["kernel/drivers/dax/dax.ko",
+                  "kernel/drivers/nvdimm/libnvdimm.ko",
+                  "kernel/drivers/nvdimm/nd_btt.ko",
+                  "kernel/drivers/nvdimm/nd_pmem.ko",
+                  "kernel/drivers/acpi/nfit/nfit.ko"]
+# What GRUB's grub.cfg on the disk prints (vhm/uefi_disk.py)
+GRUB_MARK = b"vhm: GRUB loading the kernel from /boot"
+# 1 GiB..2 GiB reserved, as a host's IOMMU group would report it
+RESERVED = "0x0000000040000000 0x000000007fffffff reserved\n"
+
+# name, machine options, RAM bank (base, size) for -m 1G: from the options
+# and the documented rules (docs/system/arm/virt-hotmem.rst), not from
+# QEMU; whether an nvdimm is hot-added too.  Not with RAM at 512 GiB: the
+# NVDIMM _DSM buffer, which the firmware allocates below 4 GiB
+# (etc/acpi/nvdimm-mem), finds no RAM there and the guest hangs (a known
+# limit, docs "UEFI firmware").
+LAYOUTS = [
+    ("default", "", (1 * GiB, GiB), True),
+    ("ram-base-512g", "ram-base=0x8000000000", (512 * GiB, GiB), False),
+    ("arm-den0001", "memory-layout=arm-den0001", (2 * GiB, GiB), True),
+    # the first GiB boundary above the reserved region
+    ("reserved-1g-2g", "reserved-regions=@RESERVED@", (2 * GiB, GiB), True),
+]
+
+
+def firmware():
+    if not os.path.exists(FIRMWARE):
+        raise tap.Skip("no %s (make firmware)" % FIRMWARE)
+    return FIRMWARE
+
+
+_disk = {}
+
+
+def distro_disk(esp=True):
+    """The disk image (made once per run and flavour)."""
+    if esp not in _disk:
+        tmp = tempfile.mkdtemp(prefix="vhm-uefi-disk-")
+        assets = guest.guest_assets()
+        initrd = guest.build_initramfs(os.path.join(tmp, "initrd.gz"),
+                                       NVDIMM_MODULES)
+        _disk[esp] = uefi_disk.make_disk(os.path.join(tmp, "disk.raw"),
+                                         os.path.join(assets, "vmlinuz"),
+                                         initrd, CMDLINE, esp=esp)
+    return _disk[esp]
+
+
+def machine_opts(opts, tmp, nvdimm):
+    if "@RESERVED@" in opts:
+        path = os.path.join(tmp, "reserved")
+        with open(path, "w") as f:
+            f.write(RESERVED)
+        opts = opts.replace("@RESERVED@", path)
+    return "virt-hotmem" + (",nvdimm=on" if nvdimm else "") + \
+        ("," + opts if opts else "")
+
+
+def uefi_vm(opts, name, disk=None, extra=(), fw=None, nvdimm=True):
+    """A VM whose firmware boots the distro disk (a copy of it: the
+    guest and a migration's destination share one)."""
+    vm = guest.VM([], name=name)
+    vm.argv += ["-M", machine_opts(opts, vm.tmp, nvdimm), "-accel", "tcg",
+                "-cpu", "max", "-smp", "1", "-m", "1G,slots=4,maxmem=8G",
+                "-kernel", fw or firmware(),
+                "-drive", "if=none,id=d0,format=raw,file=" +
+                (disk or distro_disk()),
+                "-device", "virtio-blk-pci,drive=d0", "-no-reboot"] + \
+        list(extra)
+    return vm
+
+
+def check_ram(vm, bank):
+    """The guest's System RAM lies in @bank and spans it but for what
+    the firmware keeps (its runtime regions split the ranges)."""
+    base, size = bank
+    ram = guest.parse_iomem(vm.check("cat /proc/iomem"))
+    assert ram, "no System RAM in /proc/iomem"
+    assert ram[0][0] >= base and ram[-1][1] <= base + size - 1, \
+        ("System RAM %r outside the bank 0x%x+0x%x" %
+         ([(hex(s), hex(e)) for s, e in ram], base, size))
+    assert ram[0][0] < base + 64 * MiB and ram[-1][1] > base + size - 64 * MiB, \
+        ("System RAM %r does not span the bank 0x%x+0x%x" %
+         ([(hex(s), hex(e)) for s, e in ram], base, size))
+
+
+def insmod(vm, modules):
+    for m in modules:
+        vm.check("insmod /modules/" + os.path.basename(m))
+
+
+def hot_add_dimm(vm):
+    """A 512 MiB pc-dimm: the guest's MemTotal grows by it."""
+    before = guest.mem_total_kib(vm)
+    d = dimm.hot_add(vm, "dimm0", 512 * MiB, driver="pc-dimm")
+    dimm.wait_block(vm, d["addr"], timeout=30)
+    dimm.online_all(vm)
+    grown = guest.mem_total_kib(vm) - before
+    assert grown == 512 * 1024, "MemTotal grew by %d KiB, not 512 MiB" % grown
+    ranges = guest.parse_iomem(vm.check("cat /proc/iomem"))
+    assert any(s <= d["addr"] and d["addr"] + d["size"] - 1 <= e
+               for s, e in ranges), (hex(d["addr"]), ranges)
+    return d
+
+
+def hot_add_nvdimm(vm):
+    """A 128 MiB nvdimm on a file: /dev/pmem0, written through to the
+    file."""
+    insmod(vm, NVDIMM_MODULES)
+    path = os.path.join(vm.tmp, "nv0.img")
+    with open(path, "wb") as f:
+        f.truncate(128 * MiB)
+    vm.qmp.cmd("object-add", **{"qom-type": "memory-backend-file",
+                                "id": "mem-nv0", "size": 128 * MiB,
+                                "mem-path": path, "share": True})
+    vm.qmp.cmd("device_add", driver="nvdimm", id="nv0", memdev="mem-nv0")
+    vm.check("for i in $(seq 300); do [ -b /dev/pmem0 ] && break; "
+             "sleep 0.1; done; [ -b /dev/pmem0 ]")
+    size = int(vm.check("cat /sys/block/pmem0/size").strip()) * 512
+    assert size == 128 * MiB, "/dev/pmem0 has %d bytes" % size
+    vm.check("echo VHM-PMEM-MARK > /dev/pmem0; sync")
+    with open(path, "rb") as f:
+        assert f.read(13) == b"VHM-PMEM-MARK", "pmem write lost"
+    return path
+
+
+def boot(vm, t0, timeout=600):
+    """Wait for the guest's shell; return the seconds from @t0 (before
+    launch) to userspace.  GRUB (from the disk) must have run."""
+    vm.wait_shell(timeout=timeout)
+    took = time.monotonic() - t0
+    assert GRUB_MARK in vm.console, "the guest did not boot through GRUB"
+    assert vm.check("[ -d /sys/firmware/efi ] && echo efi").strip() == "efi"
+    return took
+
+
+def layout_case(name, opts, bank, nvdimm):
+    def run():
+        vm = uefi_vm(opts, "uefi-" + name, nvdimm=nvdimm)
+        t0 = time.monotonic()
+        with vm:
+            took = boot(vm, t0)
+            check_ram(vm, bank)
+            hot_add_dimm(vm)
+            if nvdimm:
+                hot_add_nvdimm(vm)
+            print("# %s: userspace in %.1f s" % (name, took), flush=True)
+    return run
+
+
+def test_migrate_den0001():
+    """RAM in DEN0001's window at 2 GiB with a pc-dimm and an nvdimm,
+    migrated live: the destination's guest still has both, and its shell
+    answers."""
+    opts = "memory-layout=arm-den0001"
+    src = uefi_vm(opts, "uefi-mig-src")
+    with src:
+        boot(src, time.monotonic())
+        d = hot_add_dimm(src)
+        nv_path = hot_add_nvdimm(src)
+        mem = guest.mem_total_kib(src)
+        dst = uefi_vm(opts, "uefi-mig-dst", extra=[
+            "-object", "memory-backend-ram,id=mem-dimm0,size=512M",
+            "-device", "pc-dimm,id=dimm0,memdev=mem-dimm0,addr=%d" % d["addr"],
+            "-object", "memory-backend-file,id=mem-nv0,size=128M,share=on,"
+            "mem-path=" + nv_path,
+            "-device", "nvdimm,id=nv0,memdev=mem-nv0",
+            "-incoming", "defer"])
+        with dst:
+            t0 = time.monotonic()
+            status = guest.migrate(src, dst, timeout=300)
+            assert status == "completed", src.qmp.cmd("query-migrate")
+            print("# migration with pc-dimm and nvdimm: %.1f s" %
+                  (time.monotonic() - t0), flush=True)
+            dst.console = b""
+            assert guest.mem_total_kib(dst) == mem
+            assert dst.check("head -c 13 /dev/pmem0").strip() == \
+                "VHM-PMEM-MARK"
+
+
+def test_stock_aavmf_refused():
+    """Debian's AAVMF with RAM at 512 GiB: QEMU stops at once with one
+    line naming the option and the firmware to use."""
+    if not os.path.exists(guest.AAVMF_CODE):
+        raise tap.Skip("no %s" % guest.AAVMF_CODE)
+    p = subprocess.run([guest.QEMU_AARCH64, "-M",
+                        "virt-hotmem,ram-base=0x8000000000", "-accel", "tcg",
+                        "-cpu", "max", "-m", "1G", "-display", "none",
+                        "-nodefaults", "-bios", guest.AAVMF_CODE],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=60)
+    err = p.stderr.decode().strip()
+    assert p.returncode == 1, (p.returncode, err)
+    assert len(err.splitlines()) == 1, err
+    assert "ram-base=0x8000000000" in err and "AAVMF" in err and \
+        "virt-hotmem-efi-aarch64.fd" in err, err
+
+
+def test_disk_without_esp():
+    """A disk with no EFI system partition: the firmware says it cannot
+    boot the disk (EDK II's BdsDxe) and starts its shell, rather than
+    hanging silently."""
+    with uefi_vm("ram-base=0x8000000000", "uefi-noesp", nvdimm=False,
+                 disk=distro_disk(esp=False)) as vm:
+        vm.wait_console(rb'BdsDxe: failed to load Boot0001 "UEFI Misc '
+                        rb'Device" from PciRoot\(0x0\)/Pci\(0x1,0x0\): '
+                        rb'Not Found', 300)
+        vm.wait_console(rb"Shell> ", 120)
+        assert GRUB_MARK not in vm.console
+
+
+if __name__ == "__main__":
+    tap.main([("uefi-moved-map/" + layout[0], layout_case(*layout))
+              for layout in LAYOUTS] +
+             [("uefi-moved-map/migrate-den0001-dimms", test_migrate_den0001),
+              ("uefi-moved-map/stock-aavmf-refused", test_stock_aavmf_refused),
+              ("uefi-moved-map/disk-without-esp", test_disk_without_esp)])

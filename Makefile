@@ -135,7 +135,7 @@ BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 DOCDIR ?= $(PREFIX)/share/doc/virt-hotmem
 QEMUDATADIR ?= $(PREFIX)/share/qemu
-DESCRIPTOR := 60-virt-hotmem-edk2-aarch64.json
+DESCRIPTOR := 30-virt-hotmem-edk2-aarch64.json
 MAN_PAGES := man1/qemu.1 man7/qemu-block-drivers.7 man7/qemu-cpu-models.7 \
 	man7/qemu-qmp-ref.7
 INSTALL_PATHS := $(addprefix $(BINDIR)/,$(notdir $(EMULATORS))) \

@@ -28,7 +28,7 @@ import test_features_firmware  # noqa: E402
 
 EMULATORS = ("qemu-system-aarch64", "qemu-system-x86_64")
 FIRMWARE = "virt-hotmem-efi-aarch64.fd"
-DESCRIPTOR = "firmware/60-virt-hotmem-edk2-aarch64.json"
+DESCRIPTOR = "firmware/30-virt-hotmem-edk2-aarch64.json"
 MAN_PAGES = ("man1/qemu.1", "man7/qemu-block-drivers.7",
              "man7/qemu-cpu-models.7", "man7/qemu-qmp-ref.7")
 

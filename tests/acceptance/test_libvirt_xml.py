@@ -12,6 +12,11 @@
 #
 # - libvirt-uefi: Debian's AAVMF found through libvirt's firmware
 #   selection, RAM at 1 GiB; libvirt-dimm attached and detached live;
+# - libvirt-uefi-ram-base: <os firmware='efi'> with RAM at 512 GiB: libvirt
+#   picks virt-hotmem's ArmVirtQemuKernel through its descriptor
+#   (firmware/, offered to the private libvirtd beside Debian's), which
+#   boots a distro-style disk (GRUB on an EFI system partition,
+#   vhm/uefi_disk.py); libvirt-dimm hot-added at the first GiB after RAM;
 # - libvirt-ram-base-acpi: RAM at ram-base=0x8000000000 with ACPI direct
 #   boot; libvirt-dimm hot-added at the first GiB after RAM, and
 #   libvirt-nvdimm hot-added as /dev/pmem0, written by the guest and read
@@ -34,12 +39,17 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vhm import dimm, guest, libvirt, tap  # noqa: E402
+from vhm import dimm, guest, libvirt, tap, uefi_disk  # noqa: E402
 
 GiB = guest.GiB
 MiB = guest.MiB
 KiB = 1024
 DOC_RESERVED = "/etc/virt-hotmem/reserved-regions"
+DOC_DISK = "/var/lib/libvirt/images/debian-arm64.raw"
+FIRMWARE = os.path.join(guest.BUILD, "pc-bios", "virt-hotmem-efi-aarch64.fd")
+DESCRIPTOR_IN = os.path.join(guest.ROOT, "firmware",
+                             "30-virt-hotmem-edk2-aarch64.json.in")
+GRUB_MARK = b"vhm: GRUB loading the kernel from /boot"
 DOC_NVDIMM = libvirt.DOC_NVDIMM
 NVDIMM_MODULES = ("kernel/drivers/dax/dax.ko",
                   "kernel/drivers/nvdimm/libnvdimm.ko",
@@ -72,12 +82,13 @@ class Domain:
     """The manual's domain @name started by a private libvirtd, its
     guest's console open once the initramfs' shell answers."""
 
-    def __init__(self, name, modules=(), extra=()):
+    def __init__(self, name, modules=(), extra=(), descriptors=()):
         reason = libvirt.why_no_libvirt()
         if reason:
             raise tap.Skip(reason)
         self.tmp = tempfile.mkdtemp(prefix="vhm-libvirt-xml-")
-        self.lv = libvirt.Libvirtd(self.tmp, "vhm-" + name)
+        self.lv = libvirt.Libvirtd(self.tmp, "vhm-" + name,
+                                   descriptors=descriptors)
         self.con = None
         try:
             assets = guest.guest_assets()
@@ -165,6 +176,43 @@ def test_uefi():
         dom.close()
 
 
+def test_uefi_ram_base():
+    if not os.path.exists(FIRMWARE):
+        raise tap.Skip("no %s (make firmware)" % FIRMWARE)
+    uefi_disk.check_tools()
+    with open(DESCRIPTOR_IN) as f:
+        descriptor = f.read().replace("@FIRMWARE@", FIRMWARE)
+    tmp = tempfile.mkdtemp(prefix="vhm-uefi-disk-")
+    try:
+        assets = guest.guest_assets()
+        disk = uefi_disk.make_disk(
+            os.path.join(tmp, "disk.raw"), os.path.join(assets, "vmlinuz"),
+            guest.build_initramfs(os.path.join(tmp, "initrd.gz")),
+            "console=ttyAMA0 panic=-1 memhp_default_state=online_movable")
+        dom = Domain("libvirt-uefi-ram-base", extra=[(DOC_DISK, disk)],
+                     descriptors=[(os.path.basename(DESCRIPTOR_IN)[:-3],
+                                   descriptor)])
+        try:
+            # libvirt chose our firmware through its descriptor.
+            argv = dom.lv.qemu_argv()
+            assert ["-kernel", FIRMWARE] in \
+                [argv[i:i + 2] for i in range(len(argv))], argv
+            assert GRUB_MARK in dom.con.console, \
+                "the guest did not boot through GRUB from the disk"
+            dom.con.check("[ -d /sys/firmware/efi ]")
+            ram = dom.ram()
+            ram_base = 0x8000000000
+            assert ram[0][0] >= ram_base and \
+                ram[-1][1] <= ram_base + GiB - 1, \
+                ["%#x-%#x" % r for r in ram]
+            # Device memory at the first GiB after RAM.
+            hot_add_dimm(dom, ram, ram_base + GiB)
+        finally:
+            dom.close()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def test_ram_base_acpi():
     ram_base = 0x8000000000
     dom = Domain("libvirt-ram-base-acpi", NVDIMM_MODULES)
@@ -231,6 +279,8 @@ def test_memory_map():
 
 if __name__ == "__main__":
     tap.main([("libvirt/xml-uefi-default-map-dimm", test_uefi),
+              ("libvirt/xml-uefi-firmware-efi-ram-base-512g-disk-dimm",
+               test_uefi_ram_base),
               ("libvirt/xml-ram-base-512g-acpi-dimm-nvdimm",
                test_ram_base_acpi),
               ("libvirt/xml-den0001-reserved-device-memory-base-alignment",

@@ -96,16 +96,18 @@ def substitute(xml, replacements):
 
 def manual_domain_xml(name, domain, kernel, initrd, console, extra=()):
     """The manual's domain XML @name as a test starts it: named @domain,
-    booting @kernel and @initrd with our aarch64 emulator, its serial
-    console bound to the unix socket @console, and the (old, new)
-    replacements of @extra done."""
+    booting @kernel and @initrd (if it boots a kernel) with our aarch64
+    emulator, its serial console bound to the unix socket @console, and
+    the (old, new) replacements of @extra done."""
     xml = re.sub(r"<name>[^<]*</name>", "<name>%s</name>" % domain,
                  manual_xml(name), count=1)
+    boot = [(DOC_KERNEL, kernel), (DOC_INITRD, initrd)]
+    if DOC_KERNEL not in xml:
+        boot = []
     return substitute(xml, [
-        (DOC_EMULATOR, guest.QEMU_AARCH64), (DOC_KERNEL, kernel),
-        (DOC_INITRD, initrd),
+        (DOC_EMULATOR, guest.QEMU_AARCH64),
         (DOC_SERIAL, "<serial type='unix'><source mode='bind' "
-         "path='%s'/></serial>" % console)] + list(extra))
+         "path='%s'/></serial>" % console)] + boot + list(extra))
 
 
 def why_no_libvirt():
@@ -131,9 +133,10 @@ class Libvirtd:
     and up, picked by each daemon) cannot collide; its domain's name ends
     in @tmp's unique suffix, as host-wide names (cgroups) come from it."""
 
-    def __init__(self, tmp, domain, listen_tcp=False):
+    def __init__(self, tmp, domain, listen_tcp=False, descriptors=()):
         self.tmp = tmp
         self.listen_tcp = listen_tcp
+        self.descriptors = descriptors
         self.domain = "%s-%s" % (domain, os.path.basename(tmp).split("-")[-1])
         for sub, _ in PRIVATE_DIRS:
             os.makedirs(os.path.join(tmp, sub))
@@ -155,10 +158,31 @@ class Libvirtd:
         self.uri = "qemu:///system?socket=%s/run/libvirt-sock" % tmp
         self.proc = None
 
+    def firmware_dir(self):
+        """With @descriptors ((file name, JSON text) of firmware
+        descriptors, as `make install` would add them), a directory of
+        Debian's descriptors and these that replaces
+        /usr/share/qemu/firmware in the daemon's view: what a machine with
+        them installed shows libvirt, and nothing written to this one."""
+        fw = os.path.join(self.tmp, "qemu-firmware")
+        os.makedirs(fw)
+        system = "/usr/share/qemu/firmware"
+        # Copies: in the daemon's view, links into @system would point
+        # back into this directory.
+        for name in (os.listdir(system) if os.path.isdir(system) else ()):
+            shutil.copyfile(os.path.join(system, name), os.path.join(fw, name))
+        for name, text in self.descriptors:
+            with open(os.path.join(fw, name), "w") as f:
+                f.write(text)
+        return fw
+
     def start(self):
-        mounts = "".join("mkdir -p %s && mount --bind %s/%s %s && " %
-                         (path, self.tmp, sub, path)
-                         for sub, path in PRIVATE_DIRS)
+        dirs = [(os.path.join(self.tmp, sub), path)
+                for sub, path in PRIVATE_DIRS]
+        if self.descriptors:
+            dirs.append((self.firmware_dir(), "/usr/share/qemu/firmware"))
+        mounts = "".join("mkdir -p %s && mount --bind %s %s && " %
+                         (path, src, path) for src, path in dirs)
         env = dict(os.environ,
                    PATH=self.bin + ":/usr/sbin:/usr/bin:/sbin:/bin")
         self.log = open(os.path.join(self.tmp, "libvirtd.log"), "wb")

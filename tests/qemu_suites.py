@@ -45,6 +45,21 @@ NOT_RUN = {
 }
 
 
+# QEMU's qtests that exercise what patches/ change: physmem (0007),
+# memory-device (0009), aml-build and the virt/pc ACPI tables (0006,
+# 0010, 0011, 0013), the virt board (0003, 0008), vl.c and
+# qdev-properties (0012), x86 KVM (0005), the QAPI schema and the HMP
+# tables (0004), and the NUMA, DIMM and ACPI hotplug paths around them.
+# The pristine check (tests/acceptance/test_patches_pristine.py) runs
+# these, with check-unit, on a tree without the overlay.
+HOOK_QTESTS = (
+    "arm-cpu-features", "bios-tables-test", "boot-serial-test",
+    "cpu-plug-test", "cxl-test", "device-introspect-test",
+    "device-plug-test", "erst-test", "migration-test", "numa-test",
+    "qmp-cmd-test", "qom-test", "test-hmp", "vmgenid-test",
+)
+
+
 def _meson(build):
     venv = os.path.join(build, "pyvenv", "bin", "meson")
     return venv if os.access(venv, os.X_OK) else "meson"
@@ -60,10 +75,12 @@ def introspect(build):
     return json.loads(out)
 
 
-def _selected(build, suite):
+def _selected(build, suite, only=None):
     tests = []
     for w in SUITES[suite]:
         tests += [t for t in introspect(build) if w in t["suite"]]
+    if only is not None:
+        tests = [t for t in tests if t["name"].split("/")[-1] in only]
     return tests
 
 
@@ -104,15 +121,16 @@ def qemu_img(build):
     return own if os.access(own, os.X_OK) else shutil.which("qemu-img")
 
 
-def programs(build, suite):
-    """(name, argv, env, cwd, timeout, why_not) of each test of @suite;
-    tests in NOT_RUN come with argv None and the reason in why_not.  What
+def programs(build, suite, only=None):
+    """(name, argv, env, cwd, timeout, why_not) of each test of @suite
+    (of those named in @only, e.g. HOOK_QTESTS, if given); tests in
+    NOT_RUN come with argv None and the reason in why_not.  What
     DROPPED_ARGS takes away is said once, by describe()."""
     build = os.path.abspath(build)
     hide_kvm = not kvm_runs_ordinary_guests()
     img = qemu_img(build)
     progs = []
-    for t in _selected(build, suite):
+    for t in _selected(build, suite, only):
         name = t["name"]
         if name in NOT_RUN:
             progs.append((name, None, None, None, 0, NOT_RUN[name]))

@@ -110,7 +110,7 @@ static const TypeInfo memory_layout_provider_info = {
 static void memory_layout_register_types(void)
 {
     type_register_static(&memory_layout_provider_info);
-    /* The entry is in hmp-commands-info.hx without a handler (patch 0004) */
+    /* The entry is in our hmp-commands-info.hx without a handler */
     monitor_register_hmp("memory-layout", true, hmp_info_memory_layout);
 }
 type_init(memory_layout_register_types)

@@ -1,65 +1,70 @@
 #!/usr/bin/env python3
 #
-# The hooks in patches/ must leave a QEMU that builds and behaves as stock
-# without the overlay (patches/0002's promise): unpack the same QEMU
-# tarball again, apply patches/ only, configure it with no overlay/
-# directory, and build the objects the patches touch (QAPI schema and its
-# generated code, the HMP tables, x86 KVM).  Those objects must not need a
-# symbol that only the overlay defines: every symbol they leave undefined
-# is looked up in the objects of the overlay build (build/).  Takes about
-# 40 s with a warm ccache (build/pristine-check/, removed on success).
+# Every hook in patches/ stands alone: unpack the same QEMU tarball again,
+# apply patches/ only (scripts/apply-patches.sh, as configure does),
+# configure it with no overlay/ directory and QEMU's default devices for
+# both targets, build the whole tree (both emulators and QEMU's test
+# programs, the manual) and run QEMU's check-unit and the qtests that exercise what the
+# hooks change (tests/qemu_suites.py, HOOK_QTESTS) on it.  Each QEMU test
+# program prints one line with its counts.
+#
+# The features are those of our build (read from build/config.status)
+# rather than a minimal set: config-host.h is then the same, and the tree
+# is laid out as ours (WORK/assembled/qemu, WORK/build, CCACHE_BASEDIR=WORK),
+# so every object that the two builds compile with the same command comes
+# from ccache.  About half do not: every object of system_ss and of the
+# targets' source sets gets -I overlay/include in our build (our
+# meson.build adds overlay_inc to those source sets), and our device set
+# leaves out the other Arm boards.  The work directory,
+# build/pristine-check/, is removed when everything passed.
 #
 # Copyright (c) 2026 The virt-hotmem developers
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
 import glob
+import importlib.util
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vhm import guest, tap  # noqa: E402
 
 ROOT = guest.ROOT
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+import qemu_suites  # noqa: E402
+
+# The runner's run_tap(): the same per-program line and TAP counting as
+# make check's own run of QEMU's suites
+_spec = importlib.util.spec_from_file_location(
+    "run_tests", os.path.join(ROOT, "tests", "run-tests.py"))
+run_tests = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(run_tests)
+
 WORK = os.path.join(guest.BUILD, "pristine-check")
-# Objects of the files patches/ touch, as ninja names them
-TOUCHED = [r"target_i386_kvm_kvm\.c\.o$", r"monitor_hmp-target\.c\.o$",
-           r"monitor_hmp-cmds\.c\.o$", r"qapi-introspect\.c\.o$",
-           r"qapi-commands-overlay\.c\.o$", r"qapi-types-overlay\.c\.o$",
-           r"hw_mem_memory-device\.c\.o$", r"hw_acpi_aml-build\.c\.o$",
-           r"hw_acpi_bios-linker-loader\.c\.o$", r"hw_arm_boot\.c\.o$"]
+SRC = os.path.join(WORK, "assembled", "qemu")
+BUILD = os.path.join(WORK, "build")
+# Our configure's options that the pristine build does not take: our
+# device sets (configs/devices/, linked in by our configure only).  The
+# manual is built: its QMP reference is generated from the schema that
+# includes 0004's empty qapi/overlay.json.
+NOT_PASSED = ("--with-devices-",)
+NINJA_TIMEOUT = 4 * 3600
+state = {"built": False, "failed": False}
 
 
-def run(argv, cwd, timeout):
+def run(argv, cwd, timeout, env=None):
     p = subprocess.run(argv, cwd=cwd, stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, timeout=timeout)
+                       stderr=subprocess.STDOUT, timeout=timeout, env=env)
     out = p.stdout.decode(errors="replace")
     assert p.returncode == 0, "%s failed (%d):\n%s" % (
         " ".join(argv[:3]), p.returncode, out[-3000:])
     return out
-
-
-def defined_symbols(objects):
-    out = subprocess.run(["nm", "--defined-only", "-A"] + objects,
-                         stdout=subprocess.PIPE, check=True,
-                         timeout=300).stdout.decode(errors="replace")
-    return {line.split()[-1]: line.split(":")[0] for line in out.splitlines()
-            if len(line.split()) >= 3}
-
-
-def overlay_symbols():
-    """Symbols that only the overlay's objects in build/ define."""
-    objects = [o for o in glob.glob(os.path.join(guest.BUILD, "**", "*.o"),
-                                    recursive=True)
-               if "pristine-check" not in o]
-    mine = [o for o in objects if "overlay_" in os.path.basename(o) or
-            "virt-hotmem" in os.path.basename(o)]
-    if not mine:
-        raise tap.Skip("build/ holds no overlay objects (run make build)")
-    return defined_symbols(mine)
 
 
 def tarball():
@@ -70,54 +75,167 @@ def tarball():
     return found[-1]
 
 
+def our_configure_options():
+    """The options our configure gave QEMU's (build/config.status), less
+    NOT_PASSED."""
+    status = os.path.join(guest.BUILD, "config.status")
+    if not os.path.exists(status):
+        raise tap.Skip("build/ is not configured (run make build)")
+    with open(status) as f:
+        line = [ln for ln in f if ln.startswith("exec ")][-1]
+    argv = shlex.split(line)[2:]
+    assert argv[-1] == "$@", line
+    return [a for a in argv[:-1] if not a.startswith(NOT_PASSED)]
+
+
+def link_firmware():
+    """The links to Debian's firmware that our configure made in build/
+    (pc-bios/ for bios-tables-test's edk2 images, qemu-bundle/ for the
+    firmware path), made again in the pristine build.  Links into our
+    own tree (meson's, to the source's pc-bios/) are the pristine
+    build's own already."""
+    made = 0
+    for top in ("pc-bios", "qemu-bundle"):
+        for d, dirs, files in os.walk(os.path.join(guest.BUILD, top)):
+            for n in dirs + files:
+                path = os.path.join(d, n)
+                if not os.path.islink(path):
+                    continue
+                target = os.readlink(path)
+                if not os.path.isabs(target) or \
+                        target.startswith(ROOT + os.sep):
+                    continue
+                mine = os.path.join(BUILD, os.path.relpath(path, guest.BUILD))
+                os.makedirs(os.path.dirname(mine), exist_ok=True)
+                if os.path.lexists(mine):
+                    os.unlink(mine)
+                os.symlink(target, mine)
+                made += 1
+    return made
+
+
+def ccache_env():
+    env = dict(os.environ)
+    # The Makefile's CCACHE_BASEDIR is our clone; here it is WORK, whose
+    # assembled/qemu and build/ stand where ours do, so that ccache sees
+    # the same relative paths and command lines.
+    env["CCACHE_BASEDIR"] = WORK
+    env["CCACHE_NOHASHDIR"] = "1"
+    return env
+
+
 def test_pristine_tree_builds():
-    src = os.path.join(WORK, "qemu")
-    build = os.path.join(WORK, "build")
+    options = our_configure_options()
     shutil.rmtree(WORK, ignore_errors=True)
-    os.makedirs(src)
-    os.makedirs(build)
-    run(["tar", "-xf", tarball(), "-C", src, "--strip-components=1"],
+    os.makedirs(SRC)
+    os.makedirs(BUILD)
+    t0 = time.monotonic()
+    run(["tar", "-xf", tarball(), "-C", SRC, "--strip-components=1"],
         WORK, 300)
     # The same application as configure's (git apply, for binary files)
-    run([os.path.join(ROOT, "scripts", "apply-patches.sh"), src], WORK, 120)
-    assert not os.path.exists(os.path.join(src, "overlay"))
-    cc = "ccache cc" if shutil.which("ccache") else "cc"
-    run([os.path.join(src, "configure"), "--cc=" + cc,
-         "--python=/usr/bin/python3",
-         "--target-list=aarch64-softmmu,x86_64-softmmu",
-         "--without-default-features", "--without-default-devices",
-         "--enable-kvm", "--enable-tcg", "--disable-docs",
-         "--disable-install-blobs"], build, 600)
-    targets = run(["ninja", "-t", "targets", "all"], build, 120)
-    names = [line.split(":")[0] for line in targets.splitlines()]
-    want = []
-    for pattern in TOUCHED:
-        hits = [n for n in names if re.search(pattern, n)]
-        assert hits, "no ninja target matches %s" % pattern
-        want += hits
-    run(["ninja", "-j2"] + want, build, 1200)
+    run([os.path.join(ROOT, "scripts", "apply-patches.sh"), SRC], WORK, 120)
+    assert not os.path.exists(os.path.join(SRC, "overlay"))
+    env = ccache_env()
+    run([os.path.join(SRC, "configure")] + options, BUILD, 600, env)
+    print("# configure %s (%.0f s)" % (" ".join(options), time.monotonic() - t0))
+    print("# firmware links from build/: %d" % link_firmware())
+    # QEMU's default devices, not ours: the Arm boards that our
+    # configs/devices/aarch64-softmmu/virt-hotmem.mak leaves out are in
+    with open(os.path.join(BUILD, "aarch64-softmmu-config-devices.mak")) as f:
+        devices = f.read().split()
+    assert "CONFIG_RASPI=y" in devices and "CONFIG_SBSA_REF=y" in devices
 
-    # Built, but would they link without the overlay?
-    ours = overlay_symbols()
-    out = run(["nm", "-u", "-A"] + [os.path.join(build, w) for w in want],
-              build, 120)
-    for line in out.splitlines():
-        sym = line.split()[-1]
-        assert sym not in ours, "%s needs %s, defined only by the " \
-            "overlay (%s)" % (line.split(":")[0], sym, ours[sym])
+    steps = len(run(["ninja", "-n", "all"], BUILD, 600, env).splitlines())
+    t1 = time.monotonic()
+    before = ccache_stats()
+    run(["ninja", "-j%d" % (os.cpu_count() or 2), "all"], BUILD,
+        NINJA_TIMEOUT, env)
+    after = ccache_stats()
+    print("# ninja all: %d steps in %.0f s; ccache (all users of this cache "
+          "meanwhile): %s hits, %s misses" %
+          (steps, time.monotonic() - t1,
+           after.get("hits", 0) - before.get("hits", 0),
+           after.get("misses", 0) - before.get("misses", 0)))
+    for emulator in ("qemu-system-aarch64", "qemu-system-x86_64"):
+        assert os.access(os.path.join(BUILD, emulator), os.X_OK), emulator
 
-    # Stock behaviour: the overlay's schema module is empty, and the HMP
-    # entry has no handler ("not available") until one is registered.
+    check_stock_commands(BUILD)
+    state["built"] = True
+
+
+def check_stock_commands(build):
+    """Without the overlay, QEMU has none of its commands: the overlay's
+    QAPI module is empty and 'help info' lists no 'info memory-layout'
+    (patches/0004 adds hooks only)."""
     with open(os.path.join(build, "qapi", "qapi-commands-overlay.h")) as f:
         assert "qmp_" not in f.read(), "overlay QAPI module defines commands"
-    with open(os.path.join(build, "hmp-commands-info.h")) as f:
-        table = f.read()
-    entry = table[table.index('"memory-layout"'):]
-    entry = entry[:entry.index("},")]
-    assert ".cmd" not in entry, entry
-    shutil.rmtree(WORK, ignore_errors=True)
+    for arch in ("aarch64", "x86_64"):
+        p = subprocess.run(
+            [os.path.join(build, "qemu-system-" + arch), "-M", "none",
+             "-display", "none", "-nodefaults", "-monitor", "stdio"],
+            input=b"help info\nquit\n", stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, timeout=60)
+        out = p.stdout.decode(errors="replace")
+        assert "info mtree" in out, out[-2000:]
+        assert "memory-layout" not in out, \
+            "qemu-system-%s without the overlay has 'info memory-layout'" % arch
+
+
+def ccache_stats():
+    """Hits and misses so far (ccache's own counters, of everyone using
+    this cache), or {} without ccache."""
+    if not shutil.which("ccache"):
+        return {}
+    out = subprocess.run(["ccache", "--print-stats"], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL).stdout.decode()
+    stats = dict(line.split(None, 1) for line in out.splitlines()
+                 if len(line.split()) == 2)
+    hits = sum(int(stats.get(k, 0)) for k in
+               ("direct_cache_hit", "preprocessed_cache_hit"))
+    return {"hits": hits, "misses": int(stats.get("cache_miss", 0))}
+
+
+def run_suite(suite, only=None):
+    if not state["built"]:
+        raise tap.Skip("the pristine tree did not build")
+    for line in qemu_suites.describe(BUILD):
+        # Not the notes about tests that are not run here
+        about = re.match(r"qtest-[\w-]+/([\w-]+): ", line)
+        if only is None or not about or about.group(1) in only:
+            print("# note: " + line)
+    total = run_tests.Counts()
+    failed = []
+    for name, argv, env, cwd, timeout, why_not in \
+            qemu_suites.programs(BUILD, suite, only):
+        if argv is None:
+            print("    SKIP %s: %s" % (name, why_not))
+            total.skipped += 1
+            continue
+        c = run_tests.run_tap(name, argv, env, timeout, False, cwd=cwd)
+        sys.stdout.flush()
+        total.add(c)
+        if c.failed:
+            failed.append(name)
+    print("# %s without the overlay: %d passed, %d failed, %d skipped" %
+          (suite, total.passed, total.failed, total.skipped))
+    if failed:
+        state["failed"] = True
+    assert not failed, "failed: " + ", ".join(failed)
+    assert total.passed, "no test of %s ran" % suite
+
+
+def test_check_unit():
+    run_suite("qemu-unit")
+
+
+def test_hook_qtests():
+    run_suite("qemu-qtest", qemu_suites.HOOK_QTESTS)
+    if not state["failed"]:
+        shutil.rmtree(WORK, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    tap.main([("patches/pristine-tree-without-overlay-builds",
-               test_pristine_tree_builds)])
+    tap.main([("patches/pristine-tree-builds-with-default-devices",
+               test_pristine_tree_builds),
+              ("patches/pristine-tree-check-unit", test_check_unit),
+              ("patches/pristine-tree-hook-qtests", test_hook_qtests)])

@@ -73,7 +73,7 @@ if [ ! -f "$stamp" ] || [ -n "$(find "$assembled/.virt-hotmem-origin" -newer "$s
         --target-list=aarch64-softmmu \
         --without-default-features --without-default-devices \
         --with-devices-aarch64=virt-hotmem-kvm \
-        --enable-kvm --disable-tcg --enable-fdt=system \
+        --enable-kvm --disable-tcg --enable-fdt=system --enable-vhost-kernel \
         --disable-docs --disable-install-blobs --disable-tools \
         > "$out/configure.log" 2>&1) || {
         tail -n 20 "$out/configure.log" >&2

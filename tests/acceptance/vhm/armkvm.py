@@ -45,6 +45,15 @@ echo L2-IOMEM-END
 /bin/busybox poweroff -f
 """
 
+# The host's vhost-vsock backend, in load order (modinfo's depends=), so
+# that a nested QEMU can have vhost-vsock-pci where this machine cannot.
+VHOST_VSOCK_MODULES = ("kernel/net/vmw_vsock/vsock.ko",
+                       "kernel/net/vmw_vsock/"
+                       "vmw_vsock_virtio_transport_common.ko",
+                       "kernel/drivers/vhost/vhost_iotlb.ko",
+                       "kernel/drivers/vhost/vhost.ko",
+                       "kernel/drivers/vhost/vhost_vsock.ko")
+
 # usage (in the host): /run-l2 SECONDS QEMU-ARGS...
 RUN_L2 = """#!/bin/sh
 t=$1; shift
@@ -378,6 +387,7 @@ class ArmKvmHost:
         files.append(("run-l2", 0o755, RUN_L2.encode()))
         files.append(("l2", 0o755, L2_CTL.encode()))
         return guest.build_initramfs(os.path.join(self.tmp, "l1-initrd.gz"),
+                                     modules=VHOST_VSOCK_MODULES,
                                      files=files)
 
     def start(self, timeout=180):
@@ -398,6 +408,8 @@ class ArmKvmHost:
         self.vm.check("echo 1 > /proc/sys/vm/overcommit_memory")
         # Kernel messages would break the lines the test parses.
         self.vm.check("dmesg -n 1")
+        for m in VHOST_VSOCK_MODULES:
+            self.vm.check("insmod /modules/" + os.path.basename(m))
         log = self.vm.check("dmesg")
         m = re.search(r"kvm \[\d+\]: IPA Size Limit: (\d+) bits", log)
         if not m or "/dev/kvm" not in self.vm.check("ls /dev/kvm"):

@@ -42,7 +42,7 @@ help:
 	@echo "make check   build and run every test suite"
 	@echo "make fuzz    build and run the memory-map planner's fuzzer"
 	@echo "make check-sanitizers  1000 DIMM plug/unplug cycles, ASan+UBSan build (build-sanitizers/)"
-	@echo "make bench   precise-tsc (one and two emulated AMD-V hosts); ACPI boot times; hotplug, DIMM migration and virsh migrate, virt vs virt-hotmem"
+	@echo "make bench   precise-tsc (one and two emulated AMD-V hosts); ACPI boot times; hotplug, DIMM migration, virsh migrate and UEFI disk boot, virt vs virt-hotmem"
 	@echo "make clean   remove build/ (keeps the downloaded QEMU source in cache/)"
 	@echo "make docs      build QEMU's manual and man pages (with our pages) in $(BUILD)/docs"
 	@echo "make install   copy the two emulators, the manual and the man pages under \$$(DESTDIR)\$$(PREFIX) (PREFIX=$(PREFIX))"
@@ -104,17 +104,19 @@ check-sanitizers: deps build
 
 # End-to-end precise-tsc figures in an emulated AMD-V host, then between
 # two of them (medians of BENCH_ROUNDS rounds, precise-tsc on and off);
-# hotplug latency and DIMM migration, virt against virt-hotmem.
+# hotplug latency and DIMM migration, virt against virt-hotmem; UEFI disk
+# boot, virt-hotmem's firmware against virt's AAVMF.
 BENCH_ROUNDS ?= 3
 # Boot time of acpi=on against device tree and UEFI boot (medians of
 # BENCH_ACPI_ROUNDS boots each).
 BENCH_ACPI_ROUNDS ?= 5
-bench: deps build
+bench: deps build firmware
 	@$(PYTHON) scripts/bench-precise-tsc.py $(BENCH_ROUNDS)
 	@$(PYTHON) scripts/bench-precise-tsc-2host.py $(BENCH_ROUNDS)
 	@$(PYTHON) scripts/bench-acpi-boot.py $(BENCH_ACPI_ROUNDS)
 	@$(PYTHON) scripts/bench-hotplug.py $(BENCH_ROUNDS)
 	@$(PYTHON) scripts/bench-libvirt-migration.py $(BENCH_ROUNDS)
+	@$(PYTHON) scripts/bench-uefi-boot.py $(BENCH_ROUNDS)
 
 clean:
 	rm -rf $(BUILD) $(ARM64_BUILD) $(EDK2_BUILD) build-sanitizers assembled

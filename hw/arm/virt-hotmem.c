@@ -32,6 +32,7 @@
 #include "exec/address-spaces.h"
 #include "hw/boards.h"
 #include "hw/mem/memory-device.h"
+#include "hw/mem/nvdimm.h"
 #include "hw/acpi/acpi.h"
 #include "hw/core/memory-layout.h"
 #include "hw/arm/virt-hotmem.h"
@@ -957,6 +958,37 @@ static char *virt_hotmem_ram_moved_by(VirtHotmemMachineState *vhms)
 }
 
 /*
+ * ArmVirtQemuKernel with nvdimm=on needs RAM below 4 GiB: the SSDT holds
+ * the NVDIMM _DSM buffer's address (etc/acpi/nvdimm-mem) in a 32-bit
+ * name (MEMA, hw/acpi/nvdimm.c), so EDK II's table loader
+ * (OvmfPkg/Library/AcpiPlatformLib/QemuFwCfgAcpi.c, blobs pointed to by
+ * a pointer narrower than 8 bytes) allocates it below 4 GiB.  Without RAM
+ * there that allocation fails, the firmware installs no ACPI tables at
+ * all, and the kernel, left with neither ACPI nor a usable device tree,
+ * panics before its console ("Unable to initialise architected timer")
+ * and cannot reset: a silent hang.  Refuse it instead.
+ */
+static bool virt_hotmem_check_uefi_nvdimm(VirtHotmemMachineState *vhms,
+                                          Error **errp)
+{
+    MachineState *ms = MACHINE(vhms);
+    uint64_t base = vhms->layout->ram_banks[0].base;
+    g_autofree char *option = NULL;
+
+    if (!ms->nvdimms_state->is_enabled || base < 4 * GiB ||
+        !virt_hotmem_kernel_is_uefi(ms->kernel_filename)) {
+        return true;
+    }
+    option = virt_hotmem_ram_moved_by(vhms);
+    error_setg(errp, "virt-hotmem: nvdimm=on with %s leaves no RAM below "
+               "4 GiB, where EDK II (-kernel %s) must put the NVDIMM _DSM "
+               "buffer (its address in the ACPI tables is 32 bits wide): "
+               "keep RAM below 4 GiB or drop nvdimm=on",
+               option, ms->kernel_filename);
+    return false;
+}
+
+/*
  * Firmware known not to boot this map is refused; firmware QEMU cannot
  * judge (it may read the device tree) gets a warning.
  */
@@ -1011,6 +1043,7 @@ static void virt_hotmem_init(MachineState *ms)
     }
 
     virt_hotmem_check_firmware(vhms, &error_fatal);
+    virt_hotmem_check_uefi_nvdimm(vhms, &error_fatal);
 }
 
 /* --- properties ---------------------------------------------------------- */

@@ -46,8 +46,8 @@ RESERVED = "0x0000000040000000 0x000000007fffffff reserved\n"
 # and the documented rules (docs/system/arm/virt-hotmem.rst), not from
 # QEMU; whether an nvdimm is hot-added too.  Not with RAM at 512 GiB: the
 # NVDIMM _DSM buffer, which the firmware allocates below 4 GiB
-# (etc/acpi/nvdimm-mem), finds no RAM there and the guest hangs (a known
-# limit, docs "UEFI firmware").
+# (etc/acpi/nvdimm-mem), finds no RAM there; QEMU refuses nvdimm=on then
+# (test_uefi_nvdimm_without_low_ram_refused, docs "UEFI firmware").
 LAYOUTS = [
     ("default", "", (1 * GiB, GiB), True),
     ("ram-base-512g", "ram-base=0x8000000000", (512 * GiB, GiB), False),
@@ -263,6 +263,28 @@ def test_stock_aavmf_refused():
         "virt-hotmem-efi-aarch64.fd" in err, err
 
 
+def test_uefi_nvdimm_without_low_ram_refused():
+    """nvdimm=on with RAM at 512 GiB and the firmware as -kernel: QEMU
+    stops at once with one line naming the option and why, rather than
+    start a guest that gets no ACPI tables and hangs."""
+    try:
+        p = subprocess.run([guest.QEMU_AARCH64, "-M", "virt-hotmem,"
+                            "ram-base=0x8000000000,nvdimm=on", "-accel",
+                            "tcg", "-cpu", "max", "-m", "1G", "-display",
+                            "none", "-nodefaults", "-S", "-kernel",
+                            firmware()],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=30)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("QEMU started: nvdimm=on without RAM below "
+                             "4 GiB was not refused")
+    err = p.stderr.decode().strip()
+    assert p.returncode == 1, (p.returncode, err)
+    assert len(err.splitlines()) == 1, err
+    assert "nvdimm=on" in err and "ram-base=0x8000000000" in err and \
+        "below 4 GiB" in err, err
+
+
 def test_disk_without_esp():
     """A disk with no EFI system partition: the firmware says it cannot
     boot the disk (EDK II's BdsDxe) and starts its shell, rather than
@@ -280,4 +302,6 @@ if __name__ == "__main__":
     tap.main([("uefi-moved-map/" + layout[0], layout_case(*layout))
               for layout in LAYOUTS] +
              [("uefi-moved-map/stock-aavmf-refused", test_stock_aavmf_refused),
+              ("uefi-moved-map/nvdimm-without-low-ram-refused",
+               test_uefi_nvdimm_without_low_ram_refused),
               ("uefi-moved-map/disk-without-esp", test_disk_without_esp)])

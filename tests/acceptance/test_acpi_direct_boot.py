@@ -31,18 +31,14 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vhm import guest, tap  # noqa: E402
+from vhm import dimm, guest, tap  # noqa: E402
 
 GiB = guest.GiB
 MiB = guest.MiB
 
 # efi=debug makes the kernel print the EFI memory map it was handed.
 CMDLINE = "efi=debug memhp_default_state=online_movable"
-NVDIMM_MODULES = ["kernel/drivers/dax/dax.ko",
-                  "kernel/drivers/nvdimm/libnvdimm.ko",
-                  "kernel/drivers/nvdimm/nd_btt.ko",
-                  "kernel/drivers/nvdimm/nd_pmem.ko",
-                  "kernel/drivers/acpi/nfit/nfit.ko"]
+NVDIMM_MODULES = list(dimm.ACPI_NVDIMM_MODULES)
 DISK_MODULES = ["kernel/drivers/virtio/virtio_ring.ko",
                 "kernel/drivers/virtio/virtio.ko",
                 "kernel/drivers/virtio/virtio_pci_modern_dev.ko",
@@ -253,13 +249,7 @@ def check_nvdimm(vm, nv):
     path = nvdimm_backend(vm, "hn0", 128 * MiB)
     vm.qmp.cmd("device_add", driver="nvdimm", id="nv0", memdev="hn0",
                addr=nv)
-    vm.check("for i in $(seq 100); do [ -b /dev/pmem0 ] && break; "
-             "sleep 0.1; done; [ -b /dev/pmem0 ]")
-    size = int(vm.check("cat /sys/block/pmem0/size").strip()) * 512
-    assert size == 128 * MiB, "/dev/pmem0 has %d bytes" % size
-    vm.check("echo VHM-PMEM-MARK > /dev/pmem0; sync")
-    with open(path, "rb") as f:
-        assert f.read(64).startswith(b"VHM-PMEM-MARK"), "pmem write lost"
+    dimm.check_pmem0(vm, path, 128 * MiB, b"VHM-PMEM-MARK")
 
 
 def label_slots(config_size):

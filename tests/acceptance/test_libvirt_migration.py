@@ -45,11 +45,7 @@ from vhm import dimm, guest, libvirt, tap  # noqa: E402
 
 GiB = guest.GiB
 MiB = guest.MiB
-NVDIMM_MODULES = ("kernel/drivers/dax/dax.ko",
-                  "kernel/drivers/nvdimm/libnvdimm.ko",
-                  "kernel/drivers/nvdimm/nd_btt.ko",
-                  "kernel/drivers/nvdimm/nd_pmem.ko",
-                  "kernel/drivers/acpi/nfit/nfit.ko")
+NVDIMM_MODULES = dimm.ACPI_NVDIMM_MODULES
 # README.md's precise-tsc domain: its name and emulator, replaced.
 README = os.path.join(guest.ROOT, "README.md")
 
@@ -147,8 +143,7 @@ def test_uefi_dimm_nvdimm():
             con.check("insmod /modules/" + os.path.basename(m))
         libvirt.attach(two, 0, "libvirt-nvdimm",
                        [(libvirt.DOC_NVDIMM, nv)])
-        con.check("for i in $(seq 100); do [ -b /dev/pmem0 ] && break; "
-                  "sleep 0.1; done; [ -b /dev/pmem0 ]")
+        dimm.wait_pmem0(con, 10)
         dimm.online_all(con)
         bases = libvirt.dimm_bases(two.hosts[0], two.domain)
         assert len(bases) == 2, bases

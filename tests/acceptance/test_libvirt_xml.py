@@ -51,11 +51,7 @@ DESCRIPTOR_IN = os.path.join(guest.ROOT, "firmware",
                              "30-virt-hotmem-edk2-aarch64.json.in")
 GRUB_MARK = b"vhm: GRUB loading the kernel from /boot"
 DOC_NVDIMM = libvirt.DOC_NVDIMM
-NVDIMM_MODULES = ("kernel/drivers/dax/dax.ko",
-                  "kernel/drivers/nvdimm/libnvdimm.ko",
-                  "kernel/drivers/nvdimm/nd_btt.ko",
-                  "kernel/drivers/nvdimm/nd_pmem.ko",
-                  "kernel/drivers/acpi/nfit/nfit.ko")
+NVDIMM_MODULES = dimm.ACPI_NVDIMM_MODULES
 # ARM DEN 0001C, table 2: the first two DRAM windows.
 DEN0001_WINDOW0 = 0x80000000
 DEN0001_WINDOW1 = 0x880000000
@@ -232,14 +228,10 @@ def test_ram_base_acpi():
         for m in NVDIMM_MODULES:
             dom.con.check("insmod /modules/" + os.path.basename(m))
         dom.attach("libvirt-nvdimm", [(DOC_NVDIMM, nvdimm_path)])
-        dom.con.check("for i in $(seq 100); do [ -b /dev/pmem0 ] && break; "
-                      "sleep 0.1; done; [ -b /dev/pmem0 ]")
-        size = int(dom.con.check("cat /sys/block/pmem0/size").strip()) * 512
-        # libvirt's NVDIMM without <label> has no label area.
-        assert size == 256 * MiB, "/dev/pmem0 has %d bytes" % size
-        dom.con.check("echo VHM-LIBVIRT-PMEM > /dev/pmem0; sync")
-        with open(nvdimm_path, "rb") as f:
-            assert f.read(16) == b"VHM-LIBVIRT-PMEM", "pmem write lost"
+        # libvirt's NVDIMM without <label> has no label area: all of its
+        # 256 MiB is /dev/pmem0.
+        dimm.check_pmem0(dom.con, nvdimm_path, 256 * MiB,
+                         b"VHM-LIBVIRT-PMEM")
     finally:
         dom.close()
 

@@ -32,11 +32,7 @@ GiB = guest.GiB
 MiB = guest.MiB
 FIRMWARE = os.path.join(guest.BUILD, "pc-bios", "virt-hotmem-efi-aarch64.fd")
 CMDLINE = "console=ttyAMA0 panic=-1 memhp_default_state=online_movable"
-NVDIMM_MODULES = ["kernel/drivers/dax/dax.ko",
-                  "kernel/drivers/nvdimm/libnvdimm.ko",
-                  "kernel/drivers/nvdimm/nd_btt.ko",
-                  "kernel/drivers/nvdimm/nd_pmem.ko",
-                  "kernel/drivers/acpi/nfit/nfit.ko"]
+NVDIMM_MODULES = dimm.ACPI_NVDIMM_MODULES
 # What GRUB's grub.cfg on the disk prints (vhm/uefi_disk.py)
 GRUB_MARK = b"vhm: GRUB loading the kernel from /boot"
 # 1 GiB..2 GiB reserved, as a host's IOMMU group would report it
@@ -147,13 +143,7 @@ def hot_add_nvdimm(vm):
                                 "id": "mem-nv0", "size": 128 * MiB,
                                 "mem-path": path, "share": True})
     vm.qmp.cmd("device_add", driver="nvdimm", id="nv0", memdev="mem-nv0")
-    vm.check("for i in $(seq 300); do [ -b /dev/pmem0 ] && break; "
-             "sleep 0.1; done; [ -b /dev/pmem0 ]")
-    size = int(vm.check("cat /sys/block/pmem0/size").strip()) * 512
-    assert size == 128 * MiB, "/dev/pmem0 has %d bytes" % size
-    vm.check("echo VHM-PMEM-MARK > /dev/pmem0; sync")
-    with open(path, "rb") as f:
-        assert f.read(13) == b"VHM-PMEM-MARK", "pmem write lost"
+    dimm.check_pmem0(vm, path, 128 * MiB, b"VHM-PMEM-MARK", seconds=30)
     return path
 
 

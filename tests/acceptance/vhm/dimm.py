@@ -17,6 +17,12 @@ from . import guest, tap
 
 GiB = guest.GiB
 MiB = guest.MiB
+# The Debian kernel's NVDIMM stack for an ACPI guest (NFIT), in load order
+ACPI_NVDIMM_MODULES = ("kernel/drivers/dax/dax.ko",
+                       "kernel/drivers/nvdimm/libnvdimm.ko",
+                       "kernel/drivers/nvdimm/nd_btt.ko",
+                       "kernel/drivers/nvdimm/nd_pmem.ko",
+                       "kernel/drivers/acpi/nfit/nfit.ko")
 # virt's RAM base; both boards use it at the default layout.
 RAM_BASE = 1 * GiB
 # The pattern the guest's writer loop fills its file with.
@@ -187,3 +193,21 @@ def online_range(vm, addr, size, block=128 * MiB, zone="online_movable",
         wait_block(vm, b * block, block, timeout)
         vm.check("echo %s > /sys/devices/system/memory/memory%d/state" %
                  (zone, b))
+
+
+def wait_pmem0(vm, seconds):
+    """Wait (@seconds at most) until the guest has /dev/pmem0."""
+    vm.check("for i in $(seq %d); do [ -b /dev/pmem0 ] && break; "
+             "sleep 0.1; done; [ -b /dev/pmem0 ]" % (seconds * 10))
+
+
+def check_pmem0(vm, backing, size, mark, seconds=10):
+    """The guest's /dev/pmem0 appears within @seconds, has @size bytes,
+    and @mark, written at its start by the guest, is at the start of
+    its @backing file on the host."""
+    wait_pmem0(vm, seconds)
+    got = int(vm.check("cat /sys/block/pmem0/size").strip()) * 512
+    assert got == size, "/dev/pmem0 has %d bytes" % got
+    vm.check("echo %s > /dev/pmem0; sync" % mark.decode())
+    with open(backing, "rb") as f:
+        assert f.read(len(mark)) == mark, "pmem write lost"

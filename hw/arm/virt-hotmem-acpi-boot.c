@@ -36,7 +36,7 @@
  * in a 32-bit name (MEMA, hw/acpi/nvdimm.c) and the AML hands it to QEMU
  * through a 32-bit register.  When the first RAM bank is not below 4 GiB
  * (ram-base=0x8000000000), the buffer gets a RAM region of its own in
- * virt's secure-RAM window instead (acpi_boot_dsm_ram() below), an
+ * virt's secure-RAM window instead (virt_hotmem_dsm_ram() below), an
  * EfiACPIMemoryNVS entry of its own in the memory map.
  *
  * Copyright (c) 2026 The virt-hotmem developers
@@ -206,33 +206,37 @@ bool virt_hotmem_acpi_boot_check(VirtHotmemMachineState *vhms, Error **errp)
  *    there;
  *  - it is RAM (memory_region_init_ram()), so it migrates: the
  *    destination, started with the same options, makes the same region.
- * The memory map marks it EfiACPIMemoryNVS: Linux keeps it out of its
- * RAM and maps it cacheable for the AML (arm64's acpi_os_ioremap()).
+ * ACPI direct boot puts the buffer there itself (the memory map marks it
+ * EfiACPIMemoryNVS: Linux keeps it out of its RAM and maps it cacheable
+ * for the AML, arm64's acpi_os_ioremap()); UEFI firmware is told of the
+ * region in the device tree and allocates the buffer there
+ * (virt_hotmem_uefi_low_ram() in virt-hotmem.c).  @option names what
+ * asked for it in the error; @name is the RAM block's, which migration
+ * matches; @size fits in the window.
  */
-static bool acpi_boot_dsm_ram(VirtHotmemMachineState *vhms, Error **errp)
+bool virt_hotmem_dsm_ram(VirtHotmemMachineState *vhms, const char *option,
+                         const char *name, uint64_t size, Error **errp)
 {
     VirtMachineState *vms = VIRT_MACHINE(vhms);
     hwaddr base = vms->memmap[VIRT_SECURE_MEM].base;
 
-    assert(DSM_RAM_SIZE <= vms->memmap[VIRT_SECURE_MEM].size &&
-           base + DSM_RAM_SIZE <= 4 * GiB);
+    assert(size <= vms->memmap[VIRT_SECURE_MEM].size &&
+           base + size <= 4 * GiB);
     if (vms->secure) {
-        error_setg(errp, "acpi=on: with nvdimm=on and RAM above 4 GiB, the "
+        error_setg(errp, "%s: with nvdimm=on and RAM above 4 GiB, the "
                    "NVDIMM _DSM page goes to 0x%" HWADDR_PRIx ", which "
                    "secure=on gives to secure RAM: drop secure=on or keep "
-                   "ram-base below 4 GiB", base);
+                   "ram-base below 4 GiB", option, base);
         return false;
     }
     /* No owner (a device would be): the RAM block's name is global */
-    if (!memory_region_init_ram(&vhms->acpi_dsm_ram, NULL,
-                                "virt-hotmem.acpi-dsm", DSM_RAM_SIZE,
+    if (!memory_region_init_ram(&vhms->acpi_dsm_ram, NULL, name, size,
                                 errp)) {
         return false;
     }
     memory_region_add_subregion(get_system_memory(), base,
                                 &vhms->acpi_dsm_ram);
     vhms->acpi_dsm_base = base;
-    trace_virt_hotmem_acpi_boot_dsm_page(base, DSM_RAM_SIZE);
     return true;
 }
 
@@ -268,16 +272,23 @@ bool virt_hotmem_acpi_boot_check_loaded(VirtHotmemMachineState *vhms,
     vhms->acpi_handoff_limit = info->entry;
     if (ms->nvdimms_state->is_enabled &&
         vhms->acpi_handoff_limit > 4 * GiB) {
-        return acpi_boot_dsm_ram(vhms, errp);
+        if (!virt_hotmem_dsm_ram(vhms, "acpi=on", "virt-hotmem.acpi-dsm",
+                                 DSM_RAM_SIZE, errp)) {
+            return false;
+        }
+        trace_virt_hotmem_acpi_boot_dsm_page(vhms->acpi_dsm_base,
+                                             DSM_RAM_SIZE);
     }
     return true;
 }
 
 /*
  * The SRAT entry of the _DSM page's own RAM (virt's srat_extra_memory
- * hook, patches/0011).  The EFI memory map lists that RAM (as
- * EfiACPIMemoryNVS, which Linux adds to memblock as nomap memory), and
- * Linux wants a node for every memblock: without this entry Debian's
+ * hook, patches/0011), with acpi=on or UEFI firmware alike.  The EFI
+ * memory map lists that RAM (acpi=on: as EfiACPIMemoryNVS, which Linux
+ * adds to memblock as nomap memory; the firmware: as conventional memory
+ * around the page it allocated), and Linux wants a node for every
+ * memblock: without this entry Debian's
  * 6.1 kernel (numa_register_nodes(), drivers/base/arch_numa.c) logs
  * "NUMA: Warning: invalid memblk node 16 [mem 0x000000000e000000-
  * 0x000000000e00ffff]" (16 is MAX_NUMNODES: no node) and throws all of
@@ -668,6 +679,17 @@ void virt_hotmem_acpi_boot_layout(VirtHotmemMachineState *vhms,
     uint64_t base = vhms->acpi_handoff_base;
     size_t i;
 
+    if (vhms->acpi_dsm_base && !vhms->acpi_boot) {
+        /* UEFI firmware's: it takes all of it as RAM (see the SRAT hook) */
+        MemoryLayoutRegion *q = g_new0(MemoryLayoutRegion, 1);
+
+        q->name = g_strdup("ram-low");
+        q->base = vhms->acpi_dsm_base;
+        q->size = memory_region_size(&vhms->acpi_dsm_ram);
+        q->kind = MEMORY_LAYOUT_REGION_KIND_RAM;
+        QAPI_LIST_APPEND(*tail, q);
+        return;
+    }
     if (!vhms->acpi_efi_size) {
         return;
     }

@@ -162,6 +162,31 @@ static void virt_hotmem_dt_add_dimms(MachineState *ms, void *fdt)
     memory_device_foreach_dimm(virt_hotmem_dt_add_dimm, &d);
 }
 
+/*
+ * The NVDIMM _DSM page's RAM below 4 GiB, for UEFI firmware when all other
+ * RAM is above 4 GiB (virt_hotmem_uefi_low_ram() in virt-hotmem.c says
+ * why): a node with device_type "memory", which EDK II's HighMemDxe
+ * (OvmfPkg/Fdt/HighMemDxe) adds to the firmware's memory, like every
+ * bank but the first.  Not named "memory": ArmVirtQemuKernel's entry
+ * point takes its boot RAM from the first node that
+ * fdt_path_offset("/memory") finds (ArmVirtPkg/PrePi/FdtParser.c), and
+ * libfdt puts a new node first among its siblings, so a memory@ node
+ * here would give the firmware 64 KiB to boot in.  A kernel booted by
+ * the firmware takes RAM from the EFI memory map, not from these nodes.
+ */
+static void virt_hotmem_dt_add_low_ram(VirtHotmemMachineState *vhms,
+                                       void *fdt)
+{
+    uint64_t base = vhms->acpi_dsm_base;
+    uint64_t size = memory_region_size(&vhms->acpi_dsm_ram);
+    g_autofree char *name = g_strdup_printf("/low-memory@%" PRIx64, base);
+
+    qemu_fdt_add_subnode(fdt, name);
+    qemu_fdt_setprop_string(fdt, name, "device_type", "memory");
+    qemu_fdt_setprop_sized_cells(fdt, name, "reg", 2, base, 2, size);
+    trace_virt_hotmem_dt_low_ram(base, size);
+}
+
 void virt_hotmem_dt_modify(const struct arm_boot_info *binfo, void *fdt)
 {
     MachineState *ms = MACHINE(qdev_get_machine());
@@ -172,6 +197,9 @@ void virt_hotmem_dt_modify(const struct arm_boot_info *binfo, void *fdt)
         return;
     }
     virt_hotmem_dt_add_ram_banks(VIRT_HOTMEM_MACHINE(ms), fdt);
+    if (VIRT_HOTMEM_MACHINE(ms)->acpi_dsm_base) {
+        virt_hotmem_dt_add_low_ram(VIRT_HOTMEM_MACHINE(ms), fdt);
+    }
     /*
      * With ACPI, DIMMs are virt's (GED, SRAT); UEFI firmware would take
      * memory nodes for boot RAM.

@@ -966,26 +966,39 @@ static char *virt_hotmem_ram_moved_by(VirtHotmemMachineState *vhms)
  * there that allocation fails, the firmware installs no ACPI tables at
  * all, and the kernel, left with neither ACPI nor a usable device tree,
  * panics before its console ("Unable to initialise architected timer")
- * and cannot reset: a silent hang.  Refuse it instead.
+ * and cannot reset: a silent hang.  So when RAM starts at or above 4 GiB,
+ * the firmware gets RAM in the window ACPI direct boot uses for that
+ * buffer (virt_hotmem_dsm_ram()), which virt_hotmem_dt_modify() describes
+ * in the device tree; EDK II's HighMemDxe adds it to the firmware's
+ * memory, the table loader takes the buffer from it, and the rest is RAM
+ * for the guest.  All of the window (16 MiB), not one page: the firmware
+ * is not the only one to prefer RAM below 4 GiB once there is some.  Its
+ * SMBIOS 2.x tables go there too, and Debian's GRUB loads the initrd
+ * there and stops with "error: out of memory." if it does not fit
+ * (seen with a 9 MiB initrd and 2 MiB of low RAM; with none, GRUB loads
+ * it above 4 GiB).  Only in this case, which QEMU refused before: no
+ * other configuration changes.
  */
-static bool virt_hotmem_check_uefi_nvdimm(VirtHotmemMachineState *vhms,
-                                          Error **errp)
+static bool virt_hotmem_uefi_low_ram(VirtHotmemMachineState *vhms,
+                                     Error **errp)
 {
     MachineState *ms = MACHINE(vhms);
     uint64_t base = vhms->layout->ram_banks[0].base;
-    g_autofree char *option = NULL;
 
+    /* acpi=on puts the firmware image through ACPI direct boot instead */
     if (!ms->nvdimms_state->is_enabled || base < 4 * GiB ||
+        vhms->acpi_boot ||
         !virt_hotmem_kernel_is_uefi(ms->kernel_filename)) {
         return true;
     }
-    option = virt_hotmem_ram_moved_by(vhms);
-    error_setg(errp, "virt-hotmem: nvdimm=on with %s leaves no RAM below "
-               "4 GiB, where EDK II (-kernel %s) must put the NVDIMM _DSM "
-               "buffer (its address in the ACPI tables is 32 bits wide): "
-               "keep RAM below 4 GiB or drop nvdimm=on",
-               option, ms->kernel_filename);
-    return false;
+    if (!virt_hotmem_dsm_ram(vhms, "virt-hotmem", "virt-hotmem.low-ram",
+                             VIRT_MACHINE(vhms)->memmap[VIRT_SECURE_MEM].size,
+                             errp)) {
+        return false;
+    }
+    trace_virt_hotmem_uefi_low_ram(vhms->acpi_dsm_base,
+                                   memory_region_size(&vhms->acpi_dsm_ram));
+    return true;
 }
 
 /*
@@ -1043,7 +1056,7 @@ static void virt_hotmem_init(MachineState *ms)
     }
 
     virt_hotmem_check_firmware(vhms, &error_fatal);
-    virt_hotmem_check_uefi_nvdimm(vhms, &error_fatal);
+    virt_hotmem_uefi_low_ram(vhms, &error_fatal);
 }
 
 /* --- properties ---------------------------------------------------------- */

@@ -105,9 +105,11 @@ typedef struct VirtHotmemMachineState {
     uint64_t acpi_tables_size;
     uint64_t acpi_nvs_size;
     /*
-     * The NVDIMM _DSM page when it cannot be in the handoff region (RAM
+     * The NVDIMM _DSM page when nvdimm=on finds no RAM below 4 GiB (RAM
      * above 4 GiB): a RAM region of its own in virt's secure-RAM window,
-     * at acpi_dsm_base (0 when unused).
+     * at acpi_dsm_base (0 when unused).  ACPI direct boot puts the page
+     * there itself (acpi_boot, 64 KiB); UEFI firmware gets all of the
+     * window as RAM in the device tree and allocates the page there.
      */
     MemoryRegion acpi_dsm_ram;
     hwaddr acpi_dsm_base;
@@ -173,5 +175,8 @@ void virt_hotmem_acpi_boot_modify_dtb(VirtHotmemMachineState *vhms,
 void virt_hotmem_acpi_boot_layout(VirtHotmemMachineState *vhms,
                                   MemoryLayoutRegionList ***tail);
 void virt_hotmem_acpi_boot_srat(VirtMachineState *vms, GArray *table_data);
+/* RAM below 4 GiB for the NVDIMM _DSM page, for acpi=on and firmware */
+bool virt_hotmem_dsm_ram(VirtHotmemMachineState *vhms, const char *option,
+                         const char *name, uint64_t size, Error **errp);
 
 #endif /* HW_ARM_VIRT_HOTMEM_H */

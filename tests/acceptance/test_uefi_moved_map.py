@@ -7,8 +7,9 @@
 # is virt-hotmem's EDK II ArmVirtQemuKernel (make firmware), loaded with
 # -kernel, which boots the disk.  At each layout the guest reaches its
 # shell through GRUB with RAM where the command line put it (worked out
-# here), and a pc-dimm and (but with RAM at 512 GiB) an nvdimm hot-added
-# over QMP become memory and /dev/pmem0.  Then each layout migrates live
+# here), and a pc-dimm and an nvdimm hot-added over QMP become memory and
+# /dev/pmem0 (with RAM at 512 GiB the firmware gets a small RAM region
+# below 4 GiB for the NVDIMM _DSM buffer, and the guest the rest of it).  Then each layout migrates live
 # with its DIMMs into a second QEMU started with the same options and the
 # DIMMs on its command line: RAM and DIMMs, dumped with pmemsave on both
 # sides, are the same bytes, and the guest runs on there.  Stock AAVMF
@@ -38,18 +39,21 @@ GRUB_MARK = b"vhm: GRUB loading the kernel from /boot"
 # 1 GiB..2 GiB reserved, as a host's IOMMU group would report it
 RESERVED = "0x0000000040000000 0x000000007fffffff reserved\n"
 
+# The RAM below 4 GiB that the firmware gets for the NVDIMM _DSM buffer
+# (etc/acpi/nvdimm-mem, which it must allocate below 4 GiB) when nvdimm=on
+# finds no RAM there: virt's secure-RAM window, 16 MiB at 0x0e000000, as
+# the docs ("UEFI firmware") give it.
+LOW_RAM = (0x0e000000, 16 * MiB)
+
 # name, machine options, RAM bank (base, size) for -m 1G: from the options
 # and the documented rules (docs/system/arm/virt-hotmem.rst), not from
-# QEMU; whether an nvdimm is hot-added too.  Not with RAM at 512 GiB: the
-# NVDIMM _DSM buffer, which the firmware allocates below 4 GiB
-# (etc/acpi/nvdimm-mem), finds no RAM there; QEMU refuses nvdimm=on then
-# (test_uefi_nvdimm_without_low_ram_refused, docs "UEFI firmware").
+# QEMU; the low RAM region the layout has with nvdimm=on, if any.
 LAYOUTS = [
-    ("default", "", (1 * GiB, GiB), True),
-    ("ram-base-512g", "ram-base=0x8000000000", (512 * GiB, GiB), False),
-    ("arm-den0001", "memory-layout=arm-den0001", (2 * GiB, GiB), True),
+    ("default", "", (1 * GiB, GiB), None),
+    ("ram-base-512g", "ram-base=0x8000000000", (512 * GiB, GiB), LOW_RAM),
+    ("arm-den0001", "memory-layout=arm-den0001", (2 * GiB, GiB), None),
     # the first GiB boundary above the reserved region
-    ("reserved-1g-2g", "reserved-regions=@RESERVED@", (2 * GiB, GiB), True),
+    ("reserved-1g-2g", "reserved-regions=@RESERVED@", (2 * GiB, GiB), None),
 ]
 
 
@@ -99,11 +103,29 @@ def uefi_vm(opts, name, disk=None, extra=(), fw=None, nvdimm=True):
     return vm
 
 
-def check_ram(vm, bank):
+def check_ram(vm, bank, low=None):
     """The guest's System RAM lies in @bank and spans it but for what
-    the firmware keeps (its runtime regions split the ranges)."""
+    the firmware keeps (its runtime regions split the ranges); with a
+    @low RAM region, some System RAM lies there too (what the firmware
+    left of it), not all of it (the _DSM buffer's page is the
+    firmware's), and query-memory-layout shows the region as RAM."""
     base, size = bank
     ram = guest.parse_iomem(vm.check("cat /proc/iomem"))
+    if low:
+        in_low = [(s, e) for s, e in ram
+                  if low[0] <= s and e <= low[0] + low[1] - 1]
+        assert in_low, ("no System RAM in the low region 0x%x+0x%x: %r" %
+                        (low[0], low[1],
+                         [(hex(s), hex(e)) for s, e in ram]))
+        assert sum(e - s + 1 for s, e in in_low) < low[1], \
+            ("all of the low region is System RAM: the _DSM buffer is "
+             "not there")
+        ram = [r for r in ram if r not in in_low]
+        rows = [(r["base"], r["size"]) for r in
+                vm.qmp.cmd("query-memory-layout")["regions"]
+                if r["kind"] == "ram"]
+        assert low in rows, ("query-memory-layout has no RAM row 0x%x+0x%x: "
+                             "%r" % (low[0], low[1], rows))
     assert ram, "no System RAM in /proc/iomem"
     assert ram[0][0] >= base and ram[-1][1] <= base + size - 1, \
         ("System RAM %r outside the bank 0x%x+0x%x" %
@@ -165,13 +187,14 @@ def memory_device_addr(vm, dev_id):
     raise AssertionError("no memory device %s" % dev_id)
 
 
-def migrate_with_dimms(src, name, opts, bank, d, nv_path):
+def migrate_with_dimms(src, name, opts, bank, d, nv_path, low=None):
     """Migrate @src (running, its DIMMs hot-added, a writer loop dirtying
     its page cache) live into a destination started with the same
     options and the DIMMs on its command line, paused (-S).  Both
     sides' RAM bank and DIMMs, dumped with pmemsave, must be byte for
     byte the same; then the guest runs on at the destination with all
-    its memory.  Returns the migration's seconds."""
+    its memory (and the @low RAM region, if any, must match too).
+    Returns the migration's seconds."""
     dimms = [(d["addr"], d["size"])]
     extra = ["-object", "memory-backend-ram,id=mem-dimm0,size=512M",
              "-device", "pc-dimm,id=dimm0,memdev=mem-dimm0,addr=%d" %
@@ -199,7 +222,8 @@ def migrate_with_dimms(src, name, opts, bank, d, nv_path):
             assert time.monotonic() < deadline, "destination still inmigrate"
             time.sleep(0.1)
         assert dst.qmp.cmd("query-status")["status"] == "paused"
-        dumps = dimm.compare_memory(src, dst, [bank] + dimms, "mig-" + name)
+        dumps = dimm.compare_memory(src, dst, [bank] + dimms +
+                                    ([low] if low else []), "mig-" + name)
         # The guest's writes reached the hot-added DIMM (movable memory
         # takes the page cache first), else the DIMM's compare proves
         # little.
@@ -216,22 +240,21 @@ def migrate_with_dimms(src, name, opts, bank, d, nv_path):
     return took
 
 
-def layout_case(name, opts, bank, nvdimm):
-    """Boot the distro disk at the layout, hot-add a pc-dimm (and an
-    nvdimm where the layout has one), migrate live with them."""
+def layout_case(name, opts, bank, low):
+    """Boot the distro disk at the layout, hot-add a pc-dimm and an
+    nvdimm, migrate live with them."""
     def run():
-        vm = uefi_vm(opts, "uefi-" + name, nvdimm=nvdimm)
+        vm = uefi_vm(opts, "uefi-" + name)
         t0 = time.monotonic()
         with vm:
             took = boot(vm, t0)
-            check_ram(vm, bank)
+            check_ram(vm, bank, low)
             d = hot_add_dimm(vm)
-            nv_path = hot_add_nvdimm(vm) if nvdimm else None
+            nv_path = hot_add_nvdimm(vm)
             print("# %s: userspace in %.1f s" % (name, took), flush=True)
-            mig = migrate_with_dimms(vm, name, opts, bank, d, nv_path)
-            print("# %s: migration with the pc-dimm%s: %.1f s" %
-                  (name, " and the nvdimm" if nvdimm else "", mig),
-                  flush=True)
+            mig = migrate_with_dimms(vm, name, opts, bank, d, nv_path, low)
+            print("# %s: migration with the pc-dimm and the nvdimm: %.1f s"
+                  % (name, mig), flush=True)
     return run
 
 
@@ -253,26 +276,26 @@ def test_stock_aavmf_refused():
         "virt-hotmem-efi-aarch64.fd" in err, err
 
 
-def test_uefi_nvdimm_without_low_ram_refused():
-    """nvdimm=on with RAM at 512 GiB and the firmware as -kernel: QEMU
-    stops at once with one line naming the option and why, rather than
-    start a guest that gets no ACPI tables and hangs."""
+def test_low_ram_secure_refused():
+    """nvdimm=on with RAM at 512 GiB wants the low RAM region in virt's
+    secure-RAM window, which secure=on takes: QEMU stops at once with
+    one line naming both."""
     try:
         p = subprocess.run([guest.QEMU_AARCH64, "-M", "virt-hotmem,"
-                            "ram-base=0x8000000000,nvdimm=on", "-accel",
-                            "tcg", "-cpu", "max", "-m", "1G", "-display",
-                            "none", "-nodefaults", "-S", "-kernel",
-                            firmware()],
+                            "ram-base=0x8000000000,nvdimm=on,secure=on",
+                            "-accel", "tcg", "-cpu", "max", "-m", "1G",
+                            "-display", "none", "-nodefaults", "-S",
+                            "-kernel", firmware()],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            timeout=30)
     except subprocess.TimeoutExpired:
-        raise AssertionError("QEMU started: nvdimm=on without RAM below "
-                             "4 GiB was not refused")
+        raise AssertionError("QEMU started: secure=on over the low RAM "
+                             "region was not refused")
     err = p.stderr.decode().strip()
     assert p.returncode == 1, (p.returncode, err)
     assert len(err.splitlines()) == 1, err
-    assert "nvdimm=on" in err and "ram-base=0x8000000000" in err and \
-        "below 4 GiB" in err, err
+    assert "nvdimm=on" in err and "secure=on" in err and \
+        "0xe000000" in err, err
 
 
 def test_disk_without_esp():
@@ -292,6 +315,6 @@ if __name__ == "__main__":
     tap.main([("uefi-moved-map/" + layout[0], layout_case(*layout))
               for layout in LAYOUTS] +
              [("uefi-moved-map/stock-aavmf-refused", test_stock_aavmf_refused),
-              ("uefi-moved-map/nvdimm-without-low-ram-refused",
-               test_uefi_nvdimm_without_low_ram_refused),
+              ("uefi-moved-map/low-ram-secure-refused",
+               test_low_ram_secure_refused),
               ("uefi-moved-map/disk-without-esp", test_disk_without_esp)])

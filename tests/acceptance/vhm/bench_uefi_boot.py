@@ -3,20 +3,27 @@
 The disk is the one tests/acceptance/test_uefi_moved_map.py boots (made
 by vhm/uefi_disk.py from Debian packages: GPT, GRUB on an EFI system
 partition, Debian's arm64 cloud kernel and the busybox initramfs on
-/boot).  Three ways, same disk, TCG, -cpu max, 1 vCPU, 1 GiB:
+/boot).  Four ways, same disk, TCG, -cpu max, 1 vCPU, 1 GiB:
 
     virt-hotmem        -M virt-hotmem, virt-hotmem's EDK II
                        (build/pc-bios/virt-hotmem-efi-aarch64.fd, -kernel)
     virt-hotmem-512g   the same with ram-base=0x8000000000
+    virt-hotmem-aavmf  -M virt-hotmem (its default map, RAM at 1 GiB) with
+                       Debian's AAVMF in flash, as below
     virt-aavmf         stock -M virt with Debian's AAVMF in flash (code
                        read-only, a fresh copy of AAVMF_VARS.fd), as
                        libvirt starts it
+
+virt-hotmem-aavmf against virt-aavmf is the machine's cost (same
+firmware), virt-hotmem against virt-hotmem-aavmf the firmware's (same
+machine).
 
 Each figure is the wall time from starting QEMU to the guest's userspace
 (the initramfs prints VHM-GUEST-READY before it starts its shell), after
 GRUB ran from the disk.  ROUNDS rounds, the ways alternating within each
 round so that a change in the machine's load hits them alike; prints
-every figure, the medians and the ratios to virt-aavmf.
+every figure, the medians, the ratios to virt-aavmf and the machine's
+and the firmware's share.
 
 A benchmark, not a test: nothing here fails on a slow figure; it exits
 non-zero only when the measurement could not be done.
@@ -37,7 +44,8 @@ FIRMWARE = os.path.join(guest.BUILD, "pc-bios", "virt-hotmem-efi-aarch64.fd")
 CMDLINE = "console=ttyAMA0 panic=-1"
 # What the disk's grub.cfg prints (vhm/uefi_disk.py)
 GRUB_MARK = b"vhm: GRUB loading the kernel from /boot"
-WAYS = ("virt-hotmem", "virt-hotmem-512g", "virt-aavmf")
+WAYS = ("virt-hotmem", "virt-hotmem-512g", "virt-hotmem-aavmf",
+        "virt-aavmf")
 
 
 def log(msg):
@@ -53,10 +61,10 @@ def make_disk(tmp):
 
 def firmware_args(way, tmp):
     """-M and the firmware for @way."""
-    if way == "virt-aavmf":
+    if way in ("virt-aavmf", "virt-hotmem-aavmf"):
         vars_copy = os.path.join(tmp, "vars.fd")
         shutil.copyfile(guest.AAVMF_VARS, vars_copy)
-        return ["-M", "virt",
+        return ["-M", "virt" if way == "virt-aavmf" else "virt-hotmem",
                 "-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" +
                 guest.AAVMF_CODE,
                 "-drive", "if=pflash,format=raw,unit=1,file=" + vars_copy]
@@ -107,7 +115,7 @@ def main():
             for way in WAYS:
                 secs = boot_seconds(way, disk, tmp)
                 times[way].append(secs)
-                log("round %d %-16s %6.2f s" % (r + 1, way, secs))
+                log("round %d %-17s %6.2f s" % (r + 1, way, secs))
     except (tap.Skip, AssertionError, guest.GuestError, OSError) as e:
         log("the measurement could not be done: %s" % e)
         return 1
@@ -118,10 +126,14 @@ def main():
     log("boot of the distro-style UEFI disk to userspace, median of %d "
         "(TCG, -cpu max, 1 vCPU, 1 GiB):" % args.rounds)
     for w in WAYS:
-        log("  %-16s %6.2f s   (%s)" % (w, med[w], ", ".join(
+        log("  %-17s %6.2f s   (%s)" % (w, med[w], ", ".join(
             "%.2f" % t for t in times[w])))
-    for w in WAYS[:2]:
+    for w in WAYS[:3]:
         log("  %s / virt-aavmf = %.2f" % (w, med[w] / med["virt-aavmf"]))
+    log("  machine (virt-hotmem-aavmf - virt-aavmf): %+.2f s" %
+        (med["virt-hotmem-aavmf"] - med["virt-aavmf"]))
+    log("  firmware (virt-hotmem - virt-hotmem-aavmf): %+.2f s" %
+        (med["virt-hotmem"] - med["virt-hotmem-aavmf"]))
     return 0
 
 

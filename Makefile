@@ -31,7 +31,7 @@ timed = t0=$$(date +%s.%N); $(2); rc=$$?; \
 
 .PHONY: all build deps check demo fuzz bench clean distclean help \
 	install uninstall docs check-sanitizers build-arm64 check-arm64-artifact \
-	qemu-test-programs firmware
+	qemu-test-programs firmware other-base
 
 all: build firmware
 
@@ -43,7 +43,8 @@ help:
 	@echo "make fuzz    build and run the memory-map planner's fuzzer"
 	@echo "make check-sanitizers  1000 DIMM plug/unplug cycles, ASan+UBSan build (build-sanitizers/)"
 	@echo "make bench   precise-tsc (one and two emulated AMD-V hosts); ACPI boot times; hotplug, DIMM migration, virsh migrate and UEFI disk boot, virt vs virt-hotmem"
-	@echo "make clean   remove build/ (keeps the downloaded QEMU source in cache/)"
+	@echo "make other-base  build the emulators on the other QEMU base, $(OTHER_BASE), in $(OTHER_BUILD)"
+	@echo "make clean   remove build/ and bases/ (keeps the downloaded QEMU source in cache/)"
 	@echo "make docs      build QEMU's manual and man pages (with our pages) in $(BUILD)/docs"
 	@echo "make install   copy the two emulators, the manual and the man pages under \$$(DESTDIR)\$$(PREFIX) (PREFIX=$(PREFIX))"
 	@echo "make uninstall remove exactly what make install copied"
@@ -77,6 +78,26 @@ firmware: $(FIRMWARE)
 $(FIRMWARE): scripts/build-firmware.sh | $(CONFIGURED)
 	@$(call timed,firmware,scripts/build-firmware.sh $@ $(EDK2_BUILD))
 
+# The other QEMU base (./configure --qemu-base, README.md): the same overlay
+# and patch stack (with patches/$(OTHER_BASE)/'s variants) on QEMU
+# $(OTHER_BASE), in $(OTHER_BASE_DIR)/ (tests/acceptance/vhm/bases.py finds
+# it).  The same ccache: objects whose preprocessed source did not change
+# between the bases are not compiled again.  Only the two emulators: the
+# tests that run on both bases drive them with the main build's test
+# programs.  The UEFI firmware does not depend on the base: its pc-bios/
+# links to the main build's image, so that a test finds it there too.
+OTHER_BASE := 10.2
+OTHER_BASE_DIR := bases/$(OTHER_BASE)
+OTHER_BUILD := $(OTHER_BASE_DIR)/build
+OTHER_CONFIGURED := $(OTHER_BUILD)/.virt-hotmem-configured
+$(OTHER_CONFIGURED): $(CONFIGURE_INPUTS) $(wildcard patches/$(OTHER_BASE)/*.patch)
+	@$(call timed,configure $(OTHER_BASE),./configure --qemu-base=$(OTHER_BASE) --out=$(OTHER_BASE_DIR))
+
+other-base: $(OTHER_CONFIGURED)
+	@$(call timed,build $(OTHER_BASE),$(NINJA) -C $(OTHER_BUILD) qemu-system-aarch64 qemu-system-x86_64 | \
+	    grep -v '^\[' ; test $${PIPESTATUS[0]} = 0)
+	@ln -sfn $(abspath $(FIRMWARE)) $(OTHER_BUILD)/pc-bios/$(notdir $(FIRMWARE))
+
 # QEMU's own test programs, which make check runs on the patched tree:
 # check-unit and the qtests of both targets (tests/qemu_suites.py).
 qemu-test-programs: $(CONFIGURED)
@@ -85,7 +106,7 @@ qemu-test-programs: $(CONFIGURED)
 	    grep -v '^\[' ; test $${PIPESTATUS[0]} = 0)
 
 # The runner's last line is the summary "N passed, N failed, N skipped".
-check: deps build firmware qemu-test-programs check-arm64-artifact
+check: deps build firmware qemu-test-programs check-arm64-artifact other-base
 	@$(PYTHON) tests/run-tests.py --build $(BUILD)
 
 demo: deps build firmware
@@ -119,7 +140,7 @@ bench: deps build firmware
 	@$(PYTHON) scripts/bench-uefi-boot.py $(BENCH_ROUNDS)
 
 clean:
-	rm -rf $(BUILD) $(ARM64_BUILD) $(EDK2_BUILD) build-sanitizers assembled
+	rm -rf $(BUILD) $(ARM64_BUILD) $(EDK2_BUILD) build-sanitizers assembled bases
 
 distclean: clean
 	rm -rf cache

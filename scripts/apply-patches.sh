@@ -3,6 +3,11 @@
 #
 # usage: scripts/apply-patches.sh DIR
 #
+# One stack for every base: where a hook must differ on QEMU X.Y (its
+# context or the code it fixes moved), patches/X.Y/NNNN-*.patch, with the
+# number of the patch it stands for, replaces patches/NNNN-*.patch on a
+# tree whose VERSION is X.Y.z.  README.md's patch table says which and why.
+#
 # With git apply rather than patch(1): a hook that deliberately changes what
 # a stock machine's guest sees carries the new expected ACPI tables of
 # QEMU's bios-tables-test (binary files), as upstream's patches do, and
@@ -20,12 +25,37 @@ src_dir=$(cd "$(dirname "$0")/.." && pwd)
 tree=$(cd "$1" && pwd)
 version=$(cat "$tree/VERSION" 2>/dev/null || echo unknown)
 
+series=$(echo "$version" | cut -d. -f1,2)
+
+# The variant of patch $1 for this tree's series, if there is one.
+variant() {
+    num=$(basename "$1" | cut -d- -f1)
+    set -- "$src_dir/patches/$series/$num"-*.patch
+    [ -f "$1" ] || return 0
+    [ $# = 1 ] || { echo "apply-patches: more than one patches/$series/$num-*.patch" >&2; exit 1; }
+    echo "$1"
+}
+
+# A variant must stand for a patch of the stack, or it would never apply.
+for v in "$src_dir/patches/$series"/*.patch; do
+    [ -f "$v" ] || continue
+    num=$(basename "$v" | cut -d- -f1)
+    set -- "$src_dir/patches/$num"-*.patch
+    [ -f "$1" ] || {
+        echo "apply-patches: patches/$series/$(basename "$v") stands for no patches/$num-*.patch" >&2
+        exit 1
+    }
+done
+
 GIT_CEILING_DIRECTORIES=$(dirname "$tree")
 export GIT_CEILING_DIRECTORIES
 for p in "$src_dir"/patches/*.patch; do
     [ -f "$p" ] || continue
+    v=$(variant "$p")
+    p=${v:-$p}
+    name=${p#"$src_dir"/patches/}
     if ! (cd "$tree" && git apply --check "$p") >/dev/null 2>&1; then
-        echo "apply-patches: patch $(basename "$p") does not apply to QEMU $version" >&2
+        echo "apply-patches: patch $name does not apply to QEMU $version" >&2
         exit 1
     fi
     (cd "$tree" && git apply "$p")

@@ -8,8 +8,10 @@
 # (APT_CONFIG is honoured).
 #
 # usage: scripts/install-deps.sh [build|guest|cross|all]
-#   build: toolchain + QEMU build deps + the trixie deb-src entry, and what
-#          the UEFI firmware build needs (uuid-dev, gcc-aarch64-linux-gnu)
+#   build: toolchain + QEMU build deps + the trixie deb-src entry (QEMU
+#          10.0.13), the sid one unless another lists QEMU 10.2.2
+#          (./configure --qemu-base=10.2), and what the UEFI firmware build
+#          needs (uuid-dev, gcc-aarch64-linux-gnu)
 #   guest: arm64 architecture, firmware (AAVMF, SeaBIOS, qemu-system-data, iPXE),
 #          and the tests' witnesses (qemu-utils, certtool, libvirt, virt-install,
 #          swtpm)
@@ -112,6 +114,24 @@ missing_suites() {
     done
 }
 
+# The Debian source package of QEMU 10.2 (./configure --qemu-base=10.2).
+qemu_102=1:10.2.2+ds-1
+
+# Whether one of the machine's own deb-src entries (not ours) lists
+# $qemu_102, as apt's last update saw it.
+own_entry_lists_qemu_102() {
+    apt-cache madison qemu 2>/dev/null | awk -F' *[|] *' -v v="$qemu_102" '
+        $2 == v && $3 ~ / Sources$/ {
+            split($3, a, " "); uri = a[1]; sub(/\/+$/, "", uri)
+            split(a[2], sc, "/"); print "deb-src", uri, sc[1], sc[2]
+        }' | {
+            while read -r entry; do
+                printf '%s\n' "$apt_have" | grep -qxF "$entry" && exit 0
+            done
+            exit 1
+        }
+}
+
 # A deb822 stanza of type $1 for the suites $2, if there are any.
 stanza() {
     entry_type=$1; suites=$2
@@ -131,6 +151,10 @@ setup_sources() {
     [ -n "$uri" ] || die "no apt entry for suite '$codename' found in $sources_parts or $sources_list"
     apt_have=$(apt_entries)
     src=$(missing_suites deb-src trixie trixie-updates)
+    # QEMU 10.2.2: sid lists it (beside newer ones) where no own entry does.
+    if ! own_entry_lists_qemu_102; then
+        src="$src$(missing_suites deb-src sid)"
+    fi
     bpo=
     if [ "$codename" = bookworm ]; then
         bpo=$(missing_suites deb bookworm-backports)

@@ -27,6 +27,10 @@ import time
 
 import qemu_suites
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "acceptance"))
+from vhm import bases  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SUITES = ["unit", "fuzz", "qtest", "qemu-unit", "qemu-qtest", "acceptance"]
 # make check's bounded fuzzer run; make fuzz runs longer
@@ -90,6 +94,21 @@ def run_tap(name, argv, env, timeout, verbose, cwd=None):
     return c
 
 
+# Our qtests that test a hook whose code differs per QEMU base (a variant
+# in patches/X.Y/): each also runs against the emulator of every other
+# base built (make other-base), driven by the main build's test program,
+# whose command line and QMP both bases take.
+QTESTS_ON_EVERY_BASE = (
+    "ram-block-dirty-migration-test",   # patches/0007, patches/10.2/0007
+)
+
+
+def other_bases(build):
+    """{QEMU version: build directory} of the bases built besides @build."""
+    return {v: d for v, d in bases.builds().items()
+            if os.path.realpath(d) != os.path.realpath(build)}
+
+
 def manifest(build):
     path = os.path.join(build, "overlay", "tests", "manifest.txt")
     entries = []
@@ -115,6 +134,12 @@ def suite_programs(suite, build):
                 env = {"QTEST_QEMU_BINARY":
                        os.path.join(build, "qemu-system-" + arch)}
                 progs.append((os.path.basename(exe), [exe, "--tap", "-k"], env))
+                if os.path.basename(exe) not in QTESTS_ON_EVERY_BASE:
+                    continue
+                for version, other in other_bases(build).items():
+                    env = {"QTEST_QEMU_BINARY": bases.emulator(other, arch)}
+                    progs.append(("%s (QEMU %s)" % (os.path.basename(exe), version),
+                                  [exe, "--tap", "-k"], env))
     elif suite == "fuzz":
         progs.append(("virt-hotmem-layout-fuzz",
                       [os.path.join(ROOT, "tests", "fuzz", "run-fuzz.sh"),

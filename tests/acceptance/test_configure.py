@@ -120,6 +120,59 @@ def test_patch_does_not_apply():
                    prepare)
 
 
+def test_unsupported_base():
+    expect_refusal(["--qemu-base=10.1"],
+                   "configure: --qemu-base=10.1: not a supported base "
+                   "(supported: 10.0, 10.2)")
+
+
+def test_src_of_the_other_base():
+    def prepare(box, args):
+        return ["--qemu-src=" + fake_tree(box, "10.2.2")]
+    expect_refusal([], "QEMU version 10.2.2, need 10.0.x (or --qemu-base=10.2)",
+                   prepare)
+
+
+def test_tarball_of_the_other_base():
+    # qemu.sha256 names the file it pins, and so its version: a 10.2
+    # tarball is refused for the 10.0 base before it is unpacked.
+    def prepare(box, args):
+        t = os.path.join(box, "qemu-10.2.9.tar.xz")
+        with open(t, "wb") as f:
+            f.write(b"a 10.2 tarball\n")
+        sha = subprocess.run(["sha256sum", t], check=True,
+                             stdout=subprocess.PIPE).stdout.split()[0]
+        with open(os.path.join(box, "qemu.sha256"), "a") as f:
+            f.write("%s qemu_10.2.9+ds.orig.tar.xz\n" % sha.decode())
+        return ["--qemu-base=10.0", "--qemu-tarball=" + t]
+    expect_refusal([], "qemu_10.2.9+ds.orig.tar.xz in qemu.sha256, need QEMU "
+                   "10.0.x (or --qemu-base=10.2)", prepare)
+
+
+def test_variant_replaces_patch():
+    # On a 10.2 tree the first patch's variant in patches/10.2/ is the
+    # one applied, and the one named when it does not apply.
+    patches = os.path.join(ROOT, "patches")
+    first = sorted(p for p in os.listdir(patches) if p.endswith(".patch"))[0]
+
+    def prepare(box, args):
+        shutil.copy2(os.path.join(patches, first),
+                     os.path.join(box, "patches", "10.2", first))
+        return ["--qemu-base=10.2", "--qemu-src=" + fake_tree(box, "10.2.2")]
+    expect_refusal([], "patch 10.2/%s does not apply to QEMU 10.2.2" % first,
+                   prepare)
+
+
+def test_variant_of_no_patch():
+    def prepare(box, args):
+        with open(os.path.join(box, "patches", "10.2", "0999-none.patch"),
+                  "w") as f:
+            f.write("")
+        return ["--qemu-base=10.2", "--qemu-src=" + fake_tree(box, "10.2.2")]
+    expect_refusal([], "patches/10.2/0999-none.patch stands for no "
+                   "patches/0999-*.patch", prepare)
+
+
 if __name__ == "__main__":
     tap.main([("configure/unknown-option", test_unknown_option),
               ("configure/qemu-src-not-a-directory", test_src_not_a_directory),
@@ -128,4 +181,11 @@ if __name__ == "__main__":
               ("configure/qemu-tarball-wrong-checksum",
                test_tarball_wrong_checksum),
               ("configure/qemu-tarball-missing", test_tarball_missing),
-              ("configure/patch-does-not-apply", test_patch_does_not_apply)])
+              ("configure/patch-does-not-apply", test_patch_does_not_apply),
+              ("configure/unsupported-base", test_unsupported_base),
+              ("configure/qemu-src-of-the-other-base",
+               test_src_of_the_other_base),
+              ("configure/qemu-tarball-of-the-other-base",
+               test_tarball_of_the_other_base),
+              ("configure/variant-replaces-patch", test_variant_replaces_patch),
+              ("configure/variant-of-no-patch", test_variant_of_no_patch)])

@@ -45,6 +45,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "virt-hotmem-base.h"
 #include "qemu/units.h"
 #include "qemu/error-report.h"
 #include "qemu/bswap.h"
@@ -53,7 +54,12 @@
 #include "hw/acpi/bios-linker-loader.h"
 #include "hw/acpi/acpi.h"
 #include "hw/loader.h"
+/* QEMU 10.1 moved the address-space globals' header from exec/ to system/ */
+#if QEMU_BASE_AT_LEAST(10, 1)
+#include "system/address-spaces.h"
+#else
 #include "exec/address-spaces.h"
+#endif
 #include "hw/mem/nvdimm.h"
 #include "hw/arm/virt-hotmem.h"
 #include "system/device_tree.h"

@@ -18,6 +18,7 @@
  */
 
 #include "qemu/osdep.h"
+#include <libfdt.h>
 #include "qapi/error.h"
 #include "hw/boards.h"
 #include "hw/hotplug.h"
@@ -187,10 +188,29 @@ static void virt_hotmem_dt_add_low_ram(VirtHotmemMachineState *vhms,
     trace_virt_hotmem_dt_low_ram(base, size);
 }
 
+/*
+ * QEMU 10.2's boot.c describes each nvdimm itself, on every boot path, as
+ * a /pmem@<address> node; 10.0's describes none.  Remove boot.c's, so
+ * that on either base and in every machine version an nvdimm has exactly
+ * one node, ours, where the guest reads its devices from the device tree,
+ * and none where the NFIT describes it: the device tree of 10.0.
+ */
+static void virt_hotmem_dt_del_boot_pmem(const PCDIMMDeviceInfo *di,
+                                         bool pmem, void *opaque)
+{
+    void *fdt = opaque;
+    g_autofree char *name = g_strdup_printf("/pmem@%" PRIx64, di->addr);
+
+    if (pmem && fdt_path_offset(fdt, name) >= 0) {
+        qemu_fdt_nop_node(fdt, name);
+    }
+}
+
 void virt_hotmem_dt_modify(const struct arm_boot_info *binfo, void *fdt)
 {
     MachineState *ms = MACHINE(qdev_get_machine());
 
+    memory_device_foreach_dimm(virt_hotmem_dt_del_boot_pmem, fdt);
     if (VIRT_HOTMEM_MACHINE(ms)->acpi_boot) {
         /* The kernel takes RAM and devices from EFI and ACPI instead */
         virt_hotmem_acpi_boot_modify_dtb(VIRT_HOTMEM_MACHINE(ms), fdt);

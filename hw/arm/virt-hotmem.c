@@ -22,6 +22,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "virt-hotmem-base.h"
 #include "qemu/units.h"
 #include "qemu/cutils.h"
 #include "qemu/datadir.h"
@@ -29,7 +30,6 @@
 #include "qapi/error.h"
 #include "qapi/visitor.h"
 #include "qapi/qapi-types-memory-layout.h"
-#include "exec/address-spaces.h"
 #include "hw/boards.h"
 #include "hw/mem/memory-device.h"
 #include "hw/mem/nvdimm.h"
@@ -85,10 +85,13 @@ static const char *const virt_hotmem_low_names[VIRT_LOWMEMMAP_LAST] = {
 QEMU_BUILD_BUG_ON(VIRT_HOTMEM_NR_HIGH != VIRT_HOTMEM_MIGRATION_NR_HIGH);
 QEMU_BUILD_BUG_ON(ACPI_MAX_RAM_SLOTS > VIRT_HOTMEM_MIGRATION_MAX_DIMMS);
 
+/* virt's index of each high IO region we place, in virt's order */
+static const int virt_hotmem_high_index[VIRT_HOTMEM_NR_HIGH] = {
+    VIRT_HIGH_GIC_REDIST2, VIRT_HIGH_PCIE_ECAM, VIRT_HIGH_PCIE_MMIO,
+};
+
 static const char *const virt_hotmem_high_names[VIRT_HOTMEM_NR_HIGH] = {
-    [VIRT_HIGH_GIC_REDIST2 - VIRT_LOWMEMMAP_LAST] = "gic-redist2",
-    [VIRT_HIGH_PCIE_ECAM - VIRT_LOWMEMMAP_LAST] = "pcie-ecam-high",
-    [VIRT_HIGH_PCIE_MMIO - VIRT_LOWMEMMAP_LAST] = "pcie-mmio-high",
+    "gic-redist2", "pcie-ecam-high", "pcie-mmio-high",
 };
 
 /* virt keeps the enable flag of each high IO region in its own field. */
@@ -205,10 +208,28 @@ static bool virt_hotmem_gunzip_head(int fd, uint8_t *out, size_t len)
  * its trailer (ISIZE, RFC 1952).  -1 if the file cannot be read (the
  * loader reports that).
  */
+/*
+ * The size of @filename, -1 if it cannot be read, as get_image_size() of
+ * QEMU 10.0 without the Error ** that QEMU 10.1 added: the loader reports
+ * the file's errors, not this estimate.
+ */
+static int64_t virt_hotmem_file_size(const char *filename)
+{
+    int fd = qemu_open_old(filename, O_RDONLY);
+    off_t size;
+
+    if (fd < 0) {
+        return -1;
+    }
+    size = lseek(fd, 0, SEEK_END);
+    close(fd);
+    return size;
+}
+
 static int64_t virt_hotmem_kernel_size(const char *filename,
                                        hwaddr *load_offset)
 {
-    int64_t size = get_image_size(filename);
+    int64_t size = virt_hotmem_file_size(filename);
     uint8_t head[64] = { 0 }, tail[4];
     uint64_t image_size;
     int fd;
@@ -280,7 +301,7 @@ static bool virt_hotmem_check_boot_bank(VirtHotmemMachineState *vhms,
     }
     kernel_size = virt_hotmem_kernel_size(ms->kernel_filename, &load_offset);
     if (ms->initrd_filename) {
-        initrd_size = get_image_size(ms->initrd_filename);
+        initrd_size = virt_hotmem_file_size(ms->initrd_filename);
     }
     if (kernel_size < 0 || initrd_size < 0) {
         return true;
@@ -353,8 +374,9 @@ static size_t virt_hotmem_board_regions(VirtMachineState *vms,
     for (i = 0; i < VIRT_HOTMEM_NR_HIGH; i++) {
         high[i] = (VirtHotmemHighRegion) {
             .name = virt_hotmem_high_names[i],
-            .size = vms->memmap[VIRT_LOWMEMMAP_LAST + i].size,
-            .enabled = *virt_hotmem_high_enabled(vms, VIRT_LOWMEMMAP_LAST + i),
+            .size = vms->memmap[virt_hotmem_high_index[i]].size,
+            .enabled = *virt_hotmem_high_enabled(vms,
+                                                 virt_hotmem_high_index[i]),
         };
     }
     return n_mmio;
@@ -416,10 +438,24 @@ static void virt_hotmem_apply_layout(VirtHotmemMachineState *vhms,
     vms->memmap[VIRT_MEM].base = layout->ram_banks[0].base;
     vms->memmap[VIRT_MEM].size = layout->ram_banks[0].size;
     for (i = 0; i < VIRT_HOTMEM_NR_HIGH; i++) {
-        vms->memmap[VIRT_LOWMEMMAP_LAST + i].base = layout->high[i].base;
-        *virt_hotmem_high_enabled(vms, VIRT_LOWMEMMAP_LAST + i) =
+        vms->memmap[virt_hotmem_high_index[i]].base = layout->high[i].base;
+        *virt_hotmem_high_enabled(vms, virt_hotmem_high_index[i]) =
             layout->high[i].enabled;
     }
+#if QEMU_BASE_AT_LEAST(10, 2)
+    /*
+     * QEMU 10.2's virt maps its CXL host bridge registers, an empty
+     * container without cxl=on (which we refuse), at memmap[VIRT_CXL_HOST]
+     * whatever the machine: where virt's compact rule puts it, after GIC
+     * redistributor 2, or at the start of the high IO regions without it.
+     */
+    vms->memmap[VIRT_CXL_HOST].base =
+        vms->highmem_redists ?
+        ROUND_UP(vms->memmap[VIRT_HIGH_GIC_REDIST2].base +
+                 vms->memmap[VIRT_HIGH_GIC_REDIST2].size,
+                 vms->memmap[VIRT_CXL_HOST].size) :
+        vms->memmap[VIRT_HIGH_PCIE_ECAM].base;
+#endif
     vms->highest_gpa = virt_hotmem_layout_highest_gpa(layout);
     if (layout->n_ram_banks > 1) {
         vhms->ram_banks = g_new(MemMapEntry, layout->n_ram_banks);
@@ -466,6 +502,14 @@ static bool virt_hotmem_plan_memmap(VirtMachineState *vms, int pa_bits,
     VirtHotmemLayout *layout;
     size_t i;
 
+#if QEMU_BASE_AT_LEAST(10, 2)
+    /* QEMU 10.2's CXL windows go where virt's own rule would put them */
+    if (vms->cxl_devices_state.is_enabled) {
+        error_setg(errp, "cxl=on: virt-hotmem does not plan CXL host "
+                   "bridges and windows; use -M virt for CXL");
+        return false;
+    }
+#endif
     req.n_mmio = virt_hotmem_board_regions(vms, mmio, high);
     if (!vhms->reserved && !virt_hotmem_load_reserved(vhms, errp)) {
         return false;
@@ -1267,13 +1311,20 @@ static void virt_hotmem_class_init(ObjectClass *oc, bool latest,
         "two from 2M to 1G (default: 1G)");
 }
 
+/* QEMU 10.1 made TypeInfo's class_init take its class_data as const */
+#if QEMU_BASE_AT_LEAST(10, 1)
+#define VHM_CLASS_DATA_ARG const void *data
+#else
+#define VHM_CLASS_DATA_ARG void *data
+#endif
+
 /*
  * DEFINE_VIRT_HOTMEM_MACHINE(latest, major, minor) registers
  * virt-hotmem-<major>.<minor>, derived from virt-<major>.<minor>.
  */
 #define DEFINE_VIRT_HOTMEM_MACHINE(latest, major, minor)                     \
-    static void virt_hotmem_##major##_##minor##_class_init(ObjectClass *oc,   \
-                                                           void *data)        \
+    static void virt_hotmem_##major##_##minor##_class_init(                   \
+        ObjectClass *oc, VHM_CLASS_DATA_ARG)                                  \
     {                                                                         \
         virt_hotmem_class_init(oc, latest, #major "." #minor);                \
     }                                                                         \
@@ -1308,4 +1359,13 @@ static void virt_hotmem_register_interface(void)
 }
 type_init(virt_hotmem_register_interface)
 
+/*
+ * Each build has a virt-hotmem-X.Y for each virt-X.Y it can migrate with:
+ * a 10.2 build runs the 10.0 build's guests too.
+ */
+#if QEMU_BASE_AT_LEAST(10, 2)
+DEFINE_VIRT_HOTMEM_MACHINE(true, 10, 2);
+DEFINE_VIRT_HOTMEM_MACHINE(false, 10, 0);
+#else
 DEFINE_VIRT_HOTMEM_MACHINE(true, 10, 0);
+#endif

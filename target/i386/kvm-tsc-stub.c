@@ -1,5 +1,6 @@
 /*
- * query-precise-tsc in an x86 emulator built without KVM
+ * query-precise-tsc in an x86 emulator built without KVM, and in the
+ * other emulators
  *
  * Copyright (c) 2026 The virt-hotmem developers
  *
@@ -10,7 +11,7 @@
 #include "qapi/error.h"
 #include "qapi/qapi-commands-precise-tsc-target.h"
 
-/* No KVM, so no precise-tsc=on: there is no TSC state to carry. */
+/* No x86 KVM, so no precise-tsc=on: there is no TSC state to carry. */
 PreciseTscInfo *qmp_query_precise_tsc(Error **errp)
 {
     PreciseTscInfo *info = g_new0(PreciseTscInfo, 1);

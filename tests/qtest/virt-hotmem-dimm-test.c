@@ -20,9 +20,17 @@
 #include "qobject/qlist.h"
 #include <libfdt.h>
 #include "virt-hotmem-srat.h"
+#include "virt-hotmem-base.h"
 
 /* virt puts RAM at 1 GiB and device memory at the next 1 GiB after RAM */
 #define LEGACY_RAM_BASE (1 * GiB)
+
+/*
+ * virt-hotmem refuses ArmVirtQemu (AAVMF) with RAM away from 1 GiB, where
+ * it cannot boot.  The moved maps' cases never run firmware: any image
+ * QEMU cannot judge makes virt build its tables, and a blank one is such.
+ */
+static char *blank_firmware;
 
 typedef struct QemuRun {
     int status;
@@ -261,6 +269,65 @@ static void test_nvdimm(void)
 }
 
 /*
+ * The pmem-region nodes of an nvdimm, boot path by boot path.  virt-hotmem
+ * writes exactly one where the guest reads its devices from the device
+ * tree (no firmware, or firmware with acpi=off), and none where the NFIT
+ * describes the nvdimm (firmware with ACPI), on either QEMU base and in
+ * either machine version.  Stock virt keeps what upstream gives it:
+ * QEMU 10.2's hw/arm/boot.c writes one /pmem@ADDRESS node per nvdimm on
+ * every path; 10.0 writes none, and refuses an nvdimm without the GED,
+ * that is without firmware and ACPI.
+ */
+static int count_pmem(const char *machine, const char *firmware)
+{
+    const uint64_t dm = ROUND_UP(LEGACY_RAM_BASE + 1 * GiB, 1 * GiB);
+    g_autofree char *args = g_strdup_printf(
+        "-m 1G,slots=2,maxmem=4G -M %s,nvdimm=on %s%s "
+        "-object memory-backend-ram,id=n0,size=128M "
+        "-device nvdimm,memdev=n0", machine,
+        firmware ? "-bios " : "", firmware ?: "");
+    QemuRun r = run_ok(args);
+    g_autofree char *pmem = g_strdup_printf("/pmem@%" PRIx64, dm);
+    int n = count_nodes(r.fdt, NULL, "pmem-region");
+
+    if (n) {
+        /* One NUMA node, virt's as soon as memory devices are possible */
+        check_range(r.fdt, pmem, dm, 128 * MiB, "pmem-region", 0);
+    }
+    qemu_run_free(&r);
+    return n;
+}
+
+static void test_nvdimm_boot_paths(void)
+{
+    const char *const vhm[] = {
+        "virt-hotmem", "virt-hotmem-10.0",
+#if QEMU_BASE_AT_LEAST(10, 2)
+        "virt-hotmem-10.2",
+#endif
+    };
+    size_t i;
+
+    for (i = 0; i < ARRAY_SIZE(vhm); i++) {
+        g_autofree char *acpi_off = g_strdup_printf("%s,acpi=off", vhm[i]);
+
+        g_assert_cmpint(count_pmem(vhm[i], NULL), ==, 1);
+        g_assert_cmpint(count_pmem(acpi_off, blank_firmware), ==, 1);
+        g_assert_cmpint(count_pmem(vhm[i], blank_firmware), ==, 0);
+    }
+#if QEMU_BASE_AT_LEAST(10, 2)
+    g_assert_cmpint(count_pmem("virt", NULL), ==, 1);
+    g_assert_cmpint(count_pmem("virt,acpi=off", blank_firmware), ==, 1);
+    g_assert_cmpint(count_pmem("virt", blank_firmware), ==, 1);
+#else
+    run_refused("-m 1G,slots=2,maxmem=4G -M virt,nvdimm=on "
+                "-object memory-backend-ram,id=n0,size=128M "
+                "-device nvdimm,memdev=n0", "missing acpi-ged device");
+    g_assert_cmpint(count_pmem("virt", blank_firmware), ==, 0);
+#endif
+}
+
+/*
  * A first bank of 2 MiB cannot hold a kernel whose arm64 Image header
  * says it needs 16 MiB: refused at start-up, naming both sizes.
  */
@@ -468,12 +535,6 @@ static GArray *read_srat_memory(const char *args)
 /* virt builds ACPI tables only when it loads firmware */
 #define AAVMF "/usr/share/AAVMF/AAVMF_CODE.fd"
 
-/*
- * virt-hotmem refuses ArmVirtQemu (AAVMF) with RAM away from 1 GiB, where
- * it cannot boot.  The moved maps' cases never run firmware: any image
- * QEMU cannot judge makes virt build its tables, and a blank one is such.
- */
-static char *blank_firmware;
 
 static bool have_firmware(void)
 {
@@ -737,6 +798,8 @@ int main(int argc, char **argv)
     qtest_add_func("/virt-hotmem/dt/ram-banks-numa", test_ram_banks_numa);
     qtest_add_func("/virt-hotmem/dt/dimms-numa", test_dimms_numa);
     qtest_add_func("/virt-hotmem/dt/nvdimm", test_nvdimm);
+    qtest_add_func("/virt-hotmem/dt/nvdimm-boot-paths",
+                   test_nvdimm_boot_paths);
     qtest_add_func("/virt-hotmem/dt/first-bank-too-small",
                    test_first_bank_too_small);
     qtest_add_func("/virt-hotmem/dt/bad-input", test_bad_input);

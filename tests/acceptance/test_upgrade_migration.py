@@ -31,9 +31,12 @@
 import hashlib
 import os
 import shutil
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -273,6 +276,134 @@ def test_newer_machine_refused():
     assert "virt-hotmem-10.2" in error_lines(r.stderr)[0], r.stderr
 
 
+# --- Bad input -------------------------------------------------------------
+# A stream from a machine version this build does not have, and one whose
+# virt-hotmem section is newer than this build's, both made from a real
+# stream by a proxy between source and destination that rewrites it in
+# flight (nothing else changes, so only the rewritten field can be the
+# reason).  QEMU's migration core refuses both, before any of our code runs
+# (the configuration section comes first, and the version of a section is
+# checked before its handler is called).
+
+QTEST = ["-accel", "qtest", "-m", "512M,slots=2,maxmem=2G"]
+LAYOUT = b"virt-hotmem/memory-layout"
+
+
+def rewriting_proxy(listen, target, rewrite):
+    """Forward a migration stream from @listen to @target, both ways
+    (the return path), passing the source's bytes through @rewrite once
+    it has the first 64 KiB (the header and the early sections)."""
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(listen)
+    srv.listen(1)
+    srv.settimeout(30)
+
+    def pump(a, b, head):
+        buf = b""
+        try:
+            while True:
+                data = a.recv(1 << 16)
+                if head is not None:
+                    buf += data
+                    if len(buf) < 1 << 16 and data:
+                        continue
+                    data, buf, head = head(buf), b"", None
+                if not data:
+                    break
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (a, b):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def run():
+        try:
+            c, _ = srv.accept()
+        except OSError:
+            return
+        finally:
+            srv.close()
+        d = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        d.connect(target)
+        threading.Thread(target=pump, args=(d, c, None), daemon=True).start()
+        pump(c, d, rewrite)
+
+    threading.Thread(target=run, daemon=True).start()
+
+
+def machine_name_to(name):
+    """The configuration section's machine type, virt-hotmem-10.0, made
+    @name (of the same length)."""
+    def rewrite(data):
+        at = data.find(MACHINE.encode())
+        assert 0 < at < 64, "no machine type in the stream's header"
+        return data[:at] + name.encode() + data[at + len(MACHINE):]
+    return rewrite
+
+
+def layout_version_to(version):
+    """The version of the virt-hotmem/memory-layout section made
+    @version: after its idstr come instance_id and version_id (be32)."""
+    def rewrite(data):
+        at = data.find(LAYOUT)
+        assert at > 0, "no %s section in the stream" % LAYOUT.decode()
+        v = at + len(LAYOUT) + 4
+        assert struct.unpack(">I", data[v:v + 4]) == (1,), data[v:v + 4]
+        return data[:v] + struct.pack(">I", version) + data[v + 4:]
+    return rewrite
+
+
+def refused_in_flight(rewrite, name):
+    """Migrate a running virt-hotmem-10.0 guest through the rewriting
+    proxy into a destination that must refuse it; the source must go on
+    running.  Returns the destination's error lines."""
+    with guest.VM(["-M", MACHINE] + QTEST, name="src-" + name) as src:
+        with guest.VM(["-M", MACHINE] + QTEST + ["-incoming", "defer"],
+                      name="dst-" + name) as dst:
+            for v in (src, dst):
+                v.qmp.cmd("migrate-set-capabilities", capabilities=[
+                    {"capability": "return-path", "state": True}])
+            sock = os.path.join(dst.tmp, "mig.sock")
+            proxy = os.path.join(dst.tmp, "proxy.sock")
+            dst.qmp.cmd("migrate-incoming", uri="unix:" + sock)
+            rewriting_proxy(proxy, sock, rewrite)
+            src.qmp.cmd("migrate", uri="unix:" + proxy)
+            assert guest.wait_migration(src, 60) == "failed"
+            rc = dst.wait_exit(30)
+            err = dst.stderr()
+        lines = error_lines(err)
+        print("# %s: destination exit %s: %s" % (name, rc, " | ".join(lines)),
+              flush=True)
+        print("# %s: source: %s" % (name, src.qmp.cmd("query-migrate").get(
+            "error-desc")), flush=True)
+        # An exit, not an abort (a signal would be negative).
+        assert rc == 1, (rc, err)
+        assert src.proc.poll() is None, "source died: %s" % src.stderr()
+        assert src.qmp.cmd("query-status")["status"] == "running"
+        assert "Aborted" not in src.stderr() + err
+        return lines
+
+
+def test_unknown_machine_version():
+    lines = refused_in_flight(machine_name_to("virt-hotmem-10.9"),
+                              "machine-10.9")
+    named = [line for line in lines if "virt-hotmem-10.9" in line]
+    assert named == ["qemu-system-aarch64: Machine type received is "
+                     "'virt-hotmem-10.9' and local is 'virt-hotmem-10.0'"], \
+        lines
+
+
+def test_newer_section_version():
+    lines = refused_in_flight(layout_version_to(2), "layout-v2")
+    named = [line for line in lines if LAYOUT.decode() in line]
+    assert len(named) == 1, lines
+    assert "version 2" in named[0] and "v1" in named[0], named[0]
+
+
 if __name__ == "__main__":
     tap.main([
         ("upgrade-migration/default-map-10.0-10.2-10.0",
@@ -281,4 +412,8 @@ if __name__ == "__main__":
          test_ram_base_512g),
         ("upgrade-migration/virt-hotmem-10.2-refused-by-10.0",
          test_newer_machine_refused),
+        ("upgrade-migration/bad-input/unknown-machine-version",
+         test_unknown_machine_version),
+        ("upgrade-migration/bad-input/newer-section-version",
+         test_newer_section_version),
     ])

@@ -35,7 +35,15 @@ def build_version(build_dir):
 
 def builds():
     """{MAJOR.MINOR: build dir} for the main build and every base built
-    under bases/*/build that has its QEMU binaries."""
+    under bases/*/build that has its QEMU binaries: vhm.bases's (the
+    helper of `make other-base`) where it is there, else found the same
+    way here."""
+    try:
+        from . import bases
+    except ImportError:
+        bases = None
+    if bases:
+        return {bases.series(v): d for v, d in bases.builds().items()}
     dirs = [guest.BUILD]
     bases = os.path.join(guest.ROOT, "bases")
     if os.path.isdir(bases):

@@ -19,6 +19,8 @@
 #
 # -M virt-hotmem-10.2 from the 10.2 build to the 10.0 build is refused by
 # the destination, which names the machine type; the source keeps running.
+# Bad input (a stream of an unknown machine version, without our section,
+# with a newer version of it): see below.
 #
 # The 10.2 build is bases/10.2/build (`make other-base`); without it the
 # tests skip, or with VHM_UPGRADE_SAME_BUILD=1 run the main build on both
@@ -283,7 +285,10 @@ def test_newer_machine_refused():
 # flight (nothing else changes, so only the rewritten field can be the
 # reason).  QEMU's migration core refuses both, before any of our code runs
 # (the configuration section comes first, and the version of a section is
-# checked before its handler is called).
+# checked before its handler is called), in one line naming the version;
+# QEMU's "load of migration failed" follows it.  A stream without our
+# section (a build that does not send it) is refused by virt-hotmem in one
+# line saying what to do, which the source repeats (return path).
 
 QTEST = ["-accel", "qtest", "-m", "512M,slots=2,maxmem=2G"]
 LAYOUT = b"virt-hotmem/memory-layout"
@@ -357,10 +362,27 @@ def layout_version_to(version):
     return rewrite
 
 
+def without_layout_section(data):
+    """The stream without the virt-hotmem/memory-layout section, as a
+    build that does not send it would have sent it: the section
+    (QEMU_VM_SECTION_FULL, its id, the idstr's length and the idstr,
+    instance and version, its fields) through its footer (0x7e and the
+    same id) taken out."""
+    at = data.find(LAYOUT)
+    assert at > 0, "no %s section in the stream" % LAYOUT.decode()
+    start = at - 6
+    assert data[start] == 0x04 and data[at - 1] == len(LAYOUT), \
+        data[start:at]
+    footer = data.find(b"\x7e" + data[start + 1:start + 5], at)
+    assert footer > 0, "no footer of %s" % LAYOUT.decode()
+    return data[:start] + data[footer + 5:]
+
+
 def refused_in_flight(rewrite, name):
     """Migrate a running virt-hotmem-10.0 guest through the rewriting
     proxy into a destination that must refuse it; the source must go on
-    running.  Returns the destination's error lines."""
+    running.  Returns the destination's error lines and the source's
+    error-desc."""
     with guest.VM(["-M", MACHINE] + QTEST, name="src-" + name) as src:
         with guest.VM(["-M", MACHINE] + QTEST + ["-incoming", "defer"],
                       name="dst-" + name) as dst:
@@ -378,27 +400,41 @@ def refused_in_flight(rewrite, name):
         lines = error_lines(err)
         print("# %s: destination exit %s: %s" % (name, rc, " | ".join(lines)),
               flush=True)
-        print("# %s: source: %s" % (name, src.qmp.cmd("query-migrate").get(
-            "error-desc")), flush=True)
+        desc = src.qmp.cmd("query-migrate").get("error-desc", "")
+        print("# %s: source: %s" % (name, desc), flush=True)
         # An exit, not an abort (a signal would be negative).
         assert rc == 1, (rc, err)
         assert src.proc.poll() is None, "source died: %s" % src.stderr()
         assert src.qmp.cmd("query-status")["status"] == "running"
         assert "Aborted" not in src.stderr() + err
-        return lines
+        return lines, desc
 
 
 def test_unknown_machine_version():
-    lines = refused_in_flight(machine_name_to("virt-hotmem-10.9"),
-                              "machine-10.9")
+    lines, _ = refused_in_flight(machine_name_to("virt-hotmem-10.9"),
+                                 "machine-10.9")
     named = [line for line in lines if "virt-hotmem-10.9" in line]
     assert named == ["qemu-system-aarch64: Machine type received is "
                      "'virt-hotmem-10.9' and local is 'virt-hotmem-10.0'"], \
         lines
 
 
+def test_without_layout_section():
+    """Our section is the memory map check: a stream without it is
+    refused, in our one line, which the source repeats."""
+    lines, desc = refused_in_flight(without_layout_section, "no-layout")
+    assert lines == ["qemu-system-aarch64: virt-hotmem: the migration "
+                     "stream has no virt-hotmem/memory-layout section "
+                     "(version 1 here): its source does not send the "
+                     "memory map, so this QEMU cannot check it; migrate "
+                     "from a virt-hotmem build that sends it, or boot the "
+                     "guest anew here"], lines
+    assert desc == "the destination failed: " + lines[0].split(": ", 1)[1], \
+        desc
+
+
 def test_newer_section_version():
-    lines = refused_in_flight(layout_version_to(2), "layout-v2")
+    lines, _ = refused_in_flight(layout_version_to(2), "layout-v2")
     named = [line for line in lines if LAYOUT.decode() in line]
     assert len(named) == 1, lines
     assert "version 2" in named[0] and "v1" in named[0], named[0]
@@ -414,6 +450,8 @@ if __name__ == "__main__":
          test_newer_machine_refused),
         ("upgrade-migration/bad-input/unknown-machine-version",
          test_unknown_machine_version),
+        ("upgrade-migration/bad-input/without-our-section",
+         test_without_layout_section),
         ("upgrade-migration/bad-input/newer-section-version",
          test_newer_section_version),
     ])

@@ -169,14 +169,16 @@ def upgrade_step():
     print("\nfourth boot, on the QEMU %s build: -M virt-hotmem-10.0,%s -m %s"
           % (upgrade.build_version(old), opts, mem))
     cmdline = "memhp_default_state=online_movable"
+    # a named CPU model: -cpu max differs from one QEMU release to the next
+    cpu = ["-cpu", "cortex-a57"]
     dimm_args = ["-object", "memory-backend-ram,id=hm0,size=256M",
                  "-device", "pc-dimm,id=dimm0,memdev=hm0,addr=%#x" % dm]
     src = guest.arm64_guest(machine="virt-hotmem-10.0", machine_opts=opts,
                             mem=mem, cmdline=cmdline, name="demo4",
-                            binary=upgrade.aarch64(old))
+                            extra=cpu, binary=upgrade.aarch64(old))
     dst = guest.arm64_guest(machine="virt-hotmem-10.0", machine_opts=opts,
                             mem=mem, cmdline=cmdline, name="demo4-dst",
-                            extra=dimm_args + ["-incoming", "defer"],
+                            extra=cpu + dimm_args + ["-incoming", "defer"],
                             binary=upgrade.aarch64(new))
     with src:
         src.wait_shell()
@@ -199,12 +201,18 @@ def upgrade_step():
                   (status, info.get("total-time", 0), info.get("downtime", 0),
                    info.get("ram", {}).get("transferred", 0)))
             deadline = time.monotonic() + 30
-            while dst.qmp.cmd("query-status")["status"] != "running":
-                if time.monotonic() > deadline:
-                    raise guest.GuestError("destination not running")
-                time.sleep(0.1)
-            mark = dst.check("cat /tmp/mark").strip()
-            dst_iomem, dst_total = guest_ram(dst)
+            try:
+                while dst.qmp.cmd("query-status")["status"] != "running":
+                    if time.monotonic() > deadline:
+                        raise guest.GuestError("destination not running")
+                    time.sleep(0.1)
+                mark = dst.check("cat /tmp/mark").strip()
+                dst_iomem, dst_total = guest_ram(dst)
+            except (guest.GuestError, OSError) as e:
+                dst.wait_exit(10)
+                print("the new build did not take the guest (%s): %s"
+                      % (e, dst.stderr().strip()))
+                return False
     print("the guest on the new build reads /tmp/mark: %s" % mark)
     same = (status == "completed" and mark == "written-on-the-old-build" and
             (dst_iomem, dst_total) == (iomem, total))

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 #
 # make demo: boot the unmodified Debian arm64 cloud kernel on virt-hotmem
-# and show what the guest sees of its memory beside what QEMU configured.
+# and show what the guest sees of its memory beside what QEMU configured;
+# with the second base built (make other-base), an upgrade: a guest
+# migrated from the QEMU 10.0 build to the QEMU 10.2 build.
 #
 # Copyright (c) 2026 The virt-hotmem developers
 #
@@ -13,7 +15,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "tests", "acceptance"))
-from vhm import dimm, guest, memory_map_svg  # noqa: E402
+from vhm import dimm, guest, memory_map_svg, tap, upgrade  # noqa: E402
 
 MEM = "2G,slots=4,maxmem=8G"
 SVG = os.path.join(guest.BUILD, "memory-map.svg")
@@ -70,7 +72,8 @@ def main():
     same = iomem == mapped
     print("\nguest RAM ranges %s QEMU's mapping" %
           ("match" if same else "DO NOT match"))
-    return 0 if same and den0001() and hotplug_and_migrate() else 1
+    return 0 if (same and den0001() and hotplug_and_migrate() and
+                 upgrade_step()) else 1
 
 
 def den0001():
@@ -148,6 +151,72 @@ def hotplug_and_migrate():
         print("  %-36s %d kB" % ("MemTotal", dst_total))
     same = status == "completed" and (dst_iomem, dst_total) == (iomem, total)
     print("\nthe guest's memory after migration %s before" %
+          ("matches" if same else "DOES NOT match"))
+    return same
+
+
+def upgrade_step():
+    """Fourth boot, on the 10.0 build: -M virt-hotmem-10.0 with ACPI and
+    a hot-added DIMM, live-migrated to the 10.2 build."""
+    try:
+        old, new = upgrade.old_and_new()
+    except tap.Skip as e:
+        print("\nupgrade step skipped: %s" % e)
+        return True
+    opts = "acpi=on,gic-version=3"
+    mem = "1G,slots=2,maxmem=4G"
+    dm = 2 * guest.GiB
+    print("\nfourth boot, on the QEMU %s build: -M virt-hotmem-10.0,%s -m %s"
+          % (upgrade.build_version(old), opts, mem))
+    cmdline = "memhp_default_state=online_movable"
+    # a named CPU model: -cpu max differs from one QEMU release to the next
+    cpu = ["-cpu", "cortex-a57"]
+    dimm_args = ["-object", "memory-backend-ram,id=hm0,size=256M",
+                 "-device", "pc-dimm,id=dimm0,memdev=hm0,addr=%#x" % dm]
+    src = guest.arm64_guest(machine="virt-hotmem-10.0", machine_opts=opts,
+                            mem=mem, cmdline=cmdline, name="demo4",
+                            extra=cpu, binary=upgrade.aarch64(old))
+    dst = guest.arm64_guest(machine="virt-hotmem-10.0", machine_opts=opts,
+                            mem=mem, cmdline=cmdline, name="demo4-dst",
+                            extra=cpu + dimm_args + ["-incoming", "defer"],
+                            binary=upgrade.aarch64(new))
+    with src:
+        src.wait_shell()
+        src.qmp.cmd("object-add", **{"qom-type": "memory-backend-ram",
+                                     "id": "hm0", "size": 256 * guest.MiB})
+        src.qmp.cmd("device_add", driver="pc-dimm", id="dimm0",
+                    memdev="hm0", addr=dm)
+        dimm.wait_block(src, dm)
+        src.check("echo written-on-the-old-build > /tmp/mark")
+        iomem, total = guest_ram(src)
+        with dst:
+            versions = [v.qmp.cmd("query-version")["qemu"] for v in (src, dst)]
+            print("  source QEMU %(major)d.%(minor)d.%(micro)d" % versions[0])
+            print("  destination QEMU %(major)d.%(minor)d.%(micro)d"
+                  % versions[1])
+            status = guest.migrate(src, dst, 180)
+            info = src.qmp.cmd("query-migrate")
+            print("migrated the running guest to the new build: %s in %d ms, "
+                  "downtime %d ms, %d bytes" %
+                  (status, info.get("total-time", 0), info.get("downtime", 0),
+                   info.get("ram", {}).get("transferred", 0)))
+            deadline = time.monotonic() + 30
+            try:
+                while dst.qmp.cmd("query-status")["status"] != "running":
+                    if time.monotonic() > deadline:
+                        raise guest.GuestError("destination not running")
+                    time.sleep(0.1)
+                mark = dst.check("cat /tmp/mark").strip()
+                dst_iomem, dst_total = guest_ram(dst)
+            except (guest.GuestError, OSError) as e:
+                dst.wait_exit(10)
+                print("the new build did not take the guest (%s): %s"
+                      % (e, dst.stderr().strip()))
+                return False
+    print("the guest on the new build reads /tmp/mark: %s" % mark)
+    same = (status == "completed" and mark == "written-on-the-old-build" and
+            (dst_iomem, dst_total) == (iomem, total))
+    print("the guest's memory on the new build %s before" %
           ("matches" if same else "DOES NOT match"))
     return same
 

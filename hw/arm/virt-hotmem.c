@@ -37,7 +37,16 @@
 #include "hw/core/memory-layout.h"
 #include "hw/arm/virt-hotmem.h"
 #include "migration/misc.h"
+#include "migration/register.h"
 #include "migration/vmstate.h"
+/*
+ * Internal to the migration core, for the missing-section check below:
+ * main_thread_load_event (the end of a stream's load) and the stream's
+ * error, which tells the source over the return path that the load
+ * failed.
+ */
+#include "migration/migration.h"
+#include "migration/qemu-file.h"
 #include "system/device_tree.h"
 #include "system/numa.h"
 #include "system/blockdev.h"
@@ -766,12 +775,19 @@ static int G_GNUC_PRINTF(1, 2) virt_hotmem_refuse_incoming(const char *fmt,
     return -EINVAL;
 }
 
+/* Whether the incoming stream had the memory-layout section. */
+static bool virt_hotmem_layout_received;
+/* Whether the load was cleaned up (it may have failed before its end). */
+static bool virt_hotmem_load_cleaned_up;
+
 static int virt_hotmem_layout_post_load(void *opaque, int version_id)
 {
     VirtHotmemMachineState *vhms = opaque;
     VirtHotmemMigratedLayout here;
     const VirtHotmemMigratedLayout *src = &vhms->migrated;
     g_autofree char *diff = NULL;
+
+    qatomic_set(&virt_hotmem_layout_received, true);
 
     if (src->n_ram_banks > VIRT_HOTMEM_MIGRATION_MAX_BANKS) {
         return virt_hotmem_refuse_incoming(
@@ -893,6 +909,65 @@ static const VMStateDescription vmstate_virt_hotmem_layout = {
         &vmstate_virt_hotmem_dimms,
         NULL
     },
+};
+
+/*
+ * A stream without the memory-layout section (from a build that does not
+ * send it) would load unchecked: QEMU does not miss a section it never
+ * receives.  A load thread is the one hook that runs after the last
+ * section and whose failure fails the load: it waits for the main
+ * thread's end of the stream and refuses it if the section did not come.
+ */
+static bool virt_hotmem_layout_check(void *opaque, bool *should_quit,
+                                     Error **errp)
+{
+    MigrationIncomingState *mis = migration_incoming_get_current();
+    QEMUFile *f = opaque;     /* the stream: a snapshot's too */
+
+    qemu_event_wait(&mis->main_thread_load_event);
+    /* A stream that failed on its own already has its reason. */
+    if (qatomic_read(should_quit) ||
+        qatomic_read(&virt_hotmem_load_cleaned_up) ||
+        qatomic_read(&virt_hotmem_layout_received) ||
+        qemu_file_get_error(f)) {
+        return true;
+    }
+    error_setg(errp, "virt-hotmem: the migration stream has no %s section "
+               "(version %d here): its source does not send the memory map, "
+               "so this QEMU cannot check it; migrate from a virt-hotmem "
+               "build that sends it, or boot the guest anew here",
+               vmstate_virt_hotmem_layout.name,
+               vmstate_virt_hotmem_layout.version_id);
+    /* The destination prints this error (the first), and sends it. */
+    qemu_file_set_error(f, -EINVAL);
+    return false;
+}
+
+static int virt_hotmem_layout_load_setup(QEMUFile *f, void *opaque,
+                                         Error **errp)
+{
+    qatomic_set(&virt_hotmem_layout_received, false);
+    qatomic_set(&virt_hotmem_load_cleaned_up, false);
+    qemu_loadvm_start_load_thread(virt_hotmem_layout_check, f);
+    return 0;
+}
+
+/*
+ * A load that failed before its end (another handler's load_setup) never
+ * sets main_thread_load_event, and the load threads are waited for right
+ * after the cleanup handlers: end the check here.
+ */
+static int virt_hotmem_layout_load_cleanup(void *opaque)
+{
+    qatomic_set(&virt_hotmem_load_cleaned_up, true);
+    qemu_event_set(&migration_incoming_get_current()->main_thread_load_event);
+    return 0;
+}
+
+/* Nothing to save: this entry only checks what the destination loads. */
+static const SaveVMHandlers savevm_virt_hotmem_layout_check = {
+    .load_setup = virt_hotmem_layout_load_setup,
+    .load_cleanup = virt_hotmem_layout_load_cleanup,
 };
 
 /* --- UEFI firmware ------------------------------------------------------- */
@@ -1080,6 +1155,8 @@ static void virt_hotmem_init(MachineState *ms)
     VirtMachineState *vms = VIRT_MACHINE(ms);
 
     vmstate_register(NULL, 0, &vmstate_virt_hotmem_layout, vhms);
+    register_savevm_live("virt-hotmem/layout-check", 0, 1,
+                         &savevm_virt_hotmem_layout_check, vhms);
     vms->bootinfo.modify_dtb = virt_hotmem_dt_modify;
     /*
      * A machine's init has no error path: a bad option ends QEMU here,

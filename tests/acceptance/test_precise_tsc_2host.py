@@ -21,6 +21,14 @@
 # Two L1 boots and two migrations: about 70 s on 2 cores (more when a
 # round's ground truth did not hold and it is measured again).
 #
+# Across the upgrade: host A runs the QEMU 10.0 build, host B the QEMU
+# 10.2 build (bases/10.2/build, `make other-base`), the L2 guest on
+# -M pc-i440fx-10.0 (the newest machine type both have), precise-tsc=on
+# at +200 ppm from A to B and, with a new L2 guest, from B back to A: the
+# same targets as within one build.  Two more L1 boots and two migrations;
+# skipped without the 10.2 build (VHM_UPGRADE_SAME_BUILD=1: the main
+# build on both hosts).
+#
 # Copyright (c) 2026 The virt-hotmem developers
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -31,13 +39,16 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vhm import bench_precise_tsc_2host as bench2  # noqa: E402
-from vhm import tap  # noqa: E402
+from vhm import tap, upgrade  # noqa: E402
 
 DOWNTIME_S = 2.0
+# The L2 guest's machine type across the upgrade: "pc" is each build's own
+# newest, which the other does not have.
+UPGRADE_MACHINE = "pc-i440fx-10.0"
 STAGGER_S = 2.0
 CASES = ("on@200", "off")
 
-_measured = []
+_measured = {}
 # The ground truth (the hosts' TSC difference, read from this machine's
 # TSC before and after) holds only while both emulated hosts' TSCs run
 # undisturbed.  On a Firecracker VM with kvm-clock they moved against
@@ -55,15 +66,25 @@ def ground_truth_held(facts):
     return abs(facts["tsc_diff_drift"]) <= facts["khz"]["A"] // 1000
 
 
-def measure():
+def measure(what="one-build"):
     """Two L1 boots, one round of each case, once for every test (a
-    failure too: it is reported by each test, not measured again)."""
-    if not _measured:
+    failure too: it is reported by each test, not measured again).
+    @what "upgrade": host A on the 10.0 build, host B on the 10.2 build,
+    precise-tsc=on@200 both ways."""
+    if what not in _measured:
+        kw = {}
+        cases = CASES
+        if what == "upgrade":
+            old, new = upgrade.old_and_new()
+            kw = {"qemu": {"A": upgrade.x86_64(old),
+                           "B": upgrade.x86_64(new)},
+                  "l2_machine": UPGRADE_MACHINE, "back": True}
+            cases = ("on@200",)
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 m = bench2.measure(
-                    1, CASES, STAGGER_S, DOWNTIME_S, False,
-                    report=lambda s: print("# " + s, flush=True))
+                    1, cases, STAGGER_S, DOWNTIME_S, False,
+                    report=lambda s: print("# " + s, flush=True), **kw)
             except (bench2.HostError, SystemExit, OSError,
                     subprocess.SubprocessError) as e:
                 # each says what; bench's die() (SystemExit) already said
@@ -75,10 +96,10 @@ def measure():
             print("# attempt %d discarded: the hosts' TSC difference moved "
                   "by %d cycles while it was measured; measuring again"
                   % (attempt, m[1]["tsc_diff_drift"]), flush=True)
-        _measured.append(m)
-    if isinstance(_measured[0], str):
-        raise AssertionError(_measured[0])
-    return _measured[0]
+        _measured[what] = m
+    if isinstance(_measured[what], str):
+        raise AssertionError(_measured[what])
+    return _measured[what]
 
 
 def skip_without_ground_truth(facts):
@@ -89,8 +110,8 @@ def skip_without_ground_truth(facts):
                        % (facts["tsc_diff_drift"], ATTEMPTS))
 
 
-def result(case):
-    results, _ = measure()
+def result(case, what="one-build"):
+    results, _ = measure(what)
     assert (1, case) in results, "no precise-tsc=%s result" % case
     return results[(1, case)]
 
@@ -106,14 +127,12 @@ def test_premise():
     skip_without_ground_truth(facts)
 
 
-def test_200ppm_on_precise():
-    r = result("on@200")
-    skip_without_ground_truth(measure()[1])
+def check_200ppm_on(r, label=""):
     for i in (0, 1):
         err = r["error_ns"][i]
-        print("# precise-tsc=on, guest +200 ppm, vcpu%d: error %.0f ns, "
+        print("# %sprecise-tsc=on, guest +200 ppm, vcpu%d: error %.0f ns, "
               "clock offset %.0f ns, skew %d cycles, kvmclock/TSC moved %s ns"
-              % (i, err, r["clock_offset_ns"], r["skew"],
+              % (label, i, err, r["clock_offset_ns"], r["skew"],
                  r["kvmclock_move_ns"]))
         assert abs(err - r["clock_offset_ns"]) <= 10000, \
             "vcpu%d error %.0f ns is %.0f ns off the clock offset" % (
@@ -121,6 +140,26 @@ def test_200ppm_on_precise():
         assert abs(err) <= 1000000, "vcpu%d error %.0f ns > 1 ms" % (i, err)
     assert r["skew"] == 0, r["skew"]
     assert r["restored"] == "true", r["restored"]
+
+
+def test_200ppm_on_precise():
+    r = result("on@200")
+    skip_without_ground_truth(measure()[1])
+    check_200ppm_on(r)
+
+
+def test_upgrade():
+    """Host A's QEMU 10.0 build to host B's 10.2 build, and back."""
+    _, facts = measure("upgrade")
+    print("# upgrade: hosts' TSC difference %d cycles, moved by %d"
+          % (facts["tsc_diff"], facts["tsc_diff_drift"]), flush=True)
+    assert abs(facts["tsc_diff"]) > facts["khz"]["A"] * 1000, facts
+    skip_without_ground_truth(facts)
+    versions = [upgrade.build_version(b) for b in upgrade.old_and_new()]
+    check_200ppm_on(result("on@200", "upgrade"), "%s -> %s: " % (
+        versions[0], versions[1]))
+    check_200ppm_on(result("on@200<-", "upgrade"), "%s -> %s: " % (
+        versions[1], versions[0]))
 
 
 def test_off_stands_still():
@@ -140,4 +179,6 @@ if __name__ == "__main__":
               ("precise-tsc-2host/200ppm-on-error-is-clock-offset-skew-0",
                test_200ppm_on_precise),
               ("precise-tsc-2host/off-error-is-minus-downtime",
-               test_off_stands_still)])
+               test_off_stands_still),
+              ("precise-tsc-2host/upgrade-10.0-10.2-and-back-200ppm-on",
+               test_upgrade)])

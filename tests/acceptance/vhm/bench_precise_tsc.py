@@ -172,7 +172,10 @@ def precise_case(case):
                                           not case.endswith("+file"))
 
 
-def build_parts(work, assets, rounds, downtime, cases=CASES, role="measure"):
+def build_parts(work, assets, rounds, downtime, cases=CASES, role="measure",
+                qemu=QEMU, l2_machine="pc", name="initrd"):
+    """The L1 initramfs @name.cpio in @work, with @qemu as the QEMU that
+    runs the L2 guests, on -M @l2_machine."""
     l2o = os.path.join(work, "l2guest.o")
     l2 = os.path.join(work, "l2guest.bin")
     l2_nostep = os.path.join(work, "l2guest-nostep.bin")
@@ -188,12 +191,12 @@ def build_parts(work, assets, rounds, downtime, cases=CASES, role="measure"):
     hostclock = os.path.join(work, "hostclock")
     run(["gcc", "-O2", "-static", "-o", hostclock,
          os.path.join(E2E, "hostclock.c")])
-    initrd = os.path.join(work, "initrd.cpio")
+    initrd = os.path.join(work, name + ".cpio")
     run([sys.executable, os.path.join(E2E, "build_initramfs.py"),
          "--out", initrd, "--busybox", assets["busybox"],
-         "--modules", assets["modules"], "--qemu", QEMU, "--qmp", qmp,
+         "--modules", assets["modules"], "--qemu", qemu, "--qmp", qmp,
          "--l2", l2, "--l2-nostep", l2_nostep, "--leap", leap, "--hostclock", hostclock,
-         "--role", role,
+         "--role", role, "--l2-machine", l2_machine,
          "--rounds", str(rounds), "--downtime", str(downtime),
          "--modes", " ".join(cases)])
     return initrd

@@ -161,9 +161,12 @@ def signed64(x):
 
 class TwoHosts:
     def __init__(self, work, assets, initrd, verbose):
+        """@initrd: the L1 initramfs of both hosts, or {host: initrd}
+        when their QEMUs differ."""
         self.work = work
         self.assets = assets
-        self.initrd = initrd
+        self.initrd = initrd if isinstance(initrd, dict) else \
+            {"A": initrd, "B": initrd}
         self.verbose = verbose
         self.hosts = {}
         self.ramfiles = {}
@@ -175,7 +178,7 @@ class TwoHosts:
         ram = os.path.join("/dev/shm", "vhm-2host-%d-%s" % (os.getpid(),
                                                             name))
         self.ramfiles[name] = ram
-        cmd = bench.l1_command(self.assets["kernel"], self.initrd,
+        cmd = bench.l1_command(self.assets["kernel"], self.initrd[name],
                                "q35,memory-backend=ram")
         cmd += ["-object", "memory-backend-file,id=ram,size=2G,share=on,"
                 "mem-path=" + ram,
@@ -265,8 +268,10 @@ class TwoHosts:
             self.khz["A"]
         return (rt_b + tai_b * 1e9) - (a_at_b + tai_a * 1e9)
 
-    def migrate(self, rnd, case, downtime):
-        a, b = self.hosts["A"], self.hosts["B"]
+    def migrate(self, rnd, case, downtime, src_name="A", dst_name="B"):
+        """One L2 guest from host @src_name to host @dst_name; the error
+        and the clock offset are the destination's minus the source's."""
+        a, b = self.hosts[src_name], self.hosts[dst_name]
         self.sync_clocks()
         try:
             # one -cpu tsc-frequency= for both: host A's kHz plus PPM
@@ -278,7 +283,7 @@ class TwoHosts:
                 fields(out, "VHM-PAIR")[k] for k in ("tsc", "realtime_ns",
                                                      "tai")))
             time.sleep(downtime)
-            a.cmd("migrate " + ADDR["B"], 90)
+            a.cmd("migrate " + ADDR[dst_name], 90)
             out = b.cmd("cont " + src["sample"].replace(",", " "), 90)
             dst = fields(out, "VHM-DST")
             pair_b = tuple(int(v) for v in (
@@ -296,13 +301,18 @@ class TwoHosts:
         khz = self.khz["A"]
         so = [int(x) for x in src["offsets"].split(",")]
         do = [int(x) for x in dst["offsets"].split(",")]
-        err = [signed64(self.base["A"] - self.base["B"] + do[i] - so[i])
-               for i in (0, 1)]
+        err = [signed64(self.base[src_name] - self.base[dst_name] + do[i] -
+                        so[i]) for i in (0, 1)]
+        # clock_offset_ns() takes host A's pair first and gives B - A.
+        if src_name == "A":
+            offset = self.clock_offset_ns(pair_a, pair_b)
+        else:
+            offset = -self.clock_offset_ns(pair_b, pair_a)
         move = dst.get("guest_kvmclock_move_ns", "none")
         return {
             "error_ns": [e * 1e6 / khz for e in err],
             "skew": signed64((do[1] - do[0]) - (so[1] - so[0])),
-            "clock_offset_ns": self.clock_offset_ns(pair_a, pair_b),
+            "clock_offset_ns": offset,
             "downtime_ns": int(dst["t_cont"]) - int(src["t_stop"]),
             "elapsed_ns": dst.get("elapsed_ns") or "none",
             "qmode": dst.get("qmode") or "none",
@@ -313,17 +323,27 @@ class TwoHosts:
 
 
 def measure(rounds, cases, stagger, downtime, verbose, keep=False,
-            report=print):
-    """Boot two hosts, migrate ROUNDS x CASES; returns the results and
-    the hosts' facts, or raises HostError."""
+            report=print, qemu=None, l2_machine="pc", back=False):
+    """Boot two hosts, migrate ROUNDS x CASES from host A to host B (and
+    with @back each case also from B to A, its results keyed (round,
+    case + "<-")); returns the results and the hosts' facts, or raises
+    HostError.  @qemu: {host: qemu-system-x86_64} when the hosts' QEMUs
+    differ (then @l2_machine should be a versioned machine type)."""
     bench.ensure_tools()
     assets = bench.fetch_assets()
     work = tempfile.mkdtemp(prefix="vhm-2host-tsc-")
     hosts = None
     t0 = time.monotonic()
     try:
-        initrd = bench.build_parts(work, assets, 1, downtime, cases,
-                                   role="host")
+        if qemu:
+            initrd = {h: bench.build_parts(work, assets, 1, downtime, cases,
+                                           role="host", qemu=qemu[h],
+                                           l2_machine=l2_machine,
+                                           name="initrd-" + h)
+                      for h in ("A", "B")}
+        else:
+            initrd = bench.build_parts(work, assets, 1, downtime, cases,
+                                       role="host", l2_machine=l2_machine)
         tscdiff = os.path.join(work, "tscdiff")
         bench.run(["gcc", "-O2", "-o", tscdiff,
                    os.path.join(bench.E2E, "tscdiff.c")])
@@ -343,17 +363,20 @@ def measure(rounds, cases, stagger, downtime, verbose, keep=False,
             % (facts["boot_s"], hosts.khz["A"], hosts.khz["B"], diff,
                diff / hosts.khz["A"] / 1e3))
         results = {}
+        ways = [("A", "B", "")] + ([("B", "A", "<-")] if back else [])
         for rnd in range(1, rounds + 1):
-            for case in cases:
+            for case, (src, dst, way) in [(c, w) for c in cases
+                                          for w in ways]:
                 t = time.monotonic()
-                r = hosts.migrate(rnd, case, downtime)
-                results[(rnd, case)] = r
-                report("round %d precise-tsc=%-7s error vcpu0 %+.6f ms, "
+                r = hosts.migrate(rnd, case, downtime, src, dst)
+                results[(rnd, case + way)] = r
+                report("round %d %s->%s precise-tsc=%-7s error vcpu0 "
+                       "%+.6f ms, "
                        "vcpu1 %+.6f ms, skew %d cycles, clock offset "
                        "%+.6f ms, error - clock offset %+.6f ms, guest's "
                        "kvmclock/TSC moved %s ns (downtime %.1f ms, "
                        "elapsed-ns %s, mode %s, restored %s; %.1f s)"
-                       % (rnd, case, r["error_ns"][0] / 1e6,
+                       % (rnd, src, dst, case, r["error_ns"][0] / 1e6,
                           r["error_ns"][1] / 1e6, r["skew"],
                           r["clock_offset_ns"] / 1e6,
                           (r["error_ns"][0] - r["clock_offset_ns"]) / 1e6,

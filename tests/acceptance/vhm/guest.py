@@ -341,21 +341,22 @@ def migrate(src, dst, timeout=60):
 
 
 def arm64_guest(machine_opts="", mem="1G", extra=(), cmdline="",
-                modules=(), name="arm64", flavour="cloud"):
+                modules=(), name="arm64", flavour="cloud",
+                machine="virt-hotmem", binary=QEMU_AARCH64):
     """A VM booting the Debian arm64 cloud kernel (or @flavour "generic")
-    by direct kernel boot on virt-hotmem under TCG.  Call launch() / use
-    as a context manager.  vm.builtin: those of @modules the kernel has
-    built in (not in /modules, nothing to load)."""
+    by direct kernel boot on @machine under TCG, run by @binary.  Call
+    launch() / use as a context manager.  vm.builtin: those of @modules
+    the kernel has built in (not in /modules, nothing to load)."""
     assets = guest_assets(flavour)
     tmp = tempfile.mkdtemp(prefix="vhm-initrd-")
     initrd = build_initramfs(os.path.join(tmp, "initrd.gz"), modules,
                              flavour=flavour)
-    machine = "virt-hotmem" + ("," + machine_opts if machine_opts else "")
+    machine += "," + machine_opts if machine_opts else ""
     vm = VM(["-M", machine, "-accel", "tcg", "-cpu", "max", "-smp", "1",
              "-m", mem, "-kernel", os.path.join(assets, "vmlinuz"),
              "-initrd", initrd,
              "-append", "console=ttyAMA0 panic=-1 " + cmdline,
-             "-no-reboot"] + list(extra), name=name)
+             "-no-reboot"] + list(extra), binary=binary, name=name)
     vm.initrd_dir = tmp
     builtin = builtin_modules(flavour)
     vm.builtin = {os.path.basename(m) for m in modules if m in builtin}

@@ -153,7 +153,8 @@ def build(args):
                 .replace("@ROUNDS@", str(args.rounds))
                 .replace("@DOWNTIME@", str(args.downtime))
                 .replace("@MODES@", args.modes)
-                .replace("@ROLE@", args.role))
+                .replace("@ROLE@", args.role)
+                .replace("@L2_MACHINE@", args.l2_machine))
     c.file("/init", init.encode(), 0o755)
     for script in ("measure.sh", "host.sh", "in-host.sh", "lib.sh"):
         c.copy(os.path.join(HERE, script), "/e2e/" + script, 0o755)
@@ -215,6 +216,9 @@ def main():
     p.add_argument("--l2", help="the L2 guest image; measure and host roles")
     p.add_argument("--l2-nostep", help="the L2 guest built with "
                    "TSC_STEP=0, for MODE+nostep cases")
+    p.add_argument("--l2-machine", default="pc",
+                   help="the L2 QEMUs' -M (a versioned one, e.g. "
+                   "pc-i440fx-10.0, when two QEMU versions migrate)")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--downtime", type=float, default=2)
     p.add_argument("--modes", default="on off")

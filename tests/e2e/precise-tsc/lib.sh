@@ -92,10 +92,12 @@ tsc_cpu() {
 
 # l2_args PRECISE CPU: the options both L2 QEMUs of a migration share;
 # PRECISE is on, off or catchup (on, with precise-tsc-catch-up=on).
+# L2_MACHINE (init sets it) is a versioned machine type when the two L2
+# QEMUs are of two QEMU versions: "pc" is each one's newest.
 l2_args() {
     accel=precise-tsc=$1
     [ "$1" = catchup ] && accel=precise-tsc=on,precise-tsc-catch-up=on
-    echo "-M pc -accel kvm,$accel $2 -smp 2 -m 16 -nodefaults
+    echo "-M ${L2_MACHINE:-pc} -accel kvm,$accel $2 -smp 2 -m 16 -nodefaults
           -display none -bios $L2 -L /usr/share/qemu -trace kvm_tsc_*"
 }
 

@@ -201,34 +201,37 @@ bool virt_hotmem_acpi_boot_check(VirtHotmemMachineState *vhms, Error **errp)
 
 /*
  * The NVDIMM _DSM buffer's address is 32 bits wide (see the top of this
- * file).  Without RAM below 4 GiB to hold it, give it RAM of its own in
- * virt's secure-RAM window (VIRT_SECURE_MEM, 16 MiB at 0x0e000000):
+ * file).  Without RAM below 4 GiB to hold it, give it RAM of its own at
+ * @base, below 4 GiB.  ACPI direct boot (acpi=on) uses virt's secure-RAM
+ * window (VIRT_SECURE_MEM, 16 MiB at 0x0e000000) for its 64 KiB:
  *  - virt maps that window only with secure=on, and then only in the
  *    Secure address space (create_secure_ram()), which this machine's
  *    -kernel never runs in; secure=on is refused here rather than have
  *    two RAMs at one address;
  *  - the planner (virt-hotmem-layout.c) counts it among virt's fixed
  *    low MMIO regions ("secure-mem"), so RAM and device memory never go
- *    there;
- *  - it is RAM (memory_region_init_ram()), so it migrates: the
- *    destination, started with the same options, makes the same region.
+ *    there.
+ * UEFI firmware gets more (virt_hotmem_uefi_low_ram() in virt-hotmem.c),
+ * in free space the planner finds, away from that window.  Either way it
+ * is RAM (memory_region_init_ram()), so it migrates: the destination,
+ * started with the same options, makes the same region.
  * ACPI direct boot puts the buffer there itself (the memory map marks it
  * EfiACPIMemoryNVS: Linux keeps it out of its RAM and maps it cacheable
  * for the AML, arm64's acpi_os_ioremap()); UEFI firmware is told of the
- * region in the device tree and allocates the buffer there
- * (virt_hotmem_uefi_low_ram() in virt-hotmem.c).  @option names what
- * asked for it in the error; @name is the RAM block's, which migration
- * matches; @size fits in the window.
+ * region in the device tree and allocates the buffer there.  @option
+ * names what asked for it in the error; @name is the RAM block's, which
+ * migration matches.
  */
 bool virt_hotmem_dsm_ram(VirtHotmemMachineState *vhms, const char *option,
-                         const char *name, uint64_t size, Error **errp)
+                         const char *name, hwaddr base, uint64_t size,
+                         Error **errp)
 {
     VirtMachineState *vms = VIRT_MACHINE(vhms);
-    hwaddr base = vms->memmap[VIRT_SECURE_MEM].base;
+    const MemMapEntry *secure_mem = &vms->memmap[VIRT_SECURE_MEM];
 
-    assert(size <= vms->memmap[VIRT_SECURE_MEM].size &&
-           base + size <= 4 * GiB);
-    if (vms->secure) {
+    assert(size && base + size <= 4 * GiB);
+    if (vms->secure && ranges_overlap(base, size, secure_mem->base,
+                                      secure_mem->size)) {
         error_setg(errp, "%s: with nvdimm=on and RAM above 4 GiB, the "
                    "NVDIMM _DSM page goes to 0x%" HWADDR_PRIx ", which "
                    "secure=on gives to secure RAM: drop secure=on or keep "
@@ -278,8 +281,10 @@ bool virt_hotmem_acpi_boot_check_loaded(VirtHotmemMachineState *vhms,
     vhms->acpi_handoff_limit = info->entry;
     if (ms->nvdimms_state->is_enabled &&
         vhms->acpi_handoff_limit > 4 * GiB) {
+        hwaddr secure_mem = VIRT_MACHINE(vhms)->memmap[VIRT_SECURE_MEM].base;
+
         if (!virt_hotmem_dsm_ram(vhms, "acpi=on", "virt-hotmem.acpi-dsm",
-                                 DSM_RAM_SIZE, errp)) {
+                                 secure_mem, DSM_RAM_SIZE, errp)) {
             return false;
         }
         trace_virt_hotmem_acpi_boot_dsm_page(vhms->acpi_dsm_base,

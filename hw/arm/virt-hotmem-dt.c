@@ -172,8 +172,9 @@ static void virt_hotmem_dt_add_dimms(MachineState *ms, void *fdt)
  * point takes its boot RAM from the first node that
  * fdt_path_offset("/memory") finds (ArmVirtPkg/PrePi/FdtParser.c), and
  * libfdt puts a new node first among its siblings, so a memory@ node
- * here would give the firmware these 16 MiB to boot in.  A kernel booted by
- * the firmware takes RAM from the EFI memory map, not from these nodes.
+ * here would give the firmware this region (VIRT_HOTMEM_UEFI_LOW_RAM_SIZE)
+ * to boot in instead of the RAM bank.  A kernel booted by the firmware
+ * takes RAM from the EFI memory map, not from these nodes.
  */
 static void virt_hotmem_dt_add_low_ram(VirtHotmemMachineState *vhms,
                                        void *fdt)

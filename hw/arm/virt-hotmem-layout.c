@@ -990,3 +990,40 @@ unsigned int virt_hotmem_layout_ipa_bits(const VirtHotmemLayout *layout)
 {
     return MAX(32, 64 - clz64(virt_hotmem_layout_highest_gpa(layout)));
 }
+
+bool virt_hotmem_layout_find_free(const VirtHotmemLayout *layout,
+                                  uint64_t size, uint64_t align,
+                                  uint64_t limit, uint64_t *base)
+{
+    g_autoptr(GArray) regions = virt_hotmem_layout_regions(layout);
+    uint64_t candidate = 0;
+    size_t i;
+
+    if (!size || !is_power_of_2(align)) {
+        return false;
+    }
+    /* Sorted by base: the first region past the candidate's end ends it */
+    for (i = 0; i < regions->len; i++) {
+        const VirtHotmemRegion *r =
+            &g_array_index(regions, VirtHotmemRegion, i);
+        uint64_t end = last_byte(r->base, r->size);
+
+        if (size > limit || candidate > limit - size) {
+            return false;
+        }
+        if (r->base >= candidate + size) {
+            break;
+        }
+        if (end >= candidate) {
+            if (end == UINT64_MAX ||
+                !align_up(end + 1, align, &candidate)) {
+                return false;
+            }
+        }
+    }
+    if (size > limit || candidate > limit - size) {
+        return false;
+    }
+    *base = candidate;
+    return true;
+}

@@ -1086,23 +1086,33 @@ static char *virt_hotmem_ram_moved_by(VirtHotmemMachineState *vhms)
  * all, and the kernel, left with neither ACPI nor a usable device tree,
  * panics before its console ("Unable to initialise architected timer")
  * and cannot reset: a silent hang.  So when RAM starts at or above 4 GiB,
- * the firmware gets RAM in the window ACPI direct boot uses for that
- * buffer (virt_hotmem_dsm_ram()), which virt_hotmem_dt_modify() describes
- * in the device tree; EDK II's HighMemDxe adds it to the firmware's
- * memory, the table loader takes the buffer from it, and the rest is RAM
- * for the guest.  All of the window (16 MiB), not one page: the firmware
- * is not the only one to prefer RAM below 4 GiB once there is some.  Its
- * SMBIOS 2.x tables go there too, and Debian's GRUB loads the initrd
- * there and stops with "error: out of memory." if it does not fit
- * (seen with a 9 MiB initrd and 2 MiB of low RAM; with none, GRUB loads
- * it above 4 GiB).  Only in this case, which QEMU refused before: no
- * other configuration changes.
+ * the firmware gets a RAM region below 4 GiB (virt_hotmem_dsm_ram()),
+ * which virt_hotmem_dt_modify() describes in the device tree; EDK II's
+ * HighMemDxe adds it to the firmware's memory, the table loader takes
+ * the buffer from it, and the rest is RAM for the guest.
+ *
+ * Where: the lowest free 2 MiB aligned range below 4 GiB that the planner
+ * knows of (virt_hotmem_layout_find_free(): no RAM, device memory, MMIO
+ * or reserved region there), which is virt's own RAM address, 1 GiB,
+ * when RAM was moved away from it, and never the secure-RAM window, so
+ * secure=on keeps its window.
+ *
+ * How large: VIRT_HOTMEM_UEFI_LOW_RAM_SIZE, not one page, because the
+ * firmware is not the only one to prefer RAM below 4 GiB once there is
+ * some.  Its SMBIOS 2.x tables go there too, and Debian's GRUB loads the
+ * initrd below the lowest RAM + 32 GiB (INITRD_MAX_ADDRESS_OFFSET,
+ * allocate_initrd_mem() in grub-core/loader/efi/linux.c), which with RAM
+ * at 512 GiB is this region alone: an initrd that does not fit stops it
+ * with "error: out of memory.".  Only in this case, which QEMU refused
+ * before: no other configuration changes.
  */
 static bool virt_hotmem_uefi_low_ram(VirtHotmemMachineState *vhms,
                                      Error **errp)
 {
     MachineState *ms = MACHINE(vhms);
     uint64_t base = vhms->layout->ram_banks[0].base;
+    uint64_t low;
+    g_autofree char *option = NULL;
 
     /* acpi=on puts the firmware image through ACPI direct boot instead */
     if (!ms->nvdimms_state->is_enabled || base < 4 * GiB ||
@@ -1110,13 +1120,25 @@ static bool virt_hotmem_uefi_low_ram(VirtHotmemMachineState *vhms,
         !virt_hotmem_kernel_is_uefi(ms->kernel_filename)) {
         return true;
     }
-    if (!virt_hotmem_dsm_ram(vhms, "virt-hotmem", "virt-hotmem.low-ram",
-                             VIRT_MACHINE(vhms)->memmap[VIRT_SECURE_MEM].size,
-                             errp)) {
+    if (!virt_hotmem_layout_find_free(vhms->layout,
+                                      VIRT_HOTMEM_UEFI_LOW_RAM_SIZE,
+                                      VIRT_HOTMEM_RAM_BASE_ALIGN, 4 * GiB,
+                                      &low)) {
+        option = virt_hotmem_ram_moved_by(vhms);
+        error_setg(errp, "virt-hotmem: nvdimm=on with %s leaves no RAM "
+                   "below 4 GiB, where EDK II (-kernel %s) must put the "
+                   "NVDIMM _DSM buffer, and no free %" PRIu64 " MiB there "
+                   "to give it: free 1 GiB..4 GiB of reserved-regions, keep "
+                   "RAM below 4 GiB or drop nvdimm=on", option,
+                   ms->kernel_filename, VIRT_HOTMEM_UEFI_LOW_RAM_SIZE / MiB);
         return false;
     }
-    trace_virt_hotmem_uefi_low_ram(vhms->acpi_dsm_base,
-                                   memory_region_size(&vhms->acpi_dsm_ram));
+    if (!virt_hotmem_dsm_ram(vhms, "virt-hotmem", "virt-hotmem.low-ram",
+                             low, VIRT_HOTMEM_UEFI_LOW_RAM_SIZE, errp)) {
+        return false;
+    }
+    trace_virt_hotmem_uefi_low_ram(low, VIRT_HOTMEM_UEFI_LOW_RAM_SIZE,
+                                   vhms->layout->ram_banks[0].base);
     return true;
 }
 

@@ -8,11 +8,15 @@
 # -kernel, which boots the disk.  At each layout the guest reaches its
 # shell through GRUB with RAM where the command line put it (worked out
 # here), and a pc-dimm and an nvdimm hot-added over QMP become memory and
-# /dev/pmem0 (with RAM at 512 GiB the firmware gets a small RAM region
-# below 4 GiB for the NVDIMM _DSM buffer, and the guest the rest of it).  Then each layout migrates live
-# with its DIMMs into a second QEMU started with the same options and the
-# DIMMs on its command line: RAM and DIMMs, dumped with pmemsave on both
-# sides, are the same bytes, and the guest runs on there.  Stock AAVMF
+# /dev/pmem0 (with RAM at 512 GiB the firmware gets a RAM region below
+# 4 GiB for the NVDIMM _DSM buffer, GRUB puts the initrd there, padded
+# past 32 MiB as a real Debian initrd is, and the guest gets the rest of
+# it).  Then each layout migrates live with its DIMMs into a second QEMU
+# started with the same options and the DIMMs on its command line: RAM
+# and DIMMs, dumped with pmemsave on both sides, are the same bytes, and
+# the guest runs on there.  With a RAM region below 4 GiB, QEMU starts
+# with secure=on too, and refuses in one line when reserved-regions
+# leave no room for it.  Stock AAVMF
 # with RAM away from 1 GiB is refused with one line; a disk with no EFI
 # system partition gives the firmware's own message, not a silent hang.
 #
@@ -20,7 +24,10 @@
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
+import atexit
+import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -41,9 +48,16 @@ RESERVED = "0x0000000040000000 0x000000007fffffff reserved\n"
 
 # The RAM below 4 GiB that the firmware gets for the NVDIMM _DSM buffer
 # (etc/acpi/nvdimm-mem, which it must allocate below 4 GiB) when nvdimm=on
-# finds no RAM there: virt's secure-RAM window, 16 MiB at 0x0e000000, as
-# the docs ("UEFI firmware") give it.
-LOW_RAM = (0x0e000000, 16 * MiB)
+# finds no RAM there: 256 MiB at the lowest free 2 MiB aligned address
+# below 4 GiB, which is virt's RAM address, 1 GiB, once RAM is moved away,
+# as the docs ("UEFI firmware") give it.
+LOW_RAM = (1 * GiB, 256 * MiB)
+# With RAM at 512 GiB, GRUB places the initrd below the lowest RAM +
+# 32 GiB (INITRD_MAX_ADDRESS_OFFSET, grub-core/loader/efi/linux.c), that
+# is in LOW_RAM; Debian's initramfs-tools initrds are 30-70 MiB, the
+# busybox test initrd is about 1 MiB: pad it with this much incompressible
+# data where that matters (only there: it costs boot time).
+INITRD_PAD = 40 * MiB
 
 # name, machine options, RAM bank (base, size) for -m 1G: from the options
 # and the documented rules (docs/system/arm/virt-hotmem.rst), not from
@@ -66,17 +80,22 @@ def firmware():
 _disk = {}
 
 
-def distro_disk(esp=True):
-    """The disk image (made once per run and flavour)."""
-    if esp not in _disk:
+def distro_disk(esp=True, pad=0):
+    """The disk image (made once per run and flavour), its initrd
+    padded with @pad bytes of random data in /pad."""
+    if (esp, pad) not in _disk:
         tmp = tempfile.mkdtemp(prefix="vhm-uefi-disk-")
+        # 130 MiB or more each: not left in /tmp run after run
+        atexit.register(shutil.rmtree, tmp, True)
         assets = guest.guest_assets()
+        files = [("pad", 0o644, os.urandom(pad))] if pad else []
         initrd = guest.build_initramfs(os.path.join(tmp, "initrd.gz"),
-                                       NVDIMM_MODULES)
-        _disk[esp] = uefi_disk.make_disk(os.path.join(tmp, "disk.raw"),
-                                         os.path.join(assets, "vmlinuz"),
-                                         initrd, CMDLINE, esp=esp)
-    return _disk[esp]
+                                       NVDIMM_MODULES, files=files)
+        assert os.path.getsize(initrd) > pad, "the initrd's pad compressed"
+        _disk[esp, pad] = uefi_disk.make_disk(os.path.join(tmp, "disk.raw"),
+                                              os.path.join(assets, "vmlinuz"),
+                                              initrd, CMDLINE, esp=esp)
+    return _disk[esp, pad]
 
 
 def machine_opts(opts, tmp, nvdimm):
@@ -117,9 +136,12 @@ def check_ram(vm, bank, low=None):
         assert in_low, ("no System RAM in the low region 0x%x+0x%x: %r" %
                         (low[0], low[1],
                          [(hex(s), hex(e)) for s, e in ram]))
-        assert sum(e - s + 1 for s, e in in_low) < low[1], \
+        kept = low[1] - sum(e - s + 1 for s, e in in_low)
+        assert kept > 0, \
             ("all of the low region is System RAM: the _DSM buffer is "
              "not there")
+        print("# low RAM: the firmware keeps %d KiB of %d MiB" %
+              (kept // 1024, low[1] // MiB), flush=True)
         ram = [r for r in ram if r not in in_low]
         rows = [(r["base"], r["size"]) for r in
                 vm.qmp.cmd("query-memory-layout")["regions"]
@@ -172,7 +194,14 @@ def hot_add_nvdimm(vm):
 def boot(vm, t0, timeout=600):
     """Wait for the guest's shell; return the seconds from @t0 (before
     launch) to userspace.  GRUB (from the disk) must have run."""
-    vm.wait_shell(timeout=timeout)
+    try:
+        vm.wait_shell(timeout=timeout)
+    except guest.GuestError:
+        # GRUB goes on without the initrd it could not place; say so
+        # rather than leave the kernel's "Unable to mount root fs"
+        assert b"error: out of memory." not in vm.console, \
+            "GRUB found no room for the initrd (error: out of memory.)"
+        raise
     took = time.monotonic() - t0
     assert GRUB_MARK in vm.console, "the guest did not boot through GRUB"
     assert vm.check("[ -d /sys/firmware/efi ] && echo efi").strip() == "efi"
@@ -187,7 +216,8 @@ def memory_device_addr(vm, dev_id):
     raise AssertionError("no memory device %s" % dev_id)
 
 
-def migrate_with_dimms(src, name, opts, bank, d, nv_path, low=None):
+def migrate_with_dimms(src, name, opts, bank, d, nv_path, low=None,
+                       disk=None):
     """Migrate @src (running, its DIMMs hot-added, a writer loop dirtying
     its page cache) live into a destination started with the same
     options and the DIMMs on its command line, paused (-S).  Both
@@ -208,7 +238,8 @@ def migrate_with_dimms(src, name, opts, bank, d, nv_path, low=None):
     mem = guest.mem_total_kib(src)
     dimm.start_writer(src)
     src.check("echo VHM-BEFORE-MIGRATION > /tmp/mark")
-    dst = uefi_vm(opts, "uefi-mig-dst-" + name, nvdimm=bool(nv_path),
+    dst = uefi_vm(opts, "uefi-mig-dst-" + name, disk=disk,
+                  nvdimm=bool(nv_path),
                   extra=extra + ["-incoming", "defer", "-S"])
     with dst:
         t0 = time.monotonic()
@@ -241,10 +272,12 @@ def migrate_with_dimms(src, name, opts, bank, d, nv_path, low=None):
 
 
 def layout_case(name, opts, bank, low):
-    """Boot the distro disk at the layout, hot-add a pc-dimm and an
-    nvdimm, migrate live with them."""
+    """Boot the distro disk at the layout (with a low RAM region, from an
+    initrd of a real one's size), hot-add a pc-dimm and an nvdimm,
+    migrate live with them."""
     def run():
-        vm = uefi_vm(opts, "uefi-" + name)
+        disk = distro_disk(pad=INITRD_PAD if low else 0)
+        vm = uefi_vm(opts, "uefi-" + name, disk=disk)
         t0 = time.monotonic()
         with vm:
             took = boot(vm, t0)
@@ -252,7 +285,8 @@ def layout_case(name, opts, bank, low):
             d = hot_add_dimm(vm)
             nv_path = hot_add_nvdimm(vm)
             print("# %s: userspace in %.1f s" % (name, took), flush=True)
-            mig = migrate_with_dimms(vm, name, opts, bank, d, nv_path, low)
+            mig = migrate_with_dimms(vm, name, opts, bank, d, nv_path, low,
+                                     disk)
             print("# %s: migration with the pc-dimm and the nvdimm: %.1f s"
                   % (name, mig), flush=True)
     return run
@@ -276,26 +310,67 @@ def test_stock_aavmf_refused():
         "virt-hotmem-efi-aarch64.fd" in err, err
 
 
-def test_low_ram_secure_refused():
-    """nvdimm=on with RAM at 512 GiB wants the low RAM region in virt's
-    secure-RAM window, which secure=on takes: QEMU stops at once with
-    one line naming both."""
+def firmware_qemu(machine, qmp_input):
+    """Run QEMU paused with the firmware as -kernel, -M @machine, and
+    QMP on stdin (@qmp_input, commands one per line); returns the
+    CompletedProcess."""
     try:
-        p = subprocess.run([guest.QEMU_AARCH64, "-M", "virt-hotmem,"
-                            "ram-base=0x8000000000,nvdimm=on,secure=on",
-                            "-accel", "tcg", "-cpu", "max", "-m", "1G",
-                            "-display", "none", "-nodefaults", "-S",
-                            "-kernel", firmware()],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           timeout=30)
+        return subprocess.run([guest.QEMU_AARCH64, "-M", machine,
+                               "-accel", "tcg", "-cpu", "max", "-m", "1G",
+                               "-display", "none", "-nodefaults", "-S",
+                               "-kernel", firmware(), "-qmp", "stdio"],
+                              input=qmp_input.encode(),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              timeout=30)
     except subprocess.TimeoutExpired:
-        raise AssertionError("QEMU started: secure=on over the low RAM "
-                             "region was not refused")
+        raise AssertionError("QEMU -M %s did not quit" % machine)
+
+
+def test_low_ram_with_secure():
+    """The low RAM region is outside virt's secure-RAM window, so
+    secure=on, which takes that window, starts too, and in
+    query-memory-layout the region (at LOW_RAM) overlaps no MMIO or
+    reserved region, as the QAPI schema promises for RAM."""
+    p = firmware_qemu("virt-hotmem,ram-base=0x8000000000,nvdimm=on,"
+                      "secure=on",
+                      '{"execute": "qmp_capabilities"}\n'
+                      '{"execute": "query-memory-layout"}\n'
+                      '{"execute": "quit"}\n')
+    err = p.stderr.decode().strip()
+    assert p.returncode == 0, (p.returncode, err)
+    regions = None
+    for line in p.stdout.decode().splitlines():
+        ret = json.loads(line).get("return")
+        if isinstance(ret, dict) and "regions" in ret:
+            regions = ret["regions"]
+    assert regions, p.stdout.decode()
+    low = [r for r in regions if r["name"] == "ram-low"]
+    assert [(r["base"], r["size"], r["kind"]) for r in low] == \
+        [LOW_RAM + ("ram",)], low
+    for r in regions:
+        if r["kind"] != "ram" and \
+                r["base"] < LOW_RAM[0] + LOW_RAM[1] and \
+                LOW_RAM[0] < r["base"] + r["size"]:
+            raise AssertionError("ram-low overlaps %r" % r)
+    assert any(r["name"] == "secure-mem" for r in regions), regions
+
+
+def test_low_ram_no_room_refused():
+    """With reserved-regions covering 1 GiB..4 GiB there is no room for
+    the low RAM region: QEMU stops at once with one line naming the
+    option and why, rather than start a guest that gets no ACPI tables
+    and hangs."""
+    with tempfile.TemporaryDirectory(prefix="vhm-uefi-") as tmp:
+        path = os.path.join(tmp, "reserved")
+        with open(path, "w") as f:
+            f.write("0x0000000040000000 0x00000000ffffffff reserved\n")
+        p = firmware_qemu("virt-hotmem,nvdimm=on,reserved-regions=" + path,
+                          "")
     err = p.stderr.decode().strip()
     assert p.returncode == 1, (p.returncode, err)
     assert len(err.splitlines()) == 1, err
-    assert "nvdimm=on" in err and "secure=on" in err and \
-        "0xe000000" in err, err
+    assert "nvdimm=on" in err and "reserved-regions=" + path in err and \
+        "below 4 GiB" in err, err
 
 
 def test_disk_without_esp():
@@ -315,6 +390,8 @@ if __name__ == "__main__":
     tap.main([("uefi-moved-map/" + layout[0], layout_case(*layout))
               for layout in LAYOUTS] +
              [("uefi-moved-map/stock-aavmf-refused", test_stock_aavmf_refused),
-              ("uefi-moved-map/low-ram-secure-refused",
-               test_low_ram_secure_refused),
+              ("uefi-moved-map/low-ram-with-secure",
+               test_low_ram_with_secure),
+              ("uefi-moved-map/low-ram-no-room-refused",
+               test_low_ram_no_room_refused),
               ("uefi-moved-map/disk-without-esp", test_disk_without_esp)])

@@ -1344,6 +1344,122 @@ static void test_parse_union_plan(void)
     virt_hotmem_reserved_regions_free(merged, n_merged);
 }
 
+/*
+ * Free space below 4 GiB for RAM the board adds (UEFI firmware's low RAM
+ * with all boot RAM at 512 GiB).  The expected addresses come from
+ * virt_mmio above: virt's low map ends with pcie-ecam at 1 GiB; the holes
+ * below it are 0x090b1000..0x09ffffff (after secure-gpio),
+ * 0x0a004000..0x0bffffff (after the 32 virtio-mmio transports) and
+ * 0x0f000000..0x0fffffff (after secure-mem).
+ */
+static VirtHotmemLayout *plan_ram_at_512g(const VirtHotmemReservedRegion *res,
+                                          size_t n_res)
+{
+    VirtHotmemRequest req = make_req(GiB, GiB, 0, 44);
+
+    req.ram_base_auto = false;
+    req.ram_base = 512 * GiB;
+    req.reserved = res;
+    req.n_reserved = n_res;
+    return plan_ok(&req);
+}
+
+static uint64_t find_free_ok(const VirtHotmemLayout *l, uint64_t size,
+                             uint64_t align, uint64_t limit)
+{
+    uint64_t base = 0;
+
+    g_assert_true(virt_hotmem_layout_find_free(l, size, align, limit, &base));
+    return base;
+}
+
+static void test_find_free_ram_moved_away(void)
+{
+    g_autoptr(VirtHotmemLayout) l = plan_ram_at_512g(NULL, 0);
+    uint64_t base = 0;
+
+    g_assert_cmphex(find_free_ok(l, 256 * MiB, 2 * MiB, 4 * GiB), ==, GiB);
+    /* all of 1 GiB..4 GiB is free, not one byte more */
+    g_assert_cmphex(find_free_ok(l, 3 * GiB, 2 * MiB, 4 * GiB), ==, GiB);
+    g_assert_false(virt_hotmem_layout_find_free(l, 3 * GiB + 2 * MiB,
+                                                2 * MiB, 4 * GiB, &base));
+    /* the holes in virt's low map, lowest first, 2 MiB aligned */
+    g_assert_cmphex(find_free_ok(l, 14 * MiB, 2 * MiB, 4 * GiB), ==,
+                    0x09200000);
+    g_assert_cmphex(find_free_ok(l, 30 * MiB, 2 * MiB, 4 * GiB), ==,
+                    0x0a200000);
+    g_assert_cmphex(find_free_ok(l, 32 * MiB, 2 * MiB, 4 * GiB), ==, GiB);
+    /* aligned as asked */
+    g_assert_cmphex(find_free_ok(l, 16 * MiB, 256 * MiB, 4 * GiB), ==, GiB);
+}
+
+/* MMIO is never free: 16 MiB past platform-bus and secure-mem */
+static void test_find_free_skips_secure_mem(void)
+{
+    VirtHotmemReservedRegion msi_to_platform_bus[] = {
+        { 0x09000000, 0x03000000, (char *)"msi" },
+    };
+    g_autoptr(VirtHotmemLayout) l =
+        plan_ram_at_512g(msi_to_platform_bus,
+                         G_N_ELEMENTS(msi_to_platform_bus));
+
+    g_assert_cmphex(find_free_ok(l, 16 * MiB, 2 * MiB, 4 * GiB), ==,
+                    0x0f000000);
+}
+
+static void test_find_free_skips_reserved(void)
+{
+    VirtHotmemReservedRegion below_2g[] = {
+        { GiB, GiB, (char *)"direct" },
+    };
+    VirtHotmemReservedRegion odd_end[] = {
+        { GiB, GiB + 1, (char *)"direct" },
+    };
+    g_autoptr(VirtHotmemLayout) l = NULL;
+    g_autoptr(VirtHotmemLayout) l2 = NULL;
+
+    l = plan_ram_at_512g(below_2g, G_N_ELEMENTS(below_2g));
+    g_assert_cmphex(find_free_ok(l, 256 * MiB, 2 * MiB, 4 * GiB), ==,
+                    2 * GiB);
+    /* a reservation ending off the alignment: the next aligned byte */
+    l2 = plan_ram_at_512g(odd_end, G_N_ELEMENTS(odd_end));
+    g_assert_cmphex(find_free_ok(l2, 256 * MiB, 2 * MiB, 4 * GiB), ==,
+                    2 * GiB + 2 * MiB);
+}
+
+static void test_find_free_none(void)
+{
+    /* all but 254 MiB of 1 GiB..4 GiB reserved */
+    VirtHotmemReservedRegion most[] = {
+        { GiB, 3 * GiB - 254 * MiB, (char *)"direct" },
+    };
+    g_autoptr(VirtHotmemLayout) l = plan_ram_at_512g(most, G_N_ELEMENTS(most));
+    uint64_t base = 0x1234;
+
+    g_assert_false(virt_hotmem_layout_find_free(l, 256 * MiB, 2 * MiB,
+                                                4 * GiB, &base));
+    g_assert_cmphex(base, ==, 0x1234);
+    g_assert_cmphex(find_free_ok(l, 254 * MiB, 2 * MiB, 4 * GiB), ==,
+                    4 * GiB - 254 * MiB);
+    /* a bad request is refused, not looped over */
+    g_assert_false(virt_hotmem_layout_find_free(l, 0, 2 * MiB, 4 * GiB,
+                                                &base));
+    g_assert_false(virt_hotmem_layout_find_free(l, MiB, 3 * MiB, 4 * GiB,
+                                                &base));
+    g_assert_false(virt_hotmem_layout_find_free(l, UINT64_MAX, 2 * MiB,
+                                                4 * GiB, &base));
+}
+
+/* With RAM at virt's 1 GiB, the free space starts after RAM */
+static void test_find_free_after_ram(void)
+{
+    VirtHotmemRequest req = make_req(GiB, GiB, 0, 40);
+    g_autoptr(VirtHotmemLayout) l = plan_ok(&req);
+
+    g_assert_cmphex(find_free_ok(l, 256 * MiB, 2 * MiB, 4 * GiB), ==,
+                    2 * GiB);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1457,6 +1573,16 @@ int main(int argc, char **argv)
                     test_regions_named_and_kinds);
     g_test_add_func("/virt-hotmem-layout/reserved/parse-union-plan",
                     test_parse_union_plan);
+    g_test_add_func("/virt-hotmem-layout/find-free/ram-moved-away",
+                    test_find_free_ram_moved_away);
+    g_test_add_func("/virt-hotmem-layout/find-free/skips-secure-mem",
+                    test_find_free_skips_secure_mem);
+    g_test_add_func("/virt-hotmem-layout/find-free/skips-reserved",
+                    test_find_free_skips_reserved);
+    g_test_add_func("/virt-hotmem-layout/find-free/none",
+                    test_find_free_none);
+    g_test_add_func("/virt-hotmem-layout/find-free/after-ram",
+                    test_find_free_after_ram);
 
     return g_test_run();
 }

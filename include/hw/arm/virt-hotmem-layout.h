@@ -331,6 +331,26 @@ unsigned int virt_hotmem_layout_ipa_bits(const VirtHotmemLayout *layout);
  */
 GArray *virt_hotmem_layout_regions(const VirtHotmemLayout *layout);
 
+/**
+ * virt_hotmem_layout_find_free:
+ * @layout: a planned layout.
+ * @size: size in bytes, not 0.
+ * @align: the alignment of the result, a power of two.
+ * @limit: the range must end at or below it (e.g. 4 GiB).
+ * @base: set to the result.
+ *
+ * Finds room the board may give to something the planner did not place,
+ * e.g. RAM below 4 GiB for firmware when all boot RAM is above: the
+ * lowest @align aligned range of @size bytes ending at or below @limit
+ * that overlaps no region of @layout (RAM, device memory, MMIO, high IO
+ * or reserved), so the map keeps its invariants with it.
+ *
+ * Returns: true with @base set; false if there is no such range.
+ */
+bool virt_hotmem_layout_find_free(const VirtHotmemLayout *layout,
+                                  uint64_t size, uint64_t align,
+                                  uint64_t limit, uint64_t *base);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VirtHotmemLayout, virt_hotmem_layout_free)
 
 #endif /* HW_ARM_VIRT_HOTMEM_LAYOUT_H */

@@ -54,6 +54,15 @@
 #define VIRT_HOTMEM_DIMM_ALIGN_MIN (UINT64_C(2) << 20)
 #define VIRT_HOTMEM_DIMM_ALIGN_MAX VIRT_HOTMEM_SLOT_SLACK
 
+/*
+ * RAM below 4 GiB for UEFI firmware when all boot RAM is above 4 GiB
+ * with nvdimm=on (virt_hotmem_uefi_low_ram()): room for the firmware's
+ * own allocations there (about 1 MiB: the _DSM buffer, SMBIOS tables)
+ * and for an initrd GRUB must place there; Debian's initramfs-tools
+ * images are 30-70 MiB, and 256 MiB leaves room for larger ones.
+ */
+#define VIRT_HOTMEM_UEFI_LOW_RAM_SIZE (UINT64_C(256) << 20)
+
 /* A pc-dimm or nvdimm as it travels in the migration stream */
 typedef struct VirtHotmemMigratedDimm {
     uint64_t addr;
@@ -111,10 +120,11 @@ typedef struct VirtHotmemMachineState {
     uint64_t acpi_nvs_size;
     /*
      * The NVDIMM _DSM page when nvdimm=on finds no RAM below 4 GiB (RAM
-     * above 4 GiB): a RAM region of its own in virt's secure-RAM window,
-     * at acpi_dsm_base (0 when unused).  ACPI direct boot puts the page
-     * there itself (acpi_boot, 64 KiB); UEFI firmware gets all of the
-     * window as RAM in the device tree and allocates the page there.
+     * above 4 GiB): a RAM region of its own at acpi_dsm_base (0 when
+     * unused).  ACPI direct boot puts the page in virt's secure-RAM
+     * window itself (acpi_boot, 64 KiB); UEFI firmware gets
+     * VIRT_HOTMEM_UEFI_LOW_RAM_SIZE of free space below 4 GiB as RAM in
+     * the device tree and allocates the page there.
      */
     MemoryRegion acpi_dsm_ram;
     hwaddr acpi_dsm_base;
@@ -182,6 +192,7 @@ void virt_hotmem_acpi_boot_layout(VirtHotmemMachineState *vhms,
 void virt_hotmem_acpi_boot_srat(VirtMachineState *vms, GArray *table_data);
 /* RAM below 4 GiB for the NVDIMM _DSM page, for acpi=on and firmware */
 bool virt_hotmem_dsm_ram(VirtHotmemMachineState *vhms, const char *option,
-                         const char *name, uint64_t size, Error **errp);
+                         const char *name, hwaddr base, uint64_t size,
+                         Error **errp);
 
 #endif /* HW_ARM_VIRT_HOTMEM_H */

@@ -109,7 +109,7 @@ qemu-test-programs: $(CONFIGURED)
 check: deps build firmware qemu-test-programs check-arm64-artifact other-base
 	@$(PYTHON) tests/run-tests.py --build $(BUILD)
 
-demo: deps build firmware
+demo: deps build firmware other-base
 	@$(PYTHON) scripts/demo.py
 
 # The planner's libFuzzer target, FUZZ_SECONDS long (it links libqemuutil).

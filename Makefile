@@ -82,9 +82,9 @@ $(FIRMWARE): scripts/build-firmware.sh | $(CONFIGURED)
 # and patch stack (with patches/$(OTHER_BASE)/'s variants) on QEMU
 # $(OTHER_BASE), in $(OTHER_BASE_DIR)/ (tests/acceptance/vhm/bases.py finds
 # it).  The same ccache: objects whose preprocessed source did not change
-# between the bases are not compiled again.  Only the two emulators: the
-# tests that run on both bases drive them with the main build's test
-# programs.  The UEFI firmware does not depend on the base: its pc-bios/
+# between the bases are not compiled again.  The two emulators and our
+# qtest programs, compiled against that base (their expectations may
+# differ per base); tests/run-tests.py runs them with its emulators.  The UEFI firmware does not depend on the base: its pc-bios/
 # links to the main build's image, so that a test finds it there too.
 OTHER_BASE := 10.2
 OTHER_BASE_DIR := bases/$(OTHER_BASE)
@@ -94,7 +94,8 @@ $(OTHER_CONFIGURED): $(CONFIGURE_INPUTS) $(wildcard patches/$(OTHER_BASE)/*.patc
 	@$(call timed,configure $(OTHER_BASE),./configure --qemu-base=$(OTHER_BASE) --out=$(OTHER_BASE_DIR))
 
 other-base: $(OTHER_CONFIGURED)
-	@$(call timed,build $(OTHER_BASE),$(NINJA) -C $(OTHER_BUILD) qemu-system-aarch64 qemu-system-x86_64 | \
+	@$(call timed,build $(OTHER_BASE),$(NINJA) -C $(OTHER_BUILD) qemu-system-aarch64 qemu-system-x86_64 \
+	    $$(sed -n 's|^qtest-[^ ]* $(abspath $(OTHER_BUILD))/||p' $(OTHER_BUILD)/overlay/tests/manifest.txt) | \
 	    grep -v '^\[' ; test $${PIPESTATUS[0]} = 0)
 	@ln -sfn $(abspath $(FIRMWARE)) $(OTHER_BUILD)/pc-bios/$(notdir $(FIRMWARE))
 

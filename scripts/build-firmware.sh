@@ -42,13 +42,21 @@ done
 
 # --- the source package ---------------------------------------------------
 
-# "SHA256 SIZE NAME" of the orig and debian tarballs of the newest trixie
-# edk2 source that apt knows (its index is signed; the .dsc itself is not
-# needed, and some mirrors lack it).
+# The version of trixie's edk2 source package: the one EDK II build this
+# script is written for.  Not apt's newest: install-deps adds sid's deb-src
+# for QEMU 10.2, and sid's edk2 is listed there without being served.
+trixie_version() {
+    apt-cache madison edk2 2>/dev/null | awk -F'|' '
+        $3 ~ / trixie(-updates|-security)?\/main Sources/ {
+            gsub(/ /, "", $2); print $2; exit }'
+}
+
+# "SHA256 SIZE NAME" of the orig and debian tarballs of edk2 version $1 (its
+# index is signed; the .dsc itself is not needed, and some mirrors lack it).
 source_sums() {
-    apt-cache showsrc edk2 2>/dev/null | awk '
-        /^Package: / { n++ }
-        /^Checksums-Sha256:/ { on = (n == 1); next }
+    apt-cache showsrc edk2 2>/dev/null | awk -v want="$1" '
+        /^Version: / { mine = ($2 == want) }
+        /^Checksums-Sha256:/ { on = mine; next }
         /^[^ ]/ { on = 0 }
         on && $3 ~ /\.(orig\.tar|debian\.tar)\./ { print $1, $2, $3 }'
 }
@@ -62,22 +70,24 @@ sums_ok() {
     sha256sum --quiet -c "$cache_dir/sha256.tmp" >/dev/null 2>&1
 }
 
-sums=$(source_sums)
-if [ -z "$sums" ]; then
+want=$(trixie_version)
+if [ -z "$want" ]; then
     if [ "$(id -u)" = 0 ]; then
         "$src_dir/scripts/install-deps.sh" build >&2 || die "apt source setup failed"
-        sums=$(source_sums)
+        want=$(trixie_version)
     fi
-    [ -n "$sums" ] || die "apt knows no 'edk2' source package; as root run: $src_dir/scripts/install-deps.sh build"
+    [ -n "$want" ] || die "apt knows no 'edk2' source package of trixie; as root run: $src_dir/scripts/install-deps.sh build"
 fi
+sums=$(source_sums "$want")
+[ -n "$sums" ] || die "apt-cache showsrc edk2 lists no tarballs of edk2 $want"
 if ! sums_ok "$sums"; then
-    say "downloading EDK II's source: apt-get source edk2"
+    say "downloading EDK II's source: apt-get source edk2=$want"
     # apt-get fails when a mirror lacks the .dsc even though both tarballs
     # arrived: the sums below decide.
-    (cd "$cache_dir" && apt-get source -q --download-only edk2 \
+    (cd "$cache_dir" && apt-get source -q --download-only "edk2=$want" \
         > "$cache_dir/apt-get-source.log" 2>&1) || true
     sums_ok "$sums" || \
-        die "apt-get source edk2 gave no tarballs matching apt's sums (see $cache_dir/apt-get-source.log)"
+        die "apt-get source edk2=$want gave no tarballs matching apt's sums (see $cache_dir/apt-get-source.log)"
 fi
 orig=$cache_dir/$(printf '%s\n' "$sums" | awk '$3 ~ /orig/ { print $3 }')
 debian=$cache_dir/$(printf '%s\n' "$sums" | awk '$3 ~ /debian/ { print $3 }')

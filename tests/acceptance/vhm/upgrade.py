@@ -10,9 +10,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 
 import os
-import re
 
-from . import guest, tap
+from . import bases, tap
 
 OLD, NEW = "10.0", "10.2"
 # For developing the upgrade tests without a second base: take the main
@@ -22,40 +21,16 @@ SAME_BUILD_ENV = "VHM_UPGRADE_SAME_BUILD"
 
 
 def build_version(build_dir):
-    """MAJOR.MINOR of the QEMU that @build_dir was configured from (its
-    config-host.h), or None if it is not a configured build tree."""
-    try:
-        with open(os.path.join(build_dir, "config-host.h")) as f:
-            text = f.read()
-    except OSError:
-        return None
-    m = re.search(r'^#define QEMU_VERSION "(\d+)\.(\d+)\.\d+', text, re.M)
-    return "%s.%s" % m.groups() if m else None
+    """MAJOR.MINOR of the QEMU that @build_dir was configured from, or None
+    if it is not a configured build tree."""
+    version = bases.qemu_version(build_dir)
+    return bases.series(version) if version else None
 
 
 def builds():
     """{MAJOR.MINOR: build dir} for the main build and every base built
-    under bases/*/build that has its QEMU binaries: vhm.bases's (the
-    helper of `make other-base`) where it is there, else found the same
-    way here."""
-    try:
-        from . import bases
-    except ImportError:
-        bases = None
-    if bases:
-        return {bases.series(v): d for v, d in bases.builds().items()}
-    dirs = [guest.BUILD]
-    bases = os.path.join(guest.ROOT, "bases")
-    if os.path.isdir(bases):
-        dirs += [os.path.join(bases, d, "build")
-                 for d in sorted(os.listdir(bases))]
-    found = {}
-    for d in dirs:
-        version = build_version(d)
-        if version and version not in found and os.path.exists(
-                os.path.join(d, "qemu-system-aarch64")):
-            found[version] = d
-    return found
+    under bases/*/build (vhm.bases, the helper of `make other-base`)."""
+    return {bases.series(v): d for v, d in bases.builds().items()}
 
 
 def old_and_new():

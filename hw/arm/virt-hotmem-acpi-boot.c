@@ -675,6 +675,19 @@ fail:
     exit(1);
 }
 
+static void virt_hotmem_layout_row(MemoryLayoutRegionList ***tail,
+                                   const char *name, uint64_t base,
+                                   uint64_t size, MemoryLayoutRegionKind kind)
+{
+    MemoryLayoutRegion *q = g_new0(MemoryLayoutRegion, 1);
+
+    q->name = g_strdup(name);
+    q->base = base;
+    q->size = size;
+    q->kind = kind;
+    QAPI_LIST_APPEND(*tail, q);
+}
+
 /* Rows for query-memory-layout: what the kernel must not reuse */
 void virt_hotmem_acpi_boot_layout(VirtHotmemMachineState *vhms,
                                   MemoryLayoutRegionList ***tail)
@@ -692,39 +705,24 @@ void virt_hotmem_acpi_boot_layout(VirtHotmemMachineState *vhms,
 
     if (vhms->acpi_dsm_base && !vhms->acpi_boot) {
         /* UEFI firmware's: it takes all of it as RAM (see the SRAT hook) */
-        MemoryLayoutRegion *q = g_new0(MemoryLayoutRegion, 1);
-
-        q->name = g_strdup("ram-low");
-        q->base = vhms->acpi_dsm_base;
-        q->size = memory_region_size(&vhms->acpi_dsm_ram);
-        q->kind = MEMORY_LAYOUT_REGION_KIND_RAM;
-        QAPI_LIST_APPEND(*tail, q);
+        virt_hotmem_layout_row(tail, "ram-low", vhms->acpi_dsm_base,
+                               memory_region_size(&vhms->acpi_dsm_ram),
+                               MEMORY_LAYOUT_REGION_KIND_RAM);
         return;
     }
     if (!vhms->acpi_efi_size) {
         return;
     }
     for (i = 0; i < ARRAY_SIZE(rows); i++) {
-        MemoryLayoutRegion *q;
-
-        if (!rows[i].size) {
-            continue;
+        if (rows[i].size) {
+            virt_hotmem_layout_row(tail, rows[i].name, base, rows[i].size,
+                                   MEMORY_LAYOUT_REGION_KIND_BOOT_TABLES);
+            base += rows[i].size;
         }
-        q = g_new0(MemoryLayoutRegion, 1);
-        q->name = g_strdup(rows[i].name);
-        q->base = base;
-        q->size = rows[i].size;
-        q->kind = MEMORY_LAYOUT_REGION_KIND_BOOT_TABLES;
-        QAPI_LIST_APPEND(*tail, q);
-        base += rows[i].size;
     }
     if (vhms->acpi_dsm_base) {
-        MemoryLayoutRegion *q = g_new0(MemoryLayoutRegion, 1);
-
-        q->name = g_strdup("acpi-nvs");
-        q->base = vhms->acpi_dsm_base;
-        q->size = memory_region_size(&vhms->acpi_dsm_ram);
-        q->kind = MEMORY_LAYOUT_REGION_KIND_BOOT_TABLES;
-        QAPI_LIST_APPEND(*tail, q);
+        virt_hotmem_layout_row(tail, "acpi-nvs", vhms->acpi_dsm_base,
+                               memory_region_size(&vhms->acpi_dsm_ram),
+                               MEMORY_LAYOUT_REGION_KIND_BOOT_TABLES);
     }
 }

@@ -14,7 +14,7 @@ unexport NINJA
 PYTHON := python3
 EMULATORS := $(BUILD)/qemu-system-aarch64 $(BUILD)/qemu-system-x86_64
 CONFIGURED := $(BUILD)/.virt-hotmem-configured
-CONFIGURE_INPUTS := configure scripts/apply-patches.sh qemu.sha256 $(wildcard patches/*.patch) \
+CONFIGURE_INPUTS := configure scripts/apply-patches.sh qemu.sha256 $(wildcard patches/*.patch patches/*/*.patch) \
 	$(wildcard configs/devices/*/*.mak)
 
 # ccache (configure uses it when installed) hashes paths relative to the
@@ -86,11 +86,14 @@ $(FIRMWARE): scripts/build-firmware.sh | $(CONFIGURED)
 # qtest programs, compiled against that base (their expectations may
 # differ per base); tests/run-tests.py runs them with its emulators.  The UEFI firmware does not depend on the base: its pc-bios/
 # links to the main build's image, so that a test finds it there too.
-OTHER_BASE := 10.2
+# The base the main build is not on (10.2 unless ./configure was given
+# --qemu-base=10.2; before the first configure, the default 10.0 is).
+MAIN_BASE := $(shell cut -d. -f1,2 assembled/qemu/VERSION 2>/dev/null)
+OTHER_BASE := $(if $(filter 10.2,$(MAIN_BASE)),10.0,10.2)
 OTHER_BASE_DIR := bases/$(OTHER_BASE)
 OTHER_BUILD := $(OTHER_BASE_DIR)/build
 OTHER_CONFIGURED := $(OTHER_BUILD)/.virt-hotmem-configured
-$(OTHER_CONFIGURED): $(CONFIGURE_INPUTS) $(wildcard patches/$(OTHER_BASE)/*.patch)
+$(OTHER_CONFIGURED): $(CONFIGURE_INPUTS)
 	@$(call timed,configure $(OTHER_BASE),./configure --qemu-base=$(OTHER_BASE) --out=$(OTHER_BASE_DIR))
 
 other-base: $(OTHER_CONFIGURED)

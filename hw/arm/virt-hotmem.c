@@ -208,16 +208,6 @@ static bool virt_hotmem_gunzip_head(int fd, uint8_t *out, size_t len)
 }
 
 /*
- * What boot.c will make of the -kernel file: the offset from the start of
- * RAM at which it loads it (@load_offset) and the bytes it takes there.
- * boot.c gunzips a gzip file, then reads the arm64 Image header
- * (arm_parse_aarch64_image_header(), patches/0017: image_size counts the
- * BSS too), and without one takes the size of the (uncompressed) file.
- * Only the header is inflated here: a gzip file's uncompressed size is in
- * its trailer (ISIZE, RFC 1952).  -1 if the file cannot be read (the
- * loader reports that).
- */
-/*
  * The size of @filename, -1 if it cannot be read, as get_image_size() of
  * QEMU 10.0 without the Error ** that QEMU 10.1 added: the loader reports
  * the file's errors, not this estimate.
@@ -235,19 +225,30 @@ static int64_t virt_hotmem_file_size(const char *filename)
     return size;
 }
 
+/*
+ * What boot.c will make of the -kernel file: the offset from the start of
+ * RAM at which it loads it (@load_offset) and the bytes it takes there.
+ * boot.c gunzips a gzip file, then reads the arm64 Image header
+ * (arm_parse_aarch64_image_header(), patches/0017: image_size counts the
+ * BSS too), and without one takes the size of the (uncompressed) file.
+ * Only the header is inflated here: a gzip file's uncompressed size is in
+ * its trailer (ISIZE, RFC 1952).  -1 if the file cannot be read (the
+ * loader reports that).
+ */
 static int64_t virt_hotmem_kernel_size(const char *filename,
                                        hwaddr *load_offset)
 {
-    int64_t size = virt_hotmem_file_size(filename);
+    int fd = qemu_open_old(filename, O_RDONLY);
     uint8_t head[64] = { 0 }, tail[4];
     uint64_t image_size;
-    int fd;
+    int64_t size;
 
-    if (size < 0) {
+    if (fd < 0) {
         return -1;
     }
-    fd = qemu_open_old(filename, O_RDONLY);
-    if (fd < 0) {
+    size = lseek(fd, 0, SEEK_END);
+    if (size < 0) {
+        close(fd);
         return -1;
     }
     if (pread(fd, head, sizeof(head), 0) >= 2 &&

@@ -675,9 +675,9 @@ fail:
     exit(1);
 }
 
-static void virt_hotmem_layout_row(MemoryLayoutRegionList ***tail,
-                                   const char *name, uint64_t base,
-                                   uint64_t size, MemoryLayoutRegionKind kind)
+void virt_hotmem_layout_row(MemoryLayoutRegionList ***tail, const char *name,
+                            uint64_t base, uint64_t size,
+                            MemoryLayoutRegionKind kind)
 {
     MemoryLayoutRegion *q = g_new0(MemoryLayoutRegion, 1);
 

@@ -587,13 +587,9 @@ static MemoryLayout *virt_hotmem_get_layout(MemoryLayoutProvider *p,
     for (i = 0; i < regions->len; i++) {
         const VirtHotmemRegion *r =
             &g_array_index(regions, VirtHotmemRegion, i);
-        MemoryLayoutRegion *q = g_new0(MemoryLayoutRegion, 1);
 
-        q->name = g_strdup(r->name);
-        q->base = r->base;
-        q->size = r->size;
-        q->kind = virt_hotmem_qapi_kind(r->kind);
-        QAPI_LIST_APPEND(tail, q);
+        virt_hotmem_layout_row(&tail, r->name, r->base, r->size,
+                               virt_hotmem_qapi_kind(r->kind));
     }
     virt_hotmem_acpi_boot_layout(vhms, &tail);
     ret->highest_gpa = virt_hotmem_layout_highest_gpa(vhms->layout);

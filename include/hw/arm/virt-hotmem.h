@@ -187,6 +187,10 @@ bool virt_hotmem_acpi_boot_check_loaded(VirtHotmemMachineState *vhms,
                                         Error **errp);
 void virt_hotmem_acpi_boot_modify_dtb(VirtHotmemMachineState *vhms,
                                       void *fdt);
+/* Append one query-memory-layout row to the list ending at @tail */
+void virt_hotmem_layout_row(MemoryLayoutRegionList ***tail, const char *name,
+                            uint64_t base, uint64_t size,
+                            MemoryLayoutRegionKind kind);
 void virt_hotmem_acpi_boot_layout(VirtHotmemMachineState *vhms,
                                   MemoryLayoutRegionList ***tail);
 void virt_hotmem_acpi_boot_srat(VirtMachineState *vms, GArray *table_data);

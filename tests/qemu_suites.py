@@ -130,7 +130,11 @@ def programs(build, suite, only=None):
     hide_kvm = not kvm_runs_ordinary_guests()
     img = qemu_img(build)
     progs = []
-    for t in _selected(build, suite, only):
+    # The slow ones first, as meson test starts them (QEMU's meson.build
+    # gives each the priority of its slow_qtests/slow_tests entry), so
+    # that several at a time do not end with one long program alone
+    tests = sorted(_selected(build, suite, only), key=lambda t: -t["priority"])
+    for t in tests:
         name = t["name"]
         if name in NOT_RUN:
             progs.append((name, None, None, None, 0, NOT_RUN[name]))

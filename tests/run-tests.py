@@ -17,6 +17,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 
 import argparse
+import concurrent.futures
 import glob
 import os
 import re
@@ -49,9 +50,11 @@ class Counts:
         self.skipped += other.skipped
 
 
-def run_tap(name, argv, env, timeout, verbose, cwd=None):
-    """Run one TAP-producing program; return its Counts."""
+def run_tap(name, argv, env, timeout, verbose, cwd=None, lines=None):
+    """Run one TAP-producing program; return its Counts.  What it has to
+    say is printed, or appended to @lines if given (run_taps())."""
     c = Counts()
+    say = print if lines is None else lines.append
     t0 = time.monotonic()
     # In a session of its own, so that a timeout ends the program's
     # children too (a qtest's QEMU), which would otherwise keep the output
@@ -74,7 +77,7 @@ def run_tap(name, argv, env, timeout, verbose, cwd=None):
             continue
         if m.group(4) and m.group(4).upper() == "SKIP":
             c.skipped += 1
-            print("    SKIP %s: %s" % (m.group(3) or name, m.group(5) or "no reason given"))
+            say("    SKIP %s: %s" % (m.group(3) or name, m.group(5) or "no reason given"))
         elif m.group(1).lower() == "ok":
             c.passed += 1
         else:
@@ -84,14 +87,33 @@ def run_tap(name, argv, env, timeout, verbose, cwd=None):
         c.failed += 1
         failed_lines.append("%s exited with %s" % (name, status))
     dt = time.monotonic() - t0
-    print("  %-44s %3d passed %3d failed %3d skipped  %6.1f s" %
-          (name, c.passed, c.failed, c.skipped, dt))
+    say("  %-44s %3d passed %3d failed %3d skipped  %6.1f s" %
+        (name, c.passed, c.failed, c.skipped, dt))
     if failed_lines or verbose:
         for f in failed_lines:
-            print("    FAIL %s" % f)
+            say("    FAIL %s" % f)
         for line in out.splitlines()[-60:] if failed_lines else out.splitlines():
-            print("    | " + line)
+            say("    | " + line)
     return c
+
+
+def run_taps(progs, jobs, verbose):
+    """Run @progs, (name, argv, env, timeout, cwd) each, @jobs at a time,
+    as meson test runs QEMU's suites (every one of them is is_parallel).
+    Each program's lines are printed together, in @progs' order; returns
+    [(name, Counts)] in that order."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        running = []
+        for name, argv, env, timeout, cwd in progs:
+            lines = []
+            running.append((name, lines, pool.submit(
+                run_tap, name, argv, env, timeout, verbose, cwd, lines)))
+        results = []
+        for name, lines, future in running:
+            c = future.result()
+            print("\n".join(lines), flush=True)
+            results.append((name, c))
+    return results
 
 
 # Every one of our qtests also runs against the emulator of every other
@@ -150,20 +172,23 @@ def suite_programs(suite, build):
     return progs
 
 
-def run_qemu_suite(suite, build, verbose):
-    """QEMU's own tests, run as meson test runs them (tests/qemu_suites.py).
-    A test we do not run counts as skipped, with its reason."""
+def run_qemu_suite(suite, build, verbose, jobs):
+    """QEMU's own tests, run as meson test runs them (tests/qemu_suites.py),
+    @jobs programs at a time.  A test we do not run counts as skipped, with
+    its reason."""
     c = Counts()
     for line in qemu_suites.describe(build):
         print("  note: " + line)
+    progs = []
     for name, argv, env, cwd, timeout, why_not in qemu_suites.programs(build, suite):
         if argv is None:
             print("    SKIP %s: %s" % (name, why_not))
             print("  %-44s %3d passed %3d failed %3d skipped" % (name, 0, 0, 1))
             c.skipped += 1
             continue
-        c.add(run_tap(name, argv, env, timeout, verbose, cwd=cwd))
-        sys.stdout.flush()
+        progs.append((name, argv, env, timeout, cwd))
+    for _, pc in run_taps(progs, jobs, verbose):
+        c.add(pc)
     return c
 
 
@@ -175,6 +200,10 @@ def main():
     ap.add_argument("--timeout", type=int, default=900,
                     help="seconds one test program may take")
     ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
+                    help="qtest programs (ours and QEMU's) and QEMU's unit "
+                    "test programs run at a time (default: one per CPU, "
+                    "as meson test)")
     ap.add_argument("--list-qemu-test-programs", action="store_true",
                     help="print the programs of QEMU's suites (for ninja) and exit")
     args = ap.parse_args()
@@ -189,15 +218,20 @@ def main():
         if suite in qemu_suites.SUITES:
             print("%s: QEMU's %s" % (suite, ", ".join(qemu_suites.SUITES[suite])),
                   flush=True)
-            sc = run_qemu_suite(suite, args.build, args.verbose)
+            sc = run_qemu_suite(suite, args.build, args.verbose, args.jobs)
         else:
             progs = suite_programs(suite, args.build)
             print("%s: %d program(s)" % (suite, len(progs)), flush=True)
+            # qtests run as QEMU's do, several at a time; the acceptance
+            # tests one at a time: they time migrations and the TSC,
+            # share libvirtd and fetch their guests' assets on first use
+            jobs = args.jobs if suite == "qtest" else 1
             sc = Counts()
-            for name, argv, extra in progs:
-                env = dict(os.environ, **extra)
-                sc.add(run_tap(name, argv, env, args.timeout, args.verbose))
-                sys.stdout.flush()
+            for _, pc in run_taps([(name, argv, dict(os.environ, **extra),
+                                    args.timeout, None)
+                                   for name, argv, extra in progs],
+                                  jobs, args.verbose):
+                sc.add(pc)
         print("%s: %d passed, %d failed, %d skipped in %.1f s" %
               (suite, sc.passed, sc.failed, sc.skipped, time.monotonic() - t0),
               flush=True)

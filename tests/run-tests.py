@@ -134,7 +134,7 @@ def manifest(build):
 #   UEFI runs at ram-base=0x8000000000, the case that also has the low RAM
 #   region, both DIMMs and the migration, with the quick refusals;
 # - test_migration_dimm.py's virt and network-namespace cases: the
-#   reproducer of patch 0006 runs on 10.2 on virt-hotmem;
+#   reproducer of patch 0007 (a variant on 10.2) runs there on virt-hotmem;
 # - test_precise_tsc_in_host.py: precise-tsc on a KVM that applies
 #   offsets is measured on 10.2 by test_precise_tsc_e2e.py, and the qtest
 #   it repeats in L1 already runs on the 10.2 host (the qtest suite);

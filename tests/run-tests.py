@@ -142,6 +142,56 @@ def manifest(build):
     return entries
 
 
+# The acceptance programs whose outcome can differ between QEMU bases
+# (the memory map, DIMMs, ACPI boot, the hooks, precise-tsc) run a second
+# time on every other base make other-base built, against its emulators
+# (VIRT_HOTMEM_TEST_BUILD, tests/acceptance/vhm/guest.py), each as
+# "test_x.py (QEMU 10.2.2)"; the first test of such a run checks that the
+# emulators are that base's QEMU.  Each entry: the program, and the names
+# of the cases to run (tap.main's filter; none: every case), which keeps
+# the second base's share of make check within CI's budget.  Run on the
+# main build only:
+# - test_uefi_moved_map.py's default, arm-den0001, reserved-1g-2g and
+#   disk-without-esp cases (about 25 s each): on 10.2 the moved map under
+#   UEFI runs at ram-base=0x8000000000, the case that also has the low RAM
+#   region, both DIMMs and the migration, with the quick refusals;
+# - test_migration_dimm.py's virt and network-namespace cases: the
+#   reproducer of patch 0007 (a variant on 10.2) runs there on virt-hotmem;
+# - test_precise_tsc_in_host.py: precise-tsc on a KVM that applies
+#   offsets is measured on 10.2 by test_precise_tsc_e2e.py, and the qtest
+#   it repeats in L1 already runs on the 10.2 host (the qtest suite);
+# - test_arm_kvm.py: needs the arm64 cross-build (build-arm64/), made for
+#   the main base only;
+# - test_libvirt*.py: libvirt drives the QEMU make install put in place,
+#   the main build;
+# - test_configure.py, test_install.py, test_patches_pristine.py: about
+#   configure, make install and the patch stack on the main base's pristine
+#   tree; test_features_*.py, test_vhost_net.py: QEMU's own features our
+#   configure enables, the same options on both bases, and the memory-map
+#   picture of the main build;
+# - test_upgrade_migration.py, test_precise_tsc_2host.py: run both builds
+#   in one program already (vhm/bases.py).
+ACCEPTANCE_ON_EVERY_BASE = (
+    ("test_boot.py", ()),
+    ("test_layout.py", ()),
+    ("test_layout_iomem.py", ()),
+    ("test_layout_migration.py", ()),
+    ("test_layout_stock.py", ()),
+    ("test_dimm_dt.py", ()),
+    ("test_dimm_qmp.py", ()),
+    ("test_dimm_uefi.py", ()),
+    ("test_acpi_direct_boot.py", ()),
+    ("test_migration_dimm.py", ("larger-than-ram (virt-hotmem)",)),
+    ("test_migration_failure.py", ()),
+    ("test_accel_global.py", ()),
+    ("test_precise_tsc_migration.py", ()),
+    ("test_precise_tsc_debugfs.py", ()),
+    ("test_precise_tsc_e2e.py", ()),
+    ("test_uefi_moved_map.py", ("ram-base-512g", "stock-aavmf-refused",
+                                "low-ram")),
+)
+
+
 def suite_programs(suite, build):
     """(display name, argv, extra env) for each program of @suite."""
     progs = []
@@ -166,9 +216,17 @@ def suite_programs(suite, build):
                       [os.path.join(ROOT, "tests", "fuzz", "run-fuzz.sh"),
                        build, str(FUZZ_SECONDS)], {}))
     elif suite == "acceptance":
+        from vhm import guest
         for t in sorted(glob.glob(os.path.join(ROOT, "tests", "acceptance",
                                                "test_*.py"))):
             progs.append((os.path.basename(t), [sys.executable, t], {}))
+        for version, b in sorted(other_bases(build).items()):
+            for t, cases in ACCEPTANCE_ON_EVERY_BASE:
+                progs.append(("%s (QEMU %s)" % (t, version),
+                              [sys.executable, os.path.join(
+                                  ROOT, "tests", "acceptance", t)] +
+                              list(cases),
+                              {guest.TEST_BUILD_ENV: b}))
     return progs
 
 

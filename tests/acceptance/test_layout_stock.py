@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 #
-# Acceptance: with its default options, -M virt-hotmem has upstream's
-# memory map.  The oracle is stock -M virt-10.0 in the same binary, code
-# the planner does not share: both machines' system address space
-# ("address-space: memory" of info mtree) is compared region by region,
-# and both dumped device trees node by node (less the per-boot random
-# seeds).  No guest runs; each case starts four short QEMU processes.
+# Acceptance: with its default options, each -M virt-hotmem-X.Y has
+# upstream's memory map.  The oracle is stock -M virt-X.Y in the same
+# binary, code the planner does not share: both machines' system address
+# space ("address-space: memory" of info mtree) is compared region by
+# region, and both dumped device trees node by node (less the per-boot
+# random seeds).  The versions are those the binary lists (-M help): on
+# the QEMU 10.0 base virt-hotmem-10.0, on 10.2 virt-hotmem-10.0 and -10.2,
+# so that each base is checked against its own upstream virt.  No guest
+# runs; each case starts four short QEMU processes per version.
 #
 # Copyright (c) 2026 The virt-hotmem developers
 #
@@ -72,32 +75,48 @@ def fmt(r):
     return "%016x-%016x prio %d %s %s" % r[:5]
 
 
+def hotmem_versions():
+    """The X.Y of every virt-hotmem-X.Y machine type the binary has."""
+    p = subprocess.run([guest.QEMU_AARCH64, "-M", "help"], check=True,
+                       stdout=subprocess.PIPE, timeout=60)
+    versions = re.findall(r"^virt-hotmem-(\d+\.\d+)\s", p.stdout.decode(),
+                          re.M)
+    assert versions, "no virt-hotmem-X.Y in -M help"
+    return versions
+
+
 def compare(cpu, mem, must_have):
-    """Diff virt-hotmem against virt-10.0 for -cpu @cpu -m @mem; each of
-    @must_have (name, first, last) must be in the stock map, so that the
-    case really covers what it says."""
+    """Diff each virt-hotmem-X.Y against virt-X.Y for -cpu @cpu -m @mem;
+    each of @must_have (name, first, last) must be in the stock map, so
+    that the case really covers what it says."""
     if not os.path.exists(guest.QEMU_AARCH64):
         raise tap.Skip("%s is not built (make build)" % guest.QEMU_AARCH64)
-    stock = system_regions("virt-10.0", cpu, mem)
-    ours = system_regions("virt-hotmem", cpu, mem)
+    for version in hotmem_versions():
+        compare_machines("virt-" + version, "virt-hotmem-" + version,
+                         cpu, mem, must_have)
+
+
+def compare_machines(stock_machine, machine, cpu, mem, must_have):
+    stock = system_regions(stock_machine, cpu, mem)
+    ours = system_regions(machine, cpu, mem)
     for i, (a, b) in enumerate(zip(stock, ours)):
-        assert a == b, "region %d: virt-10.0 has %s, virt-hotmem has %s" % (
-            i, fmt(a), fmt(b))
+        assert a == b, "region %d: %s has %s, %s has %s" % (
+            i, stock_machine, fmt(a), machine, fmt(b))
     assert len(stock) == len(ours), (
-        "virt-10.0 has %d regions, virt-hotmem %d; first extra: %s" %
-        (len(stock), len(ours), fmt((stock + ours)[min(len(stock),
-                                                        len(ours))])))
+        "%s has %d regions, %s %d; first extra: %s" %
+        (stock_machine, len(stock), machine, len(ours),
+         fmt((stock + ours)[min(len(stock), len(ours))])))
     names = {(r[4], r[0], r[1]) for r in stock}
     for want in must_have:
         assert want in names, "stock map lacks %s at [%#x, %#x]" % want
     with tempfile.TemporaryDirectory() as tmp:
-        stock_dt = device_tree("virt-10.0", cpu, mem, tmp)
-        ours_dt = device_tree("virt-hotmem", cpu, mem, tmp)
+        stock_dt = device_tree(stock_machine, cpu, mem, tmp)
+        ours_dt = device_tree(machine, cpu, mem, tmp)
     for i, (a, b) in enumerate(zip(stock_dt, ours_dt)):
-        assert a == b, "dts line %d: virt-10.0 has %r, virt-hotmem has %r" % (
-            i + 1, a.strip(), b.strip())
-    assert len(stock_dt) == len(ours_dt), "dts lengths %d != %d" % (
-        len(stock_dt), len(ours_dt))
+        assert a == b, "dts line %d: %s has %r, %s has %r" % (
+            i + 1, stock_machine, a.strip(), machine, b.strip())
+    assert len(stock_dt) == len(ours_dt), "%s: dts lengths %d != %d" % (
+        machine, len(stock_dt), len(ours_dt))
 
 
 GiB = guest.GiB

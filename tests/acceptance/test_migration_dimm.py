@@ -6,7 +6,7 @@
 # (pmemsave), the source did not abort, and the guest goes on running on
 # the destination and still sees all its memory.
 #
-# The first test is the reproducer of patches/0006: a hot-added DIMM
+# The first test is the reproducer of patches/0007: a hot-added DIMM
 # larger than -m aborted the source at the second dirty sync
 # (tlb_reset_dirty_range_all assertion) and a smaller one could lose
 # guest writes.  Both boards are run: the fix is in QEMU core.

@@ -50,11 +50,13 @@ import sys
 import tempfile
 import time
 
-from .guest import ROOT
+from .guest import ASSETS as GUEST_ASSETS, QEMU_X86_64, ROOT
 
 E2E = os.path.join(ROOT, "tests", "e2e", "precise-tsc")
-QEMU = os.path.join(ROOT, "build", "qemu-system-x86_64")
-ASSETS = os.path.join(ROOT, "build", "assets", "amd64")
+# the build under test's (VIRT_HOTMEM_TEST_BUILD, vhm/guest.py): both L1's
+# emulator and the QEMU L1 runs its guest with
+QEMU = QEMU_X86_64
+ASSETS = os.path.join(GUEST_ASSETS, "amd64")
 QBOOT = "/usr/share/qemu/qboot.rom"
 FIRMWARE_DIRS = ("/usr/share/qemu", "/usr/share/seabios")
 L1_CPU = "EPYC,+svm,+npt,+invtsc"

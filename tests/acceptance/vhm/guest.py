@@ -22,8 +22,18 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.dirname(os.path.abspath(__file__)))))
-BUILD = os.path.join(ROOT, "build")
-ASSETS = os.path.join(BUILD, "assets")
+# The build under test: the main build, build/, unless the environment
+# names another with VIRT_HOTMEM_TEST_BUILD (a build directory such as
+# bases/10.2/build, see vhm/bases.py).  tests/run-tests.py sets it to run
+# the acceptance programs whose outcome can differ between QEMU bases on
+# every built base; every emulator, firmware and test program of a build
+# the tests use is found from BUILD here.  The guests' kernels and
+# packages do not depend on the base: they stay in the main build's
+# assets/, fetched once.
+TEST_BUILD_ENV = "VIRT_HOTMEM_TEST_BUILD"
+MAIN_BUILD = os.path.join(ROOT, "build")
+BUILD = os.path.abspath(os.environ.get(TEST_BUILD_ENV) or MAIN_BUILD)
+ASSETS = os.path.join(MAIN_BUILD, "assets")
 QEMU_AARCH64 = os.path.join(BUILD, "qemu-system-aarch64")
 QEMU_X86_64 = os.path.join(BUILD, "qemu-system-x86_64")
 # Debian's UEFI for arm64 (qemu-efi-aarch64; scripts/install-deps.sh guest)

@@ -5,6 +5,9 @@
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
+import os
+import re
+import subprocess
 import sys
 import time
 import traceback
@@ -14,9 +17,39 @@ class Skip(Exception):
     """Raise with the reason to skip the current test."""
 
 
+def build_under_test_tests():
+    """With VIRT_HOTMEM_TEST_BUILD set (vhm/guest.py), one test first: the
+    emulators the harness runs report, with --version, the QEMU version
+    that build directory was configured from (its config-host.h, read
+    here, not through the harness), so that a program run against another
+    base really ran that base's QEMU and not the main build's.  Without
+    it, none: the main build is the one under test."""
+    from . import bases, guest
+    requested = os.environ.get(guest.TEST_BUILD_ENV)
+    if not requested:
+        return []
+
+    def check():
+        want = bases.qemu_version(requested)
+        assert want, "%s=%s is no configured QEMU build" % (
+            guest.TEST_BUILD_ENV, requested)
+        for binary in (guest.QEMU_AARCH64, guest.QEMU_X86_64):
+            out = subprocess.run([binary, "--version"], check=True,
+                                 stdout=subprocess.PIPE, timeout=30,
+                                 ).stdout.decode()
+            print("# %s: %s" % (binary, out.splitlines()[0]), flush=True)
+            m = re.search(r"version (\S+)", out)
+            assert m and m.group(1) == want, \
+                "%s is QEMU %s, not the %s of %s=%s" % (
+                    binary, m.group(1) if m else "?", want,
+                    guest.TEST_BUILD_ENV, requested)
+    return [("build-under-test", check)]
+
+
 def run(tests):
     """tests: list of (name, function).  Prints a TAP stream; returns the
     process exit status (1 if any test failed)."""
+    tests = build_under_test_tests() + list(tests)
     print("1..%d" % len(tests), flush=True)
     failed = 0
     for n, (name, fn) in enumerate(tests, 1):

@@ -1370,6 +1370,15 @@ static void virt_hotmem_class_init(ObjectClass *oc, bool latest,
     mc->init = virt_hotmem_init;
     vmc->plan_memmap = virt_hotmem_plan_memmap;
     vmc->srat_extra_memory = virt_hotmem_acpi_boot_srat;
+#if QEMU_BASE_AT_LEAST(10, 2)
+    /*
+     * Upstream's virt-10.0 on QEMU 10.2 builds the ACPI tables of 10.1
+     * (no compat property gates them); a virt-hotmem-10.0 guest keeps
+     * those of the 10.0 build (patches/10.2/0022).  virt.h of 10.0 has
+     * no such flag: its tables are 10.0's.
+     */
+    vmc->acpi_tables_10_0 = !strcmp(version, "10.0");
+#endif
     virt_hotmem_dt_class_init(oc);
     mlpc->get_layout = virt_hotmem_get_layout;
 

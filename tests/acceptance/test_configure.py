@@ -163,14 +163,31 @@ def test_variant_replaces_patch():
                    prepare)
 
 
-def test_variant_of_no_patch():
+def test_patch_of_one_base():
+    # A patches/10.2/ patch whose number no patches/NNNN-*.patch has is a
+    # hook only 10.2 needs: applied on 10.2 in number order (0000: before
+    # the stack's first, which the fake tree would refuse first).
     def prepare(box, args):
-        with open(os.path.join(box, "patches", "10.2", "0999-none.patch"),
+        with open(os.path.join(box, "patches", "10.2", "0000-only.patch"),
                   "w") as f:
             f.write("")
         return ["--qemu-base=10.2", "--qemu-src=" + fake_tree(box, "10.2.2")]
-    expect_refusal([], "patches/10.2/0999-none.patch stands for no "
-                   "patches/0999-*.patch", prepare)
+    expect_refusal([], "patch 10.2/0000-only.patch does not apply to QEMU "
+                   "10.2.2", prepare)
+
+
+def test_variant_with_another_name():
+    # A variant carries the name of the patch it stands for
+    patches = os.path.join(ROOT, "patches")
+    first = sorted(p for p in os.listdir(patches) if p.endswith(".patch"))[0]
+    other = first.split("-")[0] + "-another-name.patch"
+
+    def prepare(box, args):
+        shutil.copy2(os.path.join(patches, first),
+                     os.path.join(box, "patches", "10.2", other))
+        return ["--qemu-base=10.2", "--qemu-src=" + fake_tree(box, "10.2.2")]
+    expect_refusal([], "patches/10.2/%s has the number of patches/%s but "
+                   "not its name" % (other, first), prepare)
 
 
 if __name__ == "__main__":
@@ -188,4 +205,6 @@ if __name__ == "__main__":
               ("configure/qemu-tarball-of-the-other-base",
                test_tarball_of_the_other_base),
               ("configure/variant-replaces-patch", test_variant_replaces_patch),
-              ("configure/variant-of-no-patch", test_variant_of_no_patch)])
+              ("configure/patch-of-one-base", test_patch_of_one_base),
+              ("configure/variant-with-another-name",
+               test_variant_with_another_name)])

@@ -18,9 +18,14 @@
 # of the default map is a same-build migration, the baseline.
 #
 # -M virt-hotmem-10.2 from the 10.2 build to the 10.0 build is refused by
-# the destination, which names the machine type; the source keeps running.
+# the destination in one line, which names the machine type and says to
+# migrate to a QEMU at least as new as the source; the source keeps
+# running.  A virt-hotmem-10.0 guest into a 10.2 build started with the
+# alias (virt-hotmem-10.2) is refused in one line saying to start it with
+# -machine virt-hotmem-10.0 (patch 0023 adds what to do to both).
 # Bad input (a stream of an unknown machine version, without our section,
-# with a newer version of it): see below.
+# with a newer version of it or of its subsection): see below; each runs
+# on every build there is.
 #
 # The 10.2 build is bases/10.2/build (`make other-base`); without it the
 # tests skip, or with VHM_UPGRADE_SAME_BUILD=1 run the main build on both
@@ -42,7 +47,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vhm import dimm, guest, tap, upgrade  # noqa: E402
+from vhm import bases, dimm, guest, tap, upgrade  # noqa: E402
 
 GiB, MiB = guest.GiB, guest.MiB
 MACHINE = "virt-hotmem-10.0"
@@ -250,6 +255,34 @@ def error_lines(text):
     return [line for line in text.splitlines() if line.strip()]
 
 
+# What patch 0023 makes QEMU's migration core say, written out here from
+# what a user must be told (not taken from QEMU): the machine type and the
+# versions, and what to do.
+def machine_missing(received, local, build):
+    return ("Machine type received is '%s' and local is '%s': this QEMU "
+            "(%s) has no machine type '%s'; migrate to a QEMU at least as "
+            "new as the source" % (received, local,
+                                   bases.qemu_version(build), received))
+
+
+def machine_other(received, local):
+    return ("Machine type received is '%s' and local is '%s': start the "
+            "destination with -machine %s" % (received, local, received))
+
+
+def newer_source(build):
+    return ("the stream comes from a QEMU newer than this one (%s); migrate "
+            "to a QEMU at least as new as the source"
+            % bases.qemu_version(build))
+
+
+def one_line_ending(lines, reason):
+    """@lines (the destination's stderr) are one line, ending in @reason
+    (QEMU 10.2 puts "load of migration failed: ..." before it)."""
+    assert len(lines) == 1 and lines[0].endswith(": " + reason), \
+        "expected one line ending in %r, got %r" % (reason, lines)
+
+
 def test_newer_machine_refused():
     """-M virt-hotmem-10.2 on the 10.2 build into the 10.0 build, whose
     QEMU has no such machine type: started with the alias (virt-hotmem,
@@ -270,10 +303,8 @@ def test_newer_machine_refused():
         print("# destination: " + " | ".join(error_lines(err)), flush=True)
         print("# source: %s" % src.qmp.cmd("query-migrate").get(
             "error-desc"), flush=True)
-        named = [line for line in error_lines(err)
-                 if "virt-hotmem-10.2" in line]
-        assert len(named) == 1, err
-        assert "virt-hotmem-10.0" in named[0], named[0]
+        one_line_ending(error_lines(err), machine_missing(
+            "virt-hotmem-10.2", "virt-hotmem-10.0", old))
         assert src.proc.poll() is None, "source died"
         assert src.qmp.cmd("query-status")["status"] == "running"
     # Started as the source was, the 10.0 build refuses at once, in one
@@ -288,6 +319,49 @@ def test_newer_machine_refused():
     assert "virt-hotmem-10.2" in error_lines(r.stderr)[0], r.stderr
 
 
+def test_older_machine_type_into_alias():
+    """A virt-hotmem-10.0 guest of the 10.0 build into the 10.2 build
+    started with the alias virt-hotmem (virt-hotmem-10.2): refused in one
+    line saying which -machine to start it with, in query-migrate too
+    (exit-on-error off); the source keeps running."""
+    old, new = upgrade.old_and_new()
+    if old == new:
+        raise tap.Skip("one build only: it has no virt-hotmem-10.2")
+    args = ["-accel", "qtest", "-m", "512M,slots=2,maxmem=2G"]
+    reason = machine_other("virt-hotmem-10.0", "virt-hotmem-10.2")
+    with guest.VM(["-M", "virt-hotmem-10.0"] + args,
+                  binary=upgrade.aarch64(old), name="src-10.0") as src:
+        with guest.VM(["-M", "virt-hotmem"] + args + ["-incoming", "defer"],
+                      binary=upgrade.aarch64(new), name="dst-10.2") as dst:
+            sock = os.path.join(dst.tmp, "mig.sock")
+            dst.qmp.cmd("migrate-incoming", uri="unix:" + sock,
+                        **{"exit-on-error": False})
+            src.qmp.cmd("migrate", uri="unix:" + sock)
+            assert guest.wait_migration(src, 60) == "failed"
+            deadline = time.monotonic() + 30
+            while dst.qmp.cmd("query-migrate").get("status") != "failed":
+                assert time.monotonic() < deadline, "destination not failed"
+                time.sleep(0.1)
+            desc = dst.qmp.cmd("query-migrate").get("error-desc", "")
+            print("# destination's query-migrate: %s" % desc, flush=True)
+            assert desc.endswith(": " + reason), desc
+            assert dst.proc.poll() is None, "destination exited"
+            assert src.proc.poll() is None, "source died"
+            assert src.qmp.cmd("query-status")["status"] == "running"
+        # Started as the source was, it would have loaded the stream: the
+        # round trips above do.
+    with guest.VM(["-M", "virt-hotmem-10.0"] + args,
+                  binary=upgrade.aarch64(old), name="src-10.0") as src:
+        with guest.VM(["-M", "virt-hotmem"] + args + ["-incoming", "defer"],
+                      binary=upgrade.aarch64(new), name="dst-10.2") as dst:
+            assert guest.migrate(src, dst) == "failed"
+            assert dst.wait_exit(30) == 1, "destination still running"
+            lines = error_lines(dst.stderr())
+            print("# destination: " + " | ".join(lines), flush=True)
+            one_line_ending(lines, reason)
+            assert src.qmp.cmd("query-status")["status"] == "running"
+
+
 # --- Bad input -------------------------------------------------------------
 # A stream from a machine version this build does not have, and one whose
 # virt-hotmem section is newer than this build's, both made from a real
@@ -295,13 +369,21 @@ def test_newer_machine_refused():
 # flight (nothing else changes, so only the rewritten field can be the
 # reason).  QEMU's migration core refuses both, before any of our code runs
 # (the configuration section comes first, and the version of a section is
-# checked before its handler is called), in one line naming the version;
-# QEMU's "load of migration failed" follows it.  A stream without our
-# section (a build that does not send it) is refused by virt-hotmem in one
-# line saying what to do, which the source repeats (return path).
+# checked before its handler is called), with patch 0023 in one line that
+# names the version and says what to do; so it refuses a newer version of
+# our section's DIMM subsection.  A stream without our section (a build
+# that does not send it) is refused by virt-hotmem in one line saying what
+# to do, which the source repeats (return path).  Each runs on every build
+# there is (the 10.0 and the 10.2 core report differently), source and
+# destination of the same build.
 
 QTEST = ["-accel", "qtest", "-m", "512M,slots=2,maxmem=2G"]
 LAYOUT = b"virt-hotmem/memory-layout"
+DIMMS = LAYOUT + b"/dimms"
+# A cold-plugged pc-dimm on both sides: the layout section then has its
+# DIMM subsection.
+WITH_DIMM = ["-object", "memory-backend-ram,id=md0,size=128M",
+             "-device", "pc-dimm,id=dimm0,memdev=md0"]
 
 
 def rewriting_proxy(listen, target, rewrite):
@@ -372,6 +454,19 @@ def layout_version_to(version):
     return rewrite
 
 
+def dimms_version_to(version):
+    """The version of the virt-hotmem/memory-layout/dimms subsection made
+    @version: QEMU_VM_SUBSECTION (5), the idstr's length and the idstr,
+    then version_id (be32)."""
+    def rewrite(data):
+        at = data.find(b"\x05" + bytes([len(DIMMS)]) + DIMMS)
+        assert at > 0, "no %s subsection in the stream" % DIMMS.decode()
+        v = at + 2 + len(DIMMS)
+        assert struct.unpack(">I", data[v:v + 4]) == (1,), data[v:v + 4]
+        return data[:v] + struct.pack(">I", version) + data[v + 4:]
+    return rewrite
+
+
 def without_layout_section(data):
     """The stream without the virt-hotmem/memory-layout section, as a
     build that does not send it would have sent it: the section
@@ -388,13 +483,15 @@ def without_layout_section(data):
     return data[:start] + data[footer + 5:]
 
 
-def refused_in_flight(rewrite, name):
-    """Migrate a running virt-hotmem-10.0 guest through the rewriting
-    proxy into a destination that must refuse it; the source must go on
-    running.  Returns the destination's error lines and the source's
-    error-desc."""
-    with guest.VM(["-M", MACHINE] + QTEST, name="src-" + name) as src:
-        with guest.VM(["-M", MACHINE] + QTEST + ["-incoming", "defer"],
+def refused_in_flight(rewrite, name, build=None, extra=()):
+    """Migrate a running virt-hotmem-10.0 guest of @build (default: the
+    main build) through the rewriting proxy into a destination of the
+    same build that must refuse it; the source must go on running.
+    Returns the destination's error lines and the source's error-desc."""
+    binary = upgrade.aarch64(build) if build else guest.QEMU_AARCH64
+    args = ["-M", MACHINE] + QTEST + list(extra)
+    with guest.VM(args, binary=binary, name="src-" + name) as src:
+        with guest.VM(args + ["-incoming", "defer"], binary=binary,
                       name="dst-" + name) as dst:
             for v in (src, dst):
                 v.qmp.cmd("migrate-set-capabilities", capabilities=[
@@ -420,13 +517,20 @@ def refused_in_flight(rewrite, name):
         return lines, desc
 
 
+def each_build(test):
+    """Run @test(version, build) on every build there is."""
+    for version, build in sorted(upgrade.builds().items()):
+        print("# QEMU %s build:" % version, flush=True)
+        test(version, build)
+
+
 def test_unknown_machine_version():
-    lines, _ = refused_in_flight(machine_name_to("virt-hotmem-10.9"),
-                                 "machine-10.9")
-    named = [line for line in lines if "virt-hotmem-10.9" in line]
-    assert named == ["qemu-system-aarch64: Machine type received is "
-                     "'virt-hotmem-10.9' and local is 'virt-hotmem-10.0'"], \
-        lines
+    def on(version, build):
+        lines, _ = refused_in_flight(machine_name_to("virt-hotmem-10.9"),
+                                     "machine-10.9-" + version, build)
+        one_line_ending(lines, machine_missing(
+            "virt-hotmem-10.9", "virt-hotmem-10.0", build))
+    each_build(on)
 
 
 def test_without_layout_section():
@@ -444,10 +548,32 @@ def test_without_layout_section():
 
 
 def test_newer_section_version():
-    lines, _ = refused_in_flight(layout_version_to(2), "layout-v2")
-    named = [line for line in lines if LAYOUT.decode() in line]
-    assert len(named) == 1, lines
-    assert "version 2" in named[0] and "v1" in named[0], named[0]
+    """Our section at version 2: the destination says the source is newer
+    and to migrate to a QEMU as new; the source learns it (return path)."""
+    def on(version, build):
+        lines, desc = refused_in_flight(layout_version_to(2),
+                                        "layout-v2-" + version, build)
+        reason = "unsupported version 2 for '%s' v1: %s" % (
+            LAYOUT.decode(), newer_source(build))
+        one_line_ending(lines, reason)
+        assert desc.startswith("the destination failed: ") and \
+            desc.endswith(": " + reason), desc
+    each_build(on)
+
+
+def test_newer_subsection_version():
+    """Our DIMM subsection at version 2 (vmstate_load_state's check): one
+    line of the destination's says the source is newer and what to do."""
+    def on(version, build):
+        lines, _ = refused_in_flight(dimms_version_to(2),
+                                     "dimms-v2-" + version, build,
+                                     WITH_DIMM)
+        reason = "%s: incoming version_id 2 is too new for local " \
+            "version_id 1: %s" % (DIMMS.decode(), newer_source(build))
+        named = [line for line in lines if DIMMS.decode() in line]
+        assert len(named) == 1 and named[0].endswith(reason), \
+            "expected one line ending in %r, got %r" % (reason, lines)
+    each_build(on)
 
 
 if __name__ == "__main__":
@@ -462,6 +588,10 @@ if __name__ == "__main__":
          test_unknown_machine_version),
         ("upgrade-migration/bad-input/without-our-section",
          test_without_layout_section),
+        ("upgrade-migration/virt-hotmem-10.0-into-10.2-alias-refused",
+         test_older_machine_type_into_alias),
         ("upgrade-migration/bad-input/newer-section-version",
          test_newer_section_version),
+        ("upgrade-migration/bad-input/newer-subsection-version",
+         test_newer_subsection_version),
     ])

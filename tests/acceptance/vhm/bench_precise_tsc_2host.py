@@ -268,15 +268,27 @@ class TwoHosts:
             self.khz["A"]
         return (rt_b + tai_b * 1e9) - (a_at_b + tai_a * 1e9)
 
-    def migrate(self, rnd, case, downtime, src_name="A", dst_name="B"):
+    def migrate(self, rnd, case, downtime, src_name="A", dst_name="B",
+                received=False, back=False):
         """One L2 guest from host @src_name to host @dst_name; the error
-        and the clock offset are the destination's minus the source's."""
+        and the clock offset are the destination's minus the source's.
+        A new guest, or with @received the one @src_name received in the
+        previous migration (its QEMUs still there).  With @back the guest
+        stays on @dst_name for the migration back: only @src_name's QEMU
+        is ended (unless this migration failed)."""
         a, b = self.hosts[src_name], self.hosts[dst_name]
         self.sync_clocks()
+        done = False
         try:
+            if received:
+                # the source of the previous migration, postmigrate
+                b.cmd("quit")
             # one -cpu tsc-frequency= for both: host A's kHz plus PPM
             b.cmd("dst %d %s %d" % (rnd, case, self.khz["A"]))
-            a.cmd("src %d %s %d" % (rnd, case, self.khz["A"]))
+            if received:
+                a.cmd("resume")
+            else:
+                a.cmd("src %d %s %d" % (rnd, case, self.khz["A"]))
             out = a.cmd("stop")
             src = fields(out, "VHM-SRC")
             pair_a = tuple(int(v) for v in (
@@ -289,9 +301,10 @@ class TwoHosts:
             pair_b = tuple(int(v) for v in (
                 fields(out, "VHM-PAIR")[k] for k in ("tsc", "realtime_ns",
                                                      "tai")))
+            done = True
         finally:
             traces = []
-            for host in (a, b):
+            for host in (a, b) if not (back and done) else (a,):
                 try:
                     traces += [l for l in host.cmd("quit")
                                if l.startswith("VHM-TRACE")]
@@ -325,8 +338,8 @@ class TwoHosts:
 def measure(rounds, cases, stagger, downtime, verbose, keep=False,
             report=print, qemu=None, l2_machine="pc", back=False):
     """Boot two hosts, migrate ROUNDS x CASES from host A to host B (and
-    with @back each case also from B to A, its results keyed (round,
-    case + "<-")); returns the results and the hosts' facts, or raises
+    with @back the same guest of each case on from B back to A, its
+    results keyed (round, case + "<-")); returns the results and the hosts' facts, or raises
     HostError.  @qemu: {host: qemu-system-x86_64} when the hosts' QEMUs
     differ (then @l2_machine should be a versioned machine type)."""
     bench.ensure_tools()
@@ -363,12 +376,15 @@ def measure(rounds, cases, stagger, downtime, verbose, keep=False,
             % (facts["boot_s"], hosts.khz["A"], hosts.khz["B"], diff,
                diff / hosts.khz["A"] / 1e3))
         results = {}
+        # With @back the guest that went from A to B comes back: the same
+        # L2 guest, across both hops.
         ways = [("A", "B", "")] + ([("B", "A", "<-")] if back else [])
         for rnd in range(1, rounds + 1):
             for case, (src, dst, way) in [(c, w) for c in cases
                                           for w in ways]:
                 t = time.monotonic()
-                r = hosts.migrate(rnd, case, downtime, src, dst)
+                r = hosts.migrate(rnd, case, downtime, src, dst,
+                                  received=bool(way), back=back and not way)
                 results[(rnd, case + way)] = r
                 report("round %d %s->%s precise-tsc=%-7s error vcpu0 "
                        "%+.6f ms, "

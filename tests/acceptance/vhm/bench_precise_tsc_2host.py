@@ -339,8 +339,8 @@ def measure(rounds, cases, stagger, downtime, verbose, keep=False,
             report=print, qemu=None, l2_machine="pc", back=False):
     """Boot two hosts, migrate ROUNDS x CASES from host A to host B (and
     with @back the same guest of each case on from B back to A, its
-    results keyed (round, case + "<-")); returns the results and the hosts' facts, or raises
-    HostError.  @qemu: {host: qemu-system-x86_64} when the hosts' QEMUs
+    results keyed (round, case + "<-")); returns the results and the
+    hosts' facts, or raises HostError.  @qemu: {host: qemu-system-x86_64} when the hosts' QEMUs
     differ (then @l2_machine should be a versioned machine type)."""
     bench.ensure_tools()
     assets = bench.fetch_assets()

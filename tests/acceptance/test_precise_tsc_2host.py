@@ -132,8 +132,10 @@ def check_200ppm_on(r, label=""):
     for i in (0, 1):
         err = r["error_ns"][i]
         print("# %sprecise-tsc=on, guest +200 ppm, vcpu%d: error %.0f ns, "
-              "clock offset %.0f ns, skew %d cycles, kvmclock/TSC moved %s ns"
-              % (label, i, err, r["clock_offset_ns"], r["skew"],
+              "clock offset %.0f ns (%.0f ns at the stop), skew %d cycles, "
+              "kvmclock/TSC moved %s ns"
+              % (label, i, err, r["clock_offset_ns"],
+                 r["clock_offset_at_stop_ns"], r["skew"],
                  r["kvmclock_move_ns"]))
         assert abs(err - r["clock_offset_ns"]) <= 10000, \
             "vcpu%d error %.0f ns is %.0f ns off the clock offset" % (
@@ -153,8 +155,11 @@ def test_upgrade():
     """Host A's QEMU 10.0 build to host B's 10.2 build, and the same
     guest back."""
     _, facts = measure("upgrade")
-    print("# upgrade: hosts' TSC difference %d cycles, moved by %d"
-          % (facts["tsc_diff"], facts["tsc_diff_drift"]), flush=True)
+    print("# upgrade: hosts' TSC difference %d cycles, moved by %d; host A "
+          "%d kHz, host B %d kHz" % (facts["tsc_diff"],
+                                     facts["tsc_diff_drift"],
+                                     facts["khz"]["A"], facts["khz"]["B"]),
+          flush=True)
     assert abs(facts["tsc_diff"]) > facts["khz"]["A"] * 1000, facts
     skip_without_ground_truth(facts)
     versions = [upgrade.build_version(b) for b in upgrade.old_and_new()]

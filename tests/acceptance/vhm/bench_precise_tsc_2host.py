@@ -260,13 +260,33 @@ class TwoHosts:
         self.hosts["B"].cmd("settime %d %d %d" % (tsc_b, realtime_a,
                                                   self.khz["A"]))
 
-    def clock_offset_ns(self, pair_a, pair_b):
-        """Host B's TAI minus host A's, at the instant of B's pair."""
-        tsc_a, rt_a, tai_a = pair_a
-        tsc_b, rt_b, tai_b = pair_b
-        a_at_b = rt_a + (tsc_b - self.tsc_b_minus_a() - tsc_a) * 1e6 / \
-            self.khz["A"]
-        return (rt_b + tai_b * 1e9) - (a_at_b + tai_a * 1e9)
+    def tsc_on(self, name, tsc, other):
+        """Host @other's TSC at the instant host @name's reads @tsc."""
+        diff = self.tsc_b_minus_a()
+        return tsc + (diff if (name, other) == ("A", "B") else -diff)
+
+    def clock_offset_ns(self, src_name, pair_src, dst_name, pair_dst):
+        """Host @dst_name's TAI minus host @src_name's, at the instant of
+        the destination's pair, and at the instant of the source's.
+        Each host's CLOCK_REALTIME runs at its TSC over its own calibrated
+        kHz (no NTP in the hosts), so two hosts whose calibrations differ
+        drift apart: 18 kHz of 2.6 GHz is 6.9 ppm, 16 us over a 2.3 s
+        pause.  A restore advances the guest TSC by the destination's TAI
+        at its pair minus the source's at its pair, so its error is the
+        offset at the destination's instant: the source's clock is carried
+        to it at the source's rate.  The offset at the source's instant
+        (the destination's clock carried back at its rate), which the way
+        back was once compared with, misses the drift during the pause; it
+        is returned for the report."""
+        tsc_s, rt_s, tai_s = pair_src
+        tsc_d, rt_d, tai_d = pair_dst
+        src_at_dst = rt_s + (self.tsc_on(dst_name, tsc_d, src_name) -
+                             tsc_s) * 1e6 / self.khz[src_name]
+        dst_at_src = rt_d - (tsc_d - self.tsc_on(src_name, tsc_s,
+                                                 dst_name)) * \
+            1e6 / self.khz[dst_name]
+        return ((rt_d + tai_d * 1e9) - (src_at_dst + tai_s * 1e9),
+                (dst_at_src + tai_d * 1e9) - (rt_s + tai_s * 1e9))
 
     def migrate(self, rnd, case, downtime, src_name="A", dst_name="B",
                 received=False, back=False):
@@ -316,16 +336,14 @@ class TwoHosts:
         do = [int(x) for x in dst["offsets"].split(",")]
         err = [signed64(self.base[src_name] - self.base[dst_name] + do[i] -
                         so[i]) for i in (0, 1)]
-        # clock_offset_ns() takes host A's pair first and gives B - A.
-        if src_name == "A":
-            offset = self.clock_offset_ns(pair_a, pair_b)
-        else:
-            offset = -self.clock_offset_ns(pair_b, pair_a)
+        offset, offset_at_stop = self.clock_offset_ns(src_name, pair_a,
+                                                      dst_name, pair_b)
         move = dst.get("guest_kvmclock_move_ns", "none")
         return {
             "error_ns": [e * 1e6 / khz for e in err],
             "skew": signed64((do[1] - do[0]) - (so[1] - so[0])),
             "clock_offset_ns": offset,
+            "clock_offset_at_stop_ns": offset_at_stop,
             "downtime_ns": int(dst["t_cont"]) - int(src["t_stop"]),
             "elapsed_ns": dst.get("elapsed_ns") or "none",
             "qmode": dst.get("qmode") or "none",
@@ -389,12 +407,14 @@ def measure(rounds, cases, stagger, downtime, verbose, keep=False,
                 report("round %d %s->%s precise-tsc=%-7s error vcpu0 "
                        "%+.6f ms, "
                        "vcpu1 %+.6f ms, skew %d cycles, clock offset "
-                       "%+.6f ms, error - clock offset %+.6f ms, guest's "
+                       "%+.6f ms (%+.6f ms at the stop), error - clock "
+                       "offset %+.6f ms, guest's "
                        "kvmclock/TSC moved %s ns (downtime %.1f ms, "
                        "elapsed-ns %s, mode %s, restored %s; %.1f s)"
                        % (rnd, src, dst, case, r["error_ns"][0] / 1e6,
                           r["error_ns"][1] / 1e6, r["skew"],
                           r["clock_offset_ns"] / 1e6,
+                          r["clock_offset_at_stop_ns"] / 1e6,
                           (r["error_ns"][0] - r["clock_offset_ns"]) / 1e6,
                           r["kvmclock_move_ns"], r["downtime_ns"] / 1e6,
                           r["elapsed_ns"], r["qmode"], r["restored"],

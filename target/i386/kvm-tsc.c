@@ -320,10 +320,10 @@ static uint64_t kvm_tsc_realtime_ns(void)
  * kvmclock at @realtime_ns, when KVM_GET_CLOCK gives no triple: of a few
  * kvmclock reads bracketed by CLOCK_REALTIME, the tightest, carried to
  * that instant.  The KVM_GET_CLOCK that found no triple came before the
- * user-space samples, tens of microseconds under emulation: sent as it
- * was, it put the guest's kvmclock that far behind its TSCs on the
- * destination (a guest migrated twice: KVM dropped the master clock when
- * the first restore wrote unequal offsets).
+ * 32 user-space samples, so its kvmclock was not the pair's.  This path
+ * is common: KVM drops its master clock (and the triple) once a restore
+ * writes unequal offsets, so a guest migrated twice leaves a source
+ * without it.
  */
 static bool kvm_tsc_kvmclock_at(uint64_t realtime_ns, uint64_t *kvmclock_ns,
                                 Error **errp)
@@ -707,10 +707,10 @@ static bool kvm_tsc_match_vcpus(const KvmTscMigrated *m, uint32_t *order,
  * how much: hand it a source instant that much later and try again, a few
  * times, until it lands within KVM_TSC_CLOCK_LANDING_NS.  @clock keeps the
  * last request, @data KVM_GET_CLOCK's answer to it.  Without the kernel's
- * pair (no master clock: KVM reads its clocks apart, and the clock lands
- * behind by tens of microseconds under emulation) kvmclock is measured
- * against CLOCK_REALTIME from user space (kvm_tsc_kvmclock_at()), to
- * within about a microsecond; @data's flags still say which it was.
+ * pair (no master clock) the landing is measured the same way, with
+ * kvmclock read against CLOCK_REALTIME from user space
+ * (kvm_tsc_kvmclock_at(), to within about a microsecond under emulation);
+ * @data's flags still say which it was.
  */
 static bool kvm_tsc_land_clock(uint64_t source_kvmclock_ns,
                                uint64_t source_realtime_ns,

@@ -358,8 +358,9 @@ def measure(rounds, cases, stagger, downtime, verbose, keep=False,
     """Boot two hosts, migrate ROUNDS x CASES from host A to host B (and
     with @back the same guest of each case on from B back to A, its
     results keyed (round, case + "<-")); returns the results and the
-    hosts' facts, or raises HostError.  @qemu: {host: qemu-system-x86_64} when the hosts' QEMUs
-    differ (then @l2_machine should be a versioned machine type)."""
+    hosts' facts, or raises HostError.  @qemu: {host:
+    qemu-system-x86_64} when the hosts' QEMUs differ (then @l2_machine
+    should be a versioned machine type)."""
     bench.ensure_tools()
     assets = bench.fetch_assets()
     work = tempfile.mkdtemp(prefix="vhm-2host-tsc-")

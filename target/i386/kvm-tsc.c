@@ -60,6 +60,8 @@
 #define KVM_TSC_PROBE_DELTA (UINT64_C(1) << 40)
 /* Bracketed user-space samples to pick the tightest from */
 #define KVM_TSC_PAIR_SAMPLES 32
+/* kvmclock reads bracketed by CLOCK_REALTIME, without the kernel's pair */
+#define KVM_TSC_KVMCLOCK_SAMPLES 4
 /* Run after kvmclock's handler on start, so our KVM_SET_CLOCK wins */
 #define KVM_TSC_VM_STATE_PRIORITY 1
 /* Setting the VM clock: tries, and how close to aim */
@@ -96,11 +98,9 @@ typedef struct KvmTscMigrated {
 
 /* What the destination wrote, to write again when the VM starts */
 typedef struct KvmTscApplied {
-    struct kvm_clock_data clock;
-    bool clock_realtime;        /* clock carries KVM_CLOCK_REALTIME */
+    struct kvm_clock_data clock; /* with KVM_CLOCK_REALTIME */
     uint64_t source_kvmclock_ns; /* and aims at these two */
     uint64_t source_realtime_ns;
-    uint64_t pair_realtime_ns;  /* else clock.clock was for this instant */
     uint32_t nr_vcpus;
     uint64_t *offsets;          /* in CPU_FOREACH order */
 } KvmTscApplied;
@@ -308,11 +308,60 @@ static bool kvm_tsc_tai_offset(int32_t *tai_offset_s, Error **errp)
     return true;
 }
 
+static uint64_t kvm_tsc_realtime_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ts.tv_sec * NANOSECONDS_PER_SECOND + ts.tv_nsec;
+}
+
+/*
+ * kvmclock at @realtime_ns, when KVM_GET_CLOCK gives no triple: of a few
+ * kvmclock reads bracketed by CLOCK_REALTIME, the tightest, carried to
+ * that instant.  The KVM_GET_CLOCK that found no triple came before the
+ * 32 user-space samples, so its kvmclock was not the pair's.  This path
+ * is common: KVM drops its master clock (and the triple) once a restore
+ * writes unequal offsets, so a guest migrated twice leaves a source
+ * without it.
+ */
+static bool kvm_tsc_kvmclock_at(uint64_t realtime_ns, uint64_t *kvmclock_ns,
+                                Error **errp)
+{
+    uint64_t before, after, best_width = UINT64_MAX;
+    struct kvm_clock_data data;
+    int i, ret;
+
+    for (i = 0; i < KVM_TSC_KVMCLOCK_SAMPLES; i++) {
+        memset(&data, 0, sizeof(data));
+        before = kvm_tsc_realtime_ns();
+        ret = kvm_vm_ioctl(kvm_state, KVM_GET_CLOCK, &data);
+        after = kvm_tsc_realtime_ns();
+        if (ret < 0) {
+            error_setg_errno(errp, -ret, "precise-tsc: KVM_GET_CLOCK failed");
+            return false;
+        }
+        /* A clock stepped back between the reads brackets nothing. */
+        if (after >= before && after - before < best_width) {
+            best_width = after - before;
+            *kvmclock_ns = tsc_restore_kvmclock_at(data.clock, before, after,
+                                                   realtime_ns);
+        }
+    }
+    if (best_width == UINT64_MAX) {
+        error_setg(errp, "precise-tsc: CLOCK_REALTIME went back across each "
+                   "of %d KVM_GET_CLOCK calls", KVM_TSC_KVMCLOCK_SAMPLES);
+        return false;
+    }
+    trace_kvm_tsc_kvmclock_at(best_width, realtime_ns, *kvmclock_ns);
+    return true;
+}
+
 /*
  * Pair CLOCK_REALTIME with the host TSC: from KVM_GET_CLOCK when the
  * kernel provides both atomically, else from the tightest of several
  * serialised, bracketed user-space reads.  Also returns kvmclock's value
- * (paired with the host TSC only in the first case) and the TAI offset.
+ * at the pair's instant and the TAI offset.
  */
 static bool kvm_tsc_clock_pair(TscRestoreClockPair *pair,
                                uint64_t *kvmclock_ns, PreciseTscMode *mode,
@@ -362,6 +411,9 @@ static bool kvm_tsc_clock_pair(TscRestoreClockPair *pair,
     }
     pair->realtime_ns = est.pair.realtime_ns;
     pair->host_tsc = est.pair.host_tsc;
+    if (!kvm_tsc_kvmclock_at(pair->realtime_ns, kvmclock_ns, errp)) {
+        return false;
+    }
     *mode = PRECISE_TSC_MODE_USERSPACE_PAIRING;
     *uncertainty_ns = est.uncertainty_ns;
     return true;
@@ -655,13 +707,17 @@ static bool kvm_tsc_match_vcpus(const KvmTscMigrated *m, uint32_t *order,
  * how much: hand it a source instant that much later and try again, a few
  * times, until it lands within KVM_TSC_CLOCK_LANDING_NS.  @clock keeps the
  * last request, @data KVM_GET_CLOCK's answer to it.  Without the kernel's
- * pair there is nothing to measure: one try.
+ * pair (no master clock) the landing is measured the same way, with
+ * kvmclock read against CLOCK_REALTIME from user space
+ * (kvm_tsc_kvmclock_at(), to within about a microsecond under emulation);
+ * @data's flags still say which it was.
  */
 static bool kvm_tsc_land_clock(uint64_t source_kvmclock_ns,
                                uint64_t source_realtime_ns,
                                struct kvm_clock_data *clock,
                                struct kvm_clock_data *data, Error **errp)
 {
+    uint64_t now_realtime, now_kvmclock;
     int64_t ahead;
     int attempt, ret;
 
@@ -677,12 +733,18 @@ static bool kvm_tsc_land_clock(uint64_t source_kvmclock_ns,
             error_setg_errno(errp, -ret, "precise-tsc: KVM_GET_CLOCK failed");
             return false;
         }
-        if ((data->flags & (KVM_CLOCK_REALTIME | KVM_CLOCK_HOST_TSC)) !=
+        if ((data->flags & (KVM_CLOCK_REALTIME | KVM_CLOCK_HOST_TSC)) ==
             (KVM_CLOCK_REALTIME | KVM_CLOCK_HOST_TSC)) {
-            return true;
+            now_realtime = data->realtime;
+            now_kvmclock = data->clock;
+        } else {
+            now_realtime = kvm_tsc_realtime_ns();
+            if (!kvm_tsc_kvmclock_at(now_realtime, &now_kvmclock, errp)) {
+                return false;
+            }
         }
-        ahead = (int64_t)(data->clock - source_kvmclock_ns) -
-                (int64_t)(data->realtime - source_realtime_ns);
+        ahead = (int64_t)(now_kvmclock - source_kvmclock_ns) -
+                (int64_t)(now_realtime - source_realtime_ns);
         trace_kvm_tsc_clock_ahead(attempt, ahead);
         if ((ahead >= -KVM_TSC_CLOCK_LANDING_NS &&
              ahead <= KVM_TSC_CLOCK_LANDING_NS) ||
@@ -718,7 +780,6 @@ static bool kvm_tsc_set_clock_first(const KvmTscMigrated *m,
         ((int64_t)m->tai_offset_s - dst_tai_offset_s) *
         NANOSECONDS_PER_SECOND;
     applied->clock.flags = KVM_CLOCK_REALTIME;
-    applied->clock_realtime = true;
     source_realtime = applied->clock.realtime;
     applied->source_kvmclock_ns = m->kvmclock_ns;
     applied->source_realtime_ns = source_realtime;
@@ -835,7 +896,12 @@ static bool kvm_tsc_restore_compute(const KvmTscMigrated *m,
 
 /*
  * Without clock first, the VM clock is set now, so that kvmclock
- * advances by the same time as the TSCs.
+ * advances by the same time as the TSCs: from the source's kvmclock and
+ * realtime when the source paired them in the kernel, else from the
+ * kvmclock computed for the destination's pair instant.  Landed either
+ * way (kvm_tsc_land_clock()): KVM_SET_CLOCK without KVM_CLOCK_REALTIME
+ * counts from when KVM reads its clock, tens of microseconds after the
+ * pair under emulation, and that much kvmclock was lost against the TSCs.
  */
 static bool kvm_tsc_restore_set_clock(const KvmTscMigrated *m,
                                       const TscRestoreDestination *dst,
@@ -843,25 +909,21 @@ static bool kvm_tsc_restore_set_clock(const KvmTscMigrated *m,
                                       Error **errp)
 {
     KvmTscApplied *applied = &kvm_tsc.applied;
-    int ret;
+    struct kvm_clock_data data;
 
     if (m->pair_code == KVM_TSC_WIRE_PAIR_KERNEL) {
-        applied->clock.clock = m->kvmclock_ns;
-        applied->clock.realtime = res->source_realtime_ns;
-        applied->clock.flags = KVM_CLOCK_REALTIME;
-        applied->clock_realtime = true;
         applied->source_kvmclock_ns = m->kvmclock_ns;
         applied->source_realtime_ns = res->source_realtime_ns;
     } else {
-        applied->clock.clock = res->kvmclock_ns;
-        applied->pair_realtime_ns = dst->pair.realtime_ns;
+        applied->source_kvmclock_ns = res->kvmclock_ns;
+        applied->source_realtime_ns = dst->pair.realtime_ns;
     }
-    ret = kvm_vm_ioctl(kvm_state, KVM_SET_CLOCK, &applied->clock);
-    if (ret < 0) {
-        error_setg_errno(errp, -ret, "precise-tsc: KVM_SET_CLOCK failed");
-        return false;
-    }
-    return true;
+    applied->clock.clock = applied->source_kvmclock_ns;
+    applied->clock.realtime = applied->source_realtime_ns;
+    applied->clock.flags = KVM_CLOCK_REALTIME;
+    return kvm_tsc_land_clock(applied->source_kvmclock_ns,
+                              applied->source_realtime_ns, &applied->clock,
+                              &data, errp);
 }
 
 /*
@@ -950,35 +1012,14 @@ static bool kvm_tsc_reapply(Error **errp)
 {
     ERRP_GUARD();
     KvmTscApplied *applied = &kvm_tsc.applied;
-    struct kvm_clock_data clock = applied->clock;
-    struct timespec ts;
+    struct kvm_clock_data clock = applied->clock, data;
     CPUState *cs;
     uint32_t i = 0;
-    int ret;
 
-    if (!applied->clock_realtime) {
-        uint64_t now;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        now = ts.tv_sec * NANOSECONDS_PER_SECOND + ts.tv_nsec;
-        if (now > applied->pair_realtime_ns) {
-            clock.clock += now - applied->pair_realtime_ns;
-        }
-    }
-    if (applied->clock_realtime) {
-        struct kvm_clock_data data;
-
-        if (!kvm_tsc_land_clock(applied->source_kvmclock_ns,
-                                applied->source_realtime_ns, &clock, &data,
-                                errp)) {
-            return false;
-        }
-    } else {
-        ret = kvm_vm_ioctl(kvm_state, KVM_SET_CLOCK, &clock);
-        if (ret < 0) {
-            error_setg_errno(errp, -ret, "precise-tsc: KVM_SET_CLOCK failed");
-            return false;
-        }
+    if (!kvm_tsc_land_clock(applied->source_kvmclock_ns,
+                            applied->source_realtime_ns, &clock, &data,
+                            errp)) {
+        return false;
     }
     CPU_FOREACH(cs) {
         if (i >= applied->nr_vcpus ||

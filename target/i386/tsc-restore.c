@@ -338,3 +338,15 @@ TscRestoreStatus tsc_restore_pair_from_samples(
     }
     return TSC_RESTORE_OK;
 }
+
+uint64_t tsc_restore_kvmclock_at(uint64_t kvmclock_ns,
+                                 uint64_t realtime_before_ns,
+                                 uint64_t realtime_after_ns,
+                                 uint64_t realtime_ns)
+{
+    /* Unsigned differences: exact modulo 2^64 whatever the order. */
+    uint64_t mid = realtime_before_ns +
+                   (realtime_after_ns - realtime_before_ns) / 2;
+
+    return kvmclock_ns + (realtime_ns - mid);
+}

@@ -441,4 +441,27 @@ TscRestoreStatus tsc_restore_pair_from_samples(
     const TscRestorePairSample *samples, size_t nr_samples,
     uint32_t host_khz, TscRestorePairEstimate *estimate, char **errmsg);
 
+/**
+ * tsc_restore_kvmclock_at:
+ * @kvmclock_ns: kvmclock as KVM_GET_CLOCK returned it, without a pair
+ * @realtime_before_ns: CLOCK_REALTIME read just before that KVM_GET_CLOCK
+ * @realtime_after_ns: CLOCK_REALTIME read just after it
+ * @realtime_ns: the instant to carry kvmclock to, on the same clock
+ *
+ * Without the kernel's triple, kvmclock is read apart from the user-space
+ * pair, and TscRestoreSnapshot's kvmclock_ns must be kvmclock at the
+ * pair's instant: the destination sets kvmclock to it plus the elapsed
+ * time.  kvmclock is taken to have been read at the midpoint of its
+ * bracket, rounded down, and is carried from there to @realtime_ns at
+ * one nanosecond per nanosecond (over microseconds the rates of kvmclock
+ * and CLOCK_REALTIME differ by far less than a nanosecond).  The error is
+ * at most half the bracket.
+ *
+ * Returns: kvmclock at @realtime_ns, modulo 2^64.
+ */
+uint64_t tsc_restore_kvmclock_at(uint64_t kvmclock_ns,
+                                 uint64_t realtime_before_ns,
+                                 uint64_t realtime_after_ns,
+                                 uint64_t realtime_ns);
+
 #endif

@@ -24,10 +24,11 @@
 # Across the upgrade: host A runs the QEMU 10.0 build, host B the QEMU
 # 10.2 build (bases/10.2/build, `make other-base`), the L2 guest on
 # -M pc-i440fx-10.0 (the newest machine type both have), precise-tsc=on
-# at +200 ppm from A to B and, with a new L2 guest, from B back to A: the
-# same targets as within one build.  Two more L1 boots and two migrations;
-# skipped without the 10.2 build (VHM_UPGRADE_SAME_BUILD=1: the main
-# build on both hosts).
+# at +200 ppm: one L2 guest from A to B, where it runs on, and the same
+# guest from B back to A (the 10.2 build's stream into the 10.0 build):
+# each hop against the same targets as within one build.  Two more L1
+# boots and two migrations; skipped without the 10.2 build
+# (VHM_UPGRADE_SAME_BUILD=1: the main build on both hosts).
 #
 # Copyright (c) 2026 The virt-hotmem developers
 #
@@ -70,7 +71,7 @@ def measure(what="one-build"):
     """Two L1 boots, one round of each case, once for every test (a
     failure too: it is reported by each test, not measured again).
     @what "upgrade": host A on the 10.0 build, host B on the 10.2 build,
-    precise-tsc=on@200 both ways."""
+    precise-tsc=on@200, one guest there and back."""
     if what not in _measured:
         kw = {}
         cases = CASES
@@ -131,8 +132,10 @@ def check_200ppm_on(r, label=""):
     for i in (0, 1):
         err = r["error_ns"][i]
         print("# %sprecise-tsc=on, guest +200 ppm, vcpu%d: error %.0f ns, "
-              "clock offset %.0f ns, skew %d cycles, kvmclock/TSC moved %s ns"
-              % (label, i, err, r["clock_offset_ns"], r["skew"],
+              "clock offset %.0f ns (%.0f ns at the stop), skew %d cycles, "
+              "kvmclock/TSC moved %s ns"
+              % (label, i, err, r["clock_offset_ns"],
+                 r["clock_offset_at_stop_ns"], r["skew"],
                  r["kvmclock_move_ns"]))
         assert abs(err - r["clock_offset_ns"]) <= 10000, \
             "vcpu%d error %.0f ns is %.0f ns off the clock offset" % (
@@ -149,10 +152,14 @@ def test_200ppm_on_precise():
 
 
 def test_upgrade():
-    """Host A's QEMU 10.0 build to host B's 10.2 build, and back."""
+    """Host A's QEMU 10.0 build to host B's 10.2 build, and the same
+    guest back."""
     _, facts = measure("upgrade")
-    print("# upgrade: hosts' TSC difference %d cycles, moved by %d"
-          % (facts["tsc_diff"], facts["tsc_diff_drift"]), flush=True)
+    print("# upgrade: hosts' TSC difference %d cycles, moved by %d; host A "
+          "%d kHz, host B %d kHz" % (facts["tsc_diff"],
+                                     facts["tsc_diff_drift"],
+                                     facts["khz"]["A"], facts["khz"]["B"]),
+          flush=True)
     assert abs(facts["tsc_diff"]) > facts["khz"]["A"] * 1000, facts
     skip_without_ground_truth(facts)
     versions = [upgrade.build_version(b) for b in upgrade.old_and_new()]

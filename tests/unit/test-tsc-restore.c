@@ -701,6 +701,26 @@ static void test_kvmclock(void)
     tsc_restore_result_clear(&result);
 }
 
+/*
+ * kvmclock read between two CLOCK_REALTIME reads, carried to the
+ * user-space pair's instant, after or before its bracket.
+ */
+static void test_kvmclock_at_pair(void)
+{
+    /* bracket 5000..5101 ns: midpoint 5050 (rounded down) */
+    g_assert_cmpuint(tsc_restore_kvmclock_at(1000000, 5000, 5101, 65050),
+                     ==, 1060000);
+    g_assert_cmpuint(tsc_restore_kvmclock_at(1000000, 5000, 5101, 4050),
+                     ==, 999000);
+    g_assert_cmpuint(tsc_restore_kvmclock_at(1000000, 5000, 5101, 5050),
+                     ==, 1000000);
+    /* realistic magnitudes: 60 us after a 3 us bracket */
+    g_assert_cmpuint(tsc_restore_kvmclock_at(6799796161ULL,
+                                             EPOCH_NS, EPOCH_NS + 3000,
+                                             EPOCH_NS + 61500),
+                     ==, 6799856161ULL);
+}
+
 /* Nanoseconds to cycles: exact, rounded down */
 static void test_ns_to_cycles_rounding(void)
 {
@@ -1244,6 +1264,7 @@ int main(int argc, char **argv)
                     test_freq_mismatch_scalable);
     g_test_add_func("/tsc-restore/invalid-inputs", test_invalid_inputs);
     g_test_add_func("/tsc-restore/kvmclock", test_kvmclock);
+    g_test_add_func("/tsc-restore/kvmclock-at-pair", test_kvmclock_at_pair);
     g_test_add_func("/tsc-restore/ns-to-cycles/rounding",
                     test_ns_to_cycles_rounding);
     g_test_add_func("/tsc-restore/ns-to-cycles/128bit",

@@ -260,23 +260,55 @@ class TwoHosts:
         self.hosts["B"].cmd("settime %d %d %d" % (tsc_b, realtime_a,
                                                   self.khz["A"]))
 
-    def clock_offset_ns(self, pair_a, pair_b):
-        """Host B's TAI minus host A's, at the instant of B's pair."""
-        tsc_a, rt_a, tai_a = pair_a
-        tsc_b, rt_b, tai_b = pair_b
-        a_at_b = rt_a + (tsc_b - self.tsc_b_minus_a() - tsc_a) * 1e6 / \
-            self.khz["A"]
-        return (rt_b + tai_b * 1e9) - (a_at_b + tai_a * 1e9)
+    def tsc_on(self, name, tsc, other):
+        """Host @other's TSC at the instant host @name's reads @tsc."""
+        diff = self.tsc_b_minus_a()
+        return tsc + (diff if (name, other) == ("A", "B") else -diff)
 
-    def migrate(self, rnd, case, downtime, src_name="A", dst_name="B"):
+    def clock_offset_ns(self, src_name, pair_src, dst_name, pair_dst):
+        """Host @dst_name's TAI minus host @src_name's, at the instant of
+        the destination's pair, and at the instant of the source's.
+        Each host's CLOCK_REALTIME runs at its TSC over its own calibrated
+        kHz (no NTP in the hosts), so two hosts whose calibrations differ
+        drift apart: 18 kHz of 2.6 GHz is 6.9 ppm, 16 us over a 2.3 s
+        pause.  A restore advances the guest TSC by the destination's TAI
+        at its pair minus the source's at its pair, so its error is the
+        offset at the destination's instant: the source's clock is carried
+        to it at the source's rate.  The offset at the source's instant
+        (the destination's clock carried back at its rate), which the way
+        back was once compared with, misses the drift during the pause; it
+        is returned for the report."""
+        tsc_s, rt_s, tai_s = pair_src
+        tsc_d, rt_d, tai_d = pair_dst
+        src_at_dst = rt_s + (self.tsc_on(dst_name, tsc_d, src_name) -
+                             tsc_s) * 1e6 / self.khz[src_name]
+        dst_at_src = rt_d - (tsc_d - self.tsc_on(src_name, tsc_s,
+                                                 dst_name)) * \
+            1e6 / self.khz[dst_name]
+        return ((rt_d + tai_d * 1e9) - (src_at_dst + tai_s * 1e9),
+                (dst_at_src + tai_d * 1e9) - (rt_s + tai_s * 1e9))
+
+    def migrate(self, rnd, case, downtime, src_name="A", dst_name="B",
+                received=False, back=False):
         """One L2 guest from host @src_name to host @dst_name; the error
-        and the clock offset are the destination's minus the source's."""
+        and the clock offset are the destination's minus the source's.
+        A new guest, or with @received the one @src_name received in the
+        previous migration (its QEMUs still there).  With @back the guest
+        stays on @dst_name for the migration back: only @src_name's QEMU
+        is ended (unless this migration failed)."""
         a, b = self.hosts[src_name], self.hosts[dst_name]
         self.sync_clocks()
+        done = False
         try:
+            if received:
+                # the source of the previous migration, postmigrate
+                b.cmd("quit")
             # one -cpu tsc-frequency= for both: host A's kHz plus PPM
             b.cmd("dst %d %s %d" % (rnd, case, self.khz["A"]))
-            a.cmd("src %d %s %d" % (rnd, case, self.khz["A"]))
+            if received:
+                a.cmd("resume")
+            else:
+                a.cmd("src %d %s %d" % (rnd, case, self.khz["A"]))
             out = a.cmd("stop")
             src = fields(out, "VHM-SRC")
             pair_a = tuple(int(v) for v in (
@@ -289,9 +321,10 @@ class TwoHosts:
             pair_b = tuple(int(v) for v in (
                 fields(out, "VHM-PAIR")[k] for k in ("tsc", "realtime_ns",
                                                      "tai")))
+            done = True
         finally:
             traces = []
-            for host in (a, b):
+            for host in (a, b) if not (back and done) else (a,):
                 try:
                     traces += [l for l in host.cmd("quit")
                                if l.startswith("VHM-TRACE")]
@@ -303,16 +336,14 @@ class TwoHosts:
         do = [int(x) for x in dst["offsets"].split(",")]
         err = [signed64(self.base[src_name] - self.base[dst_name] + do[i] -
                         so[i]) for i in (0, 1)]
-        # clock_offset_ns() takes host A's pair first and gives B - A.
-        if src_name == "A":
-            offset = self.clock_offset_ns(pair_a, pair_b)
-        else:
-            offset = -self.clock_offset_ns(pair_b, pair_a)
+        offset, offset_at_stop = self.clock_offset_ns(src_name, pair_a,
+                                                      dst_name, pair_b)
         move = dst.get("guest_kvmclock_move_ns", "none")
         return {
             "error_ns": [e * 1e6 / khz for e in err],
             "skew": signed64((do[1] - do[0]) - (so[1] - so[0])),
             "clock_offset_ns": offset,
+            "clock_offset_at_stop_ns": offset_at_stop,
             "downtime_ns": int(dst["t_cont"]) - int(src["t_stop"]),
             "elapsed_ns": dst.get("elapsed_ns") or "none",
             "qmode": dst.get("qmode") or "none",
@@ -325,10 +356,11 @@ class TwoHosts:
 def measure(rounds, cases, stagger, downtime, verbose, keep=False,
             report=print, qemu=None, l2_machine="pc", back=False):
     """Boot two hosts, migrate ROUNDS x CASES from host A to host B (and
-    with @back each case also from B to A, its results keyed (round,
-    case + "<-")); returns the results and the hosts' facts, or raises
-    HostError.  @qemu: {host: qemu-system-x86_64} when the hosts' QEMUs
-    differ (then @l2_machine should be a versioned machine type)."""
+    with @back the same guest of each case on from B back to A, its
+    results keyed (round, case + "<-")); returns the results and the
+    hosts' facts, or raises HostError.  @qemu: {host:
+    qemu-system-x86_64} when the hosts' QEMUs differ (then @l2_machine
+    should be a versioned machine type)."""
     bench.ensure_tools()
     assets = bench.fetch_assets()
     work = tempfile.mkdtemp(prefix="vhm-2host-tsc-")
@@ -363,22 +395,27 @@ def measure(rounds, cases, stagger, downtime, verbose, keep=False,
             % (facts["boot_s"], hosts.khz["A"], hosts.khz["B"], diff,
                diff / hosts.khz["A"] / 1e3))
         results = {}
+        # With @back the guest that went from A to B comes back: the same
+        # L2 guest, across both hops.
         ways = [("A", "B", "")] + ([("B", "A", "<-")] if back else [])
         for rnd in range(1, rounds + 1):
             for case, (src, dst, way) in [(c, w) for c in cases
                                           for w in ways]:
                 t = time.monotonic()
-                r = hosts.migrate(rnd, case, downtime, src, dst)
+                r = hosts.migrate(rnd, case, downtime, src, dst,
+                                  received=bool(way), back=back and not way)
                 results[(rnd, case + way)] = r
                 report("round %d %s->%s precise-tsc=%-7s error vcpu0 "
                        "%+.6f ms, "
                        "vcpu1 %+.6f ms, skew %d cycles, clock offset "
-                       "%+.6f ms, error - clock offset %+.6f ms, guest's "
+                       "%+.6f ms (%+.6f ms at the stop), error - clock "
+                       "offset %+.6f ms, guest's "
                        "kvmclock/TSC moved %s ns (downtime %.1f ms, "
                        "elapsed-ns %s, mode %s, restored %s; %.1f s)"
                        % (rnd, src, dst, case, r["error_ns"][0] / 1e6,
                           r["error_ns"][1] / 1e6, r["skew"],
                           r["clock_offset_ns"] / 1e6,
+                          r["clock_offset_at_stop_ns"] / 1e6,
                           (r["error_ns"][0] - r["clock_offset_ns"]) / 1e6,
                           r["kvmclock_move_ns"], r["downtime_ns"] / 1e6,
                           r["elapsed_ns"], r["qmode"], r["restored"],

@@ -16,6 +16,9 @@
 #   stop                     stop the source: VHM-SRC offsets, guest sample
 #   migrate PEER             migrate the source to tcp:PEER:PORT
 #   cont SRC_SAMPLE...       continue the destination: VHM-DST offsets, ...
+#   resume                   the guest this host received (cont) becomes
+#                            its source: continue it, let it run 1 s;
+#                            stop and migrate then take it to another host
 #   quit                     end both QEMUs, print their traces
 #   exit                     leave (init powers the host off)
 #
@@ -32,6 +35,9 @@ NET_MODULES="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev
              virtio_pci failover net_failover virtio_net"
 dir=/tmp/l2
 pid=
+# The QEMU that stop and migrate act on: the one src started, or after
+# resume the destination whose guest this host received.
+srcside=src
 round=
 mode=
 
@@ -92,6 +98,7 @@ while read -r cmd args; do
         fi
         ;;
     src)
+        srcside=src
         if start_l2 src $1 $2 $3; then
             sleep 1     # let the source's guest run
             ok src
@@ -99,10 +106,20 @@ while read -r cmd args; do
             fail src "QEMU did not start"
         fi
         ;;
+    resume)
+        if [ -n "$pid" ] && $QMP $dir/dst.qmp '{"execute":"cont"}' >/dev/null
+        then
+            srcside=dst
+            sleep 1     # let the guest run here before it moves on
+            ok resume
+        else
+            fail resume "no destination QEMU to continue"
+        fi
+        ;;
     stop)
-        out=$($QMP -t $dir/src.qmp '{"execute":"stop"}')
+        out=$($QMP -t $dir/$srcside.qmp '{"execute":"stop"}')
         t_stop=$(echo "$out" | sed -n 's/^TS //p')
-        sample=$(guest_sample $dir/src.qmp)
+        sample=$(guest_sample $dir/$srcside.qmp)
         if off=$(offsets $pid); then
             echo "VHM-SRC offsets=${off% *},${off#* } t_stop=$t_stop sample=$(echo $sample | tr ' ' ,)"
             /bin/hostclock pair
@@ -112,12 +129,13 @@ while read -r cmd args; do
         fi
         ;;
     migrate)
-        $QMP $dir/src.qmp '{"execute":"migrate","arguments":{"uri":"tcp:'$1:$PORT'"}}' >/dev/null
-        st=$(wait_migration $dir/src.qmp)
+        $QMP $dir/$srcside.qmp '{"execute":"migrate","arguments":{"uri":"tcp:'$1:$PORT'"}}' >/dev/null
+        st=$(wait_migration $dir/$srcside.qmp)
         if [ "$st" = completed ]; then
             ok migrate
         else
-            $QMP $dir/src.qmp '{"execute":"query-migrate"}' | sed 's/^/VHM-LOG query-migrate: /'
+            $QMP $dir/$srcside.qmp '{"execute":"query-migrate"}' | sed 's/^/VHM-LOG query-migrate: /'
+            sed 's/^/VHM-LOG source stderr: /' $dir/$srcside.err
             fail migrate "status '$st'"
         fi
         ;;

@@ -99,7 +99,7 @@ def vm(build, opts, tmp, side, incoming=False):
         machine=MACHINE, machine_opts="acpi=on,gic-version=3,nvdimm=on,"
         "memory-backend=ram0" + opts["machine"], mem=MEM, cmdline=CMDLINE,
         modules=dimm.ACPI_NVDIMM_MODULES, extra=extra,
-        binary=upgrade.aarch64(build), name=side)
+        binary=bases.emulator(build, "aarch64"), name=side)
     v.files = f
     v.build = build
     return v
@@ -293,9 +293,9 @@ def test_newer_machine_refused():
         raise tap.Skip("one build only: it has no virt-hotmem-10.2")
     args = ["-accel", "qtest", "-m", "512M,slots=2,maxmem=2G"]
     with guest.VM(["-M", "virt-hotmem-10.2"] + args,
-                  binary=upgrade.aarch64(new), name="src-10.2") as src:
+                  binary=bases.emulator(new, "aarch64"), name="src-10.2") as src:
         with guest.VM(["-M", "virt-hotmem"] + args + ["-incoming", "defer"],
-                      binary=upgrade.aarch64(old), name="dst-10.0") as dst:
+                      binary=bases.emulator(old, "aarch64"), name="dst-10.0") as dst:
             assert guest.migrate(src, dst) == "failed"
             assert dst.wait_exit(30) not in (None, 0), \
                 "destination still running"
@@ -309,7 +309,7 @@ def test_newer_machine_refused():
         assert src.qmp.cmd("query-status")["status"] == "running"
     # Started as the source was, the 10.0 build refuses at once, in one
     # line naming the machine type.
-    r = subprocess.run([upgrade.aarch64(old), "-M", "virt-hotmem-10.2",
+    r = subprocess.run([bases.emulator(old, "aarch64"), "-M", "virt-hotmem-10.2",
                         "-display", "none"] + args +
                        ["-incoming", "defer"], capture_output=True,
                        text=True, timeout=30)
@@ -330,9 +330,9 @@ def test_older_machine_type_into_alias():
     args = ["-accel", "qtest", "-m", "512M,slots=2,maxmem=2G"]
     reason = machine_other("virt-hotmem-10.0", "virt-hotmem-10.2")
     with guest.VM(["-M", "virt-hotmem-10.0"] + args,
-                  binary=upgrade.aarch64(old), name="src-10.0") as src:
+                  binary=bases.emulator(old, "aarch64"), name="src-10.0") as src:
         with guest.VM(["-M", "virt-hotmem"] + args + ["-incoming", "defer"],
-                      binary=upgrade.aarch64(new), name="dst-10.2") as dst:
+                      binary=bases.emulator(new, "aarch64"), name="dst-10.2") as dst:
             sock = os.path.join(dst.tmp, "mig.sock")
             dst.qmp.cmd("migrate-incoming", uri="unix:" + sock,
                         **{"exit-on-error": False})
@@ -351,9 +351,9 @@ def test_older_machine_type_into_alias():
         # Started as the source was, it would have loaded the stream: the
         # round trips above do.
     with guest.VM(["-M", "virt-hotmem-10.0"] + args,
-                  binary=upgrade.aarch64(old), name="src-10.0") as src:
+                  binary=bases.emulator(old, "aarch64"), name="src-10.0") as src:
         with guest.VM(["-M", "virt-hotmem"] + args + ["-incoming", "defer"],
-                      binary=upgrade.aarch64(new), name="dst-10.2") as dst:
+                      binary=bases.emulator(new, "aarch64"), name="dst-10.2") as dst:
             assert guest.migrate(src, dst) == "failed"
             assert dst.wait_exit(30) == 1, "destination still running"
             lines = error_lines(dst.stderr())
@@ -411,9 +411,14 @@ def rewriting_proxy(listen, target, rewrite):
         except OSError:
             pass
         finally:
-            for s in (a, b):
+            # Only this direction ends, as it would without the proxy:
+            # @b's reader sees the end, @a's writer a closed peer.  The
+            # other direction goes on: the return path still carries
+            # the destination's reason after the stream broke (shutting
+            # both down here dropped it: "Channel error" on the source).
+            for s, how in ((b, socket.SHUT_WR), (a, socket.SHUT_RD)):
                 try:
-                    s.shutdown(socket.SHUT_RDWR)
+                    s.shutdown(how)
                 except OSError:
                     pass
 
@@ -488,7 +493,7 @@ def refused_in_flight(rewrite, name, build=None, extra=()):
     main build) through the rewriting proxy into a destination of the
     same build that must refuse it; the source must go on running.
     Returns the destination's error lines and the source's error-desc."""
-    binary = upgrade.aarch64(build) if build else guest.QEMU_AARCH64
+    binary = bases.emulator(build, "aarch64") if build else guest.QEMU_AARCH64
     args = ["-M", MACHINE] + QTEST + list(extra)
     with guest.VM(args, binary=binary, name="src-" + name) as src:
         with guest.VM(args + ["-incoming", "defer"], binary=binary,

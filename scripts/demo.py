@@ -15,7 +15,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "tests", "acceptance"))
-from vhm import dimm, guest, memory_map_svg, tap, upgrade  # noqa: E402
+from vhm import bases, dimm, guest, memory_map_svg, tap, upgrade  # noqa: E402
 
 MEM = "2G,slots=4,maxmem=8G"
 SVG = os.path.join(guest.BUILD, "memory-map.svg")
@@ -175,11 +175,11 @@ def upgrade_step():
                  "-device", "pc-dimm,id=dimm0,memdev=hm0,addr=%#x" % dm]
     src = guest.arm64_guest(machine="virt-hotmem-10.0", machine_opts=opts,
                             mem=mem, cmdline=cmdline, name="demo4",
-                            extra=cpu, binary=upgrade.aarch64(old))
+                            extra=cpu, binary=bases.emulator(old, "aarch64"))
     dst = guest.arm64_guest(machine="virt-hotmem-10.0", machine_opts=opts,
                             mem=mem, cmdline=cmdline, name="demo4-dst",
                             extra=cpu + dimm_args + ["-incoming", "defer"],
-                            binary=upgrade.aarch64(new))
+                            binary=bases.emulator(new, "aarch64"))
     with src:
         src.wait_shell()
         src.qmp.cmd("object-add", **{"qom-type": "memory-backend-ram",

@@ -27,7 +27,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vhm import acpi_tables, bases, tap  # noqa: E402
+from vhm import acpi_tables, bases, tap, upgrade  # noqa: E402
 
 FILES = ("etc/acpi/tables", "etc/smbios/smbios-tables")
 
@@ -60,14 +60,6 @@ CASES = [
 ]
 
 
-def both_builds():
-    old, new = bases.build_for("10.0"), bases.build_for("10.2")
-    if not old or not new:
-        raise tap.Skip("needs the 10.0 and the 10.2 build (make build, make "
-                       "other-base); built: %s" % (bases.builds() or "none"))
-    return old, new
-
-
 def require_firmware():
     if not os.path.exists(acpi_tables.AAVMF_CODE):
         raise tap.Skip("%s is missing (install-deps.sh guest)" %
@@ -96,7 +88,10 @@ def describe(blob):
 
 def compare_case(machine_opts, extra):
     require_firmware()
-    old, new = both_builds()
+    old, new = upgrade.old_and_new()
+    if old == new:
+        raise tap.Skip("one build only (%s=1): nothing to compare it with" %
+                       upgrade.SAME_BUILD_ENV)
     args = ["-M", "virt-hotmem-10.0" + machine_opts] + extra.split()
     want = fw_cfg_files(old, args)
     got = fw_cfg_files(new, args)

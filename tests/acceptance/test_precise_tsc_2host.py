@@ -40,7 +40,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vhm import bench_precise_tsc_2host as bench2  # noqa: E402
-from vhm import tap, upgrade  # noqa: E402
+from vhm import bases, tap, upgrade  # noqa: E402
 
 DOWNTIME_S = 2.0
 # The L2 guest's machine type across the upgrade: "pc" is each build's own
@@ -77,8 +77,8 @@ def measure(what="one-build"):
         cases = CASES
         if what == "upgrade":
             old, new = upgrade.old_and_new()
-            kw = {"qemu": {"A": upgrade.x86_64(old),
-                           "B": upgrade.x86_64(new)},
+            kw = {"qemu": {"A": bases.emulator(old, "x86_64"),
+                           "B": bases.emulator(new, "x86_64")},
                   "l2_machine": UPGRADE_MACHINE, "back": True}
             cases = ("on@200",)
         for attempt in range(1, ATTEMPTS + 1):

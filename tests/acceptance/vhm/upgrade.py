@@ -48,14 +48,6 @@ def old_and_new():
     return found[OLD], found[NEW]
 
 
-def aarch64(build_dir):
-    return os.path.join(build_dir, "qemu-system-aarch64")
-
-
-def x86_64(build_dir):
-    return os.path.join(build_dir, "qemu-system-x86_64")
-
-
 def figures(vm):
     """The completed outgoing migration of @vm: (total ms, downtime ms,
     bytes transferred) from its query-migrate."""

@@ -33,14 +33,12 @@ import ctypes
 import fcntl
 import os
 import re
-import socket
 import struct
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vhm import guest, tap  # noqa: E402
+from vhm import guest, streamproxy, tap  # noqa: E402
 
 SECTION = b"precise-tsc"
 X86 = ["-M", "q35", "-smp", "2", "-m", "256M"]
@@ -257,115 +255,58 @@ def test_savevm_has_no_section():
     assert SECTION not in image, "savevm wrote the precise-tsc section"
 
 
-class CorruptingProxy(threading.Thread):
-    """Forwards a migration stream, changing it once it sees the section:
-    'version' sets the section's version_id to 3, 'truncate' cuts the
-    stream a few bytes into the section, 'dup-id' and 'foreign-id' set the
-    second vCPU id of the section (wire format version 2, see
-    docs/system/i386/precise-tsc.rst) to the first's or to 7, and
-    'huge-count' sets the number of vCPUs to 0xffffffff."""
+class SectionCorruption:
+    """An edit for vhm.streamproxy: the stream changed once it holds the
+    section.  'version' sets the section's version_id to 3, 'truncate'
+    cuts the stream a few bytes into the section, 'dup-id' and
+    'foreign-id' set the second vCPU id of the section (wire format
+    version 2, see docs/system/i386/precise-tsc.rst) to the first's or
+    to 7, and 'huge-count' sets the number of vCPUs to 0xffffffff."""
 
     # Section body up to the vCPU ids: pair code, realtime, TAI offset,
     # host TSC, kvmclock, uncertainty, guest kHz, host kHz, ratio,
     # fraction bits, number of vCPUs
     IDS_AT = 4 + 8 + 4 + 8 + 8 + 8 + 4 + 4 + 8 + 4 + 4
+    # idstr, then instance_id and version_id (be32 each)
+    HEADER = len(SECTION) + 8
 
-    def __init__(self, listen_path, target_path, how):
-        super().__init__(daemon=True)
-        self.srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.srv.bind(listen_path)
-        self.srv.listen(1)
-        self.target_path = target_path
+    def __init__(self, how):
         self.how = how
         self.seen = False
+        self.done = False
 
-    @staticmethod
-    def copy(a, b):
-        try:
-            while True:
-                data = a.recv(1 << 16)
-                if not data:
-                    break
-                b.sendall(data)
-        except OSError:
-            pass
-        try:
-            b.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
-
-    def run(self):
-        src, _ = self.srv.accept()
-        dst = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        dst.connect(self.target_path)
-        # The return path: the destination's messages back to the source
-        back = threading.Thread(target=self.copy, args=(dst, src),
-                                daemon=True)
-        back.start()
-        buf = b""
-        try:
-            while True:
-                data = src.recv(1 << 16)
-                if not data:
-                    break
-                buf += data
-                at = buf.find(SECTION)
-                # idstr, instance_id (be32), version_id (be32)
-                if at < 0 or len(buf) < at + len(SECTION) + 8:
-                    # keep a tail that may hold the start of the name
-                    keep = len(SECTION) + 8
-                    dst.sendall(buf[:-keep])
-                    buf = buf[-keep:]
-                    continue
-                self.seen = True
-                ver = at + len(SECTION) + 4
-                body = ver + 4
-                if self.how in ("dup-id", "foreign-id"):
-                    while len(buf) < body + self.IDS_AT + 8:
-                        data = src.recv(1 << 16)
-                        if not data:
-                            break
-                        buf += data
-                    first = buf[body + self.IDS_AT:body + self.IDS_AT + 4]
-                    new = first if self.how == "dup-id" else \
-                        struct.pack(">I", 7)
-                    at2 = body + self.IDS_AT + 4
-                    buf = buf[:at2] + new + buf[at2 + 4:]
-                if self.how == "huge-count":
-                    while len(buf) < body + self.IDS_AT:
-                        data = src.recv(1 << 16)
-                        if not data:
-                            break
-                        buf += data
-                    at2 = body + self.IDS_AT - 4
-                    buf = buf[:at2] + struct.pack(">I", 0xffffffff) + \
-                        buf[at2 + 4:]
-                if self.how != "truncate":
-                    if self.how == "version":
-                        buf = buf[:ver] + struct.pack(">I", 3) + \
-                            buf[ver + 4:]
-                    dst.sendall(buf)
-                    buf = b""
-                    while True:
-                        data = src.recv(1 << 16)
-                        if not data:
-                            break
-                        dst.sendall(data)
-                else:
-                    dst.sendall(buf[:ver + 4 + 6])
-                break
-            if buf and not self.seen:
-                dst.sendall(buf)
-        except OSError:
-            pass
-        finally:
-            try:
-                dst.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
-            back.join(30)
-            dst.close()
-            src.close()
+    def __call__(self, pending, eof):
+        if self.done:
+            return pending, b"", False
+        at = pending.find(SECTION)
+        if at < 0 or len(pending) < at + self.HEADER:
+            if eof:
+                return pending, b"", False
+            # hold back a tail that may hold the start of the name
+            return pending[:-self.HEADER], pending[-self.HEADER:], False
+        self.seen = True
+        ver = at + len(SECTION) + 4
+        body = ver + 4
+        need = {"dup-id": body + self.IDS_AT + 8,
+                "foreign-id": body + self.IDS_AT + 8,
+                "huge-count": body + self.IDS_AT}.get(self.how, body)
+        if len(pending) < need and not eof:
+            return b"", pending, False
+        buf = pending
+        if self.how in ("dup-id", "foreign-id"):
+            first = buf[body + self.IDS_AT:body + self.IDS_AT + 4]
+            new = first if self.how == "dup-id" else struct.pack(">I", 7)
+            at2 = body + self.IDS_AT + 4
+            buf = buf[:at2] + new + buf[at2 + 4:]
+        elif self.how == "huge-count":
+            at2 = body + self.IDS_AT - 4
+            buf = buf[:at2] + struct.pack(">I", 0xffffffff) + buf[at2 + 4:]
+        elif self.how == "version":
+            buf = buf[:ver] + struct.pack(">I", 3) + buf[ver + 4:]
+        elif self.how == "truncate":
+            return buf[:ver + 4 + 6], b"", True
+        self.done = True
+        return buf, b"", False
 
 
 def corrupted(how, expect, last_line=False):
@@ -375,12 +316,12 @@ def corrupted(how, expect, last_line=False):
         psock = os.path.join(dst.tmp, "proxy.sock")
         return_path(src, dst)
         dst.qmp.cmd("migrate-incoming", uri="unix:" + dsock)
-        proxy = CorruptingProxy(psock, dsock, how)
-        proxy.start()
+        edit = SectionCorruption(how)
+        proxy = streamproxy.StreamProxy(psock, dsock, edit)
         src.qmp.cmd("migrate", uri="unix:" + psock)
         status = guest.wait_migration(src)
         proxy.join(30)
-        assert proxy.seen, "the stream had no precise-tsc section"
+        assert edit.seen, "the stream had no precise-tsc section"
         assert dst.wait_exit(30) not in (None, 0), "destination accepted it"
         err = dst.stderr()
         assert expect in err, err

@@ -38,16 +38,14 @@
 import hashlib
 import os
 import shutil
-import socket
 import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vhm import bases, dimm, guest, tap, upgrade  # noqa: E402
+from vhm import bases, dimm, guest, streamproxy, tap, upgrade  # noqa: E402
 
 GiB, MiB = guest.GiB, guest.MiB
 MACHINE = "virt-hotmem-10.0"
@@ -386,57 +384,6 @@ WITH_DIMM = ["-object", "memory-backend-ram,id=md0,size=128M",
              "-device", "pc-dimm,id=dimm0,memdev=md0"]
 
 
-def rewriting_proxy(listen, target, rewrite):
-    """Forward a migration stream from @listen to @target, both ways
-    (the return path), passing the source's bytes through @rewrite once
-    it has the first 64 KiB (the header and the early sections)."""
-    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    srv.bind(listen)
-    srv.listen(1)
-    srv.settimeout(30)
-
-    def pump(a, b, head):
-        buf = b""
-        try:
-            while True:
-                data = a.recv(1 << 16)
-                if head is not None:
-                    buf += data
-                    if len(buf) < 1 << 16 and data:
-                        continue
-                    data, buf, head = head(buf), b"", None
-                if not data:
-                    break
-                b.sendall(data)
-        except OSError:
-            pass
-        finally:
-            # Only this direction ends, as it would without the proxy:
-            # @b's reader sees the end, @a's writer a closed peer.  The
-            # other direction goes on: the return path still carries
-            # the destination's reason after the stream broke (shutting
-            # both down here dropped it: "Channel error" on the source).
-            for s, how in ((b, socket.SHUT_WR), (a, socket.SHUT_RD)):
-                try:
-                    s.shutdown(how)
-                except OSError:
-                    pass
-
-    def run():
-        try:
-            c, _ = srv.accept()
-        except OSError:
-            return
-        finally:
-            srv.close()
-        d = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        d.connect(target)
-        threading.Thread(target=pump, args=(d, c, None), daemon=True).start()
-        pump(c, d, rewrite)
-
-    threading.Thread(target=run, daemon=True).start()
-
-
 def machine_name_to(name):
     """The configuration section's machine type, virt-hotmem-10.0, made
     @name (of the same length)."""
@@ -504,7 +451,8 @@ def refused_in_flight(rewrite, name, build=None, extra=()):
             sock = os.path.join(dst.tmp, "mig.sock")
             proxy = os.path.join(dst.tmp, "proxy.sock")
             dst.qmp.cmd("migrate-incoming", uri="unix:" + sock)
-            rewriting_proxy(proxy, sock, rewrite)
+            streamproxy.StreamProxy(proxy, sock,
+                                    streamproxy.edit_head(rewrite))
             src.qmp.cmd("migrate", uri="unix:" + proxy)
             assert guest.wait_migration(src, 60) == "failed"
             rc = dst.wait_exit(30)

@@ -43,11 +43,35 @@ TAP_LINE = re.compile(r"^(not ok|ok)\b\s*(\d+)?\s*-?\s*(.*?)(?:\s+#\s*(SKIP|TODO
 class Counts:
     def __init__(self):
         self.passed = self.failed = self.skipped = 0
+        # "program: test: why", one line per failure (failure_reason())
+        self.failures = []
 
     def add(self, other):
         self.passed += other.passed
         self.failed += other.failed
         self.skipped += other.skipped
+        self.failures += other.failures
+
+
+# A Python exception's last line in a TAP diagnostic (tests/acceptance/
+# vhm/tap.py prints the traceback as "# " lines): "# vhm.guest.GuestError:
+# ...", "# AssertionError: ...".
+EXCEPTION_LINE = re.compile(r"^# (?:[A-Za-z_][\w.]*)?(?:Error|Exception|"
+                            r"Interrupt|Exit)\b(?::.*)?$")
+
+
+def failure_reason(block):
+    """Why a test failed, in one line, from @block, the lines its program
+    printed since the previous TAP result: the exception a Python test
+    raised (the last one, where one was raised while handling another),
+    else the last diagnostic line (a glib test's "# ERROR:..." or "Bail
+    out!").  make check's log may be cut in the middle (CI shows its
+    head and tail): the summary lists these at its end."""
+    lines = [line.strip() for line in block if line.strip()]
+    found = [line for line in lines if EXCEPTION_LINE.match(line)]
+    reason = found[-1] if found else (lines[-1] if lines else "no output")
+    reason = reason[2:] if reason.startswith("# ") else reason
+    return reason if len(reason) <= 300 else reason[:297] + "..."
 
 
 def run_tap(name, argv, env, timeout, verbose, cwd=None, lines=None):
@@ -71,10 +95,13 @@ def run_tap(name, argv, env, timeout, verbose, cwd=None, lines=None):
         status = "timeout after %d s" % timeout
     out = raw.decode(errors="replace")
     failed_lines = []
+    block = []
     for line in out.splitlines():
         m = TAP_LINE.match(line.strip())
         if not m:
+            block.append(line)
             continue
+        diagnostic, block = block, []
         if m.group(4) and m.group(4).upper() == "SKIP":
             c.skipped += 1
             say("    SKIP %s: %s" % (m.group(3) or name, m.group(5) or "no reason given"))
@@ -83,9 +110,13 @@ def run_tap(name, argv, env, timeout, verbose, cwd=None, lines=None):
         else:
             c.failed += 1
             failed_lines.append(m.group(3))
+            c.failures.append("%s: %s: %s" % (name, m.group(3),
+                                              failure_reason(diagnostic)))
     if status != 0 and not c.failed:
         c.failed += 1
         failed_lines.append("%s exited with %s" % (name, status))
+        c.failures.append("%s: exited with %s: %s" % (
+            name, status, failure_reason(out.splitlines()[-20:])))
     dt = time.monotonic() - t0
     say("  %-44s %3d passed %3d failed %3d skipped  %6.1f s" %
         (name, c.passed, c.failed, c.skipped, dt))
@@ -294,6 +325,10 @@ def main():
               (suite, sc.passed, sc.failed, sc.skipped, time.monotonic() - t0),
               flush=True)
         total.add(sc)
+    if total.failures:
+        print("failures:")
+        for failure in total.failures:
+            print("  " + failure)
     print("all suites took %.1f s" % (time.monotonic() - t_start))
     print("%d passed, %d failed, %d skipped" %
           (total.passed, total.failed, total.skipped))

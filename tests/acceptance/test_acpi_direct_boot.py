@@ -90,7 +90,7 @@ def make_disk(tmp):
 
 def acpi_guest(machine_opts, mem, name, extra=(), nvdimm=True,
                flavour="cloud"):
-    tmp = tempfile.mkdtemp(prefix="vhm-acpi-disk-")
+    tmp = guest.scratch_dir("vhm-acpi-disk-")
     disk, md5 = make_disk(tmp)
     vm = guest.arm64_guest(
         machine_opts="acpi=on,gic-version=3" +

@@ -15,7 +15,6 @@ import os
 import re
 import struct
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vhm import guest, tap  # noqa: E402
@@ -78,7 +77,7 @@ def test_mismatch_refused_then_retry():
 
 def saved_stream():
     """A real migration stream of the default map, saved to a file."""
-    tmp = tempfile.mkdtemp(prefix="vhm-stream-")
+    tmp = guest.scratch_dir("vhm-stream-")
     path = os.path.join(tmp, "stream")
     with vm("virt-hotmem-10.0", "src") as src:
         src.qmp.cmd("migrate", uri="file:" + path)

@@ -73,7 +73,7 @@ def scaling_trace(files=None):
     """Migrate a precise-tsc VM to a file with debugfs hidden; if @files
     ({name: text}), first write them into its vCPU 0 debugfs directory as
     KVM would.  Returns (source, guest kHz, host kHz, ratio, frac bits)."""
-    path = os.path.join(guest.tempfile.mkdtemp(prefix="vhm-tsc-"), "stream")
+    path = os.path.join(guest.scratch_dir("vhm-tsc-"), "stream")
     v = guest.VM(["-accel", "kvm,precise-tsc=on,precise-tsc-catch-up=on",
                   "-M", "q35", "-smp", "1", "-m", "128M",
                   "-trace", "kvm_tsc_scaling"],

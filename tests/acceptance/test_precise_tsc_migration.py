@@ -171,7 +171,7 @@ def test_on_to_on():
 
 
 def section_in_stream(precise):
-    path = os.path.join(guest.tempfile.mkdtemp(prefix="vhm-tsc-"), "stream")
+    path = os.path.join(guest.scratch_dir("vhm-tsc-"), "stream")
     with vm(precise, "src") as src:
         src.qmp.cmd("migrate", uri="file:" + path)
         assert guest.wait_migration(src) == "completed"
@@ -236,7 +236,7 @@ def qcow2_node(v, path):
 
 def test_savevm_has_no_section():
     need_kvm()
-    path = os.path.join(guest.tempfile.mkdtemp(prefix="vhm-tsc-"),
+    path = os.path.join(guest.scratch_dir("vhm-tsc-"),
                         "snap.qcow2")
     with vm("on", "src") as v:
         qcow2_node(v, path)

@@ -24,10 +24,8 @@
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
-import atexit
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -84,9 +82,7 @@ def distro_disk(esp=True, pad=0):
     """The disk image (made once per run and flavour), its initrd
     padded with @pad bytes of random data in /pad."""
     if (esp, pad) not in _disk:
-        tmp = tempfile.mkdtemp(prefix="vhm-uefi-disk-")
-        # 130 MiB or more each: not left in /tmp run after run
-        atexit.register(shutil.rmtree, tmp, True)
+        tmp = guest.scratch_dir("vhm-uefi-disk-")
         assets = guest.guest_assets()
         files = [("pad", 0o644, os.urandom(pad))] if pad else []
         initrd = guest.build_initramfs(os.path.join(tmp, "initrd.gz"),

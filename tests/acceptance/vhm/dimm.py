@@ -11,7 +11,6 @@
 
 import hashlib
 import os
-import tempfile
 
 from . import guest, tap
 
@@ -43,7 +42,7 @@ def uefi_guest(machine="virt-hotmem", mem="512M", slots=4, maxmem="8G",
     Call launch() / use it as a context manager."""
     firmware = aavmf_code()
     assets = guest.guest_assets()
-    tmp = tempfile.mkdtemp(prefix="vhm-initrd-")
+    tmp = guest.scratch_dir("vhm-initrd-")
     initrd = guest.build_initramfs(os.path.join(tmp, "initrd.gz"))
     vm = guest.VM(["-M", machine, "-accel", "tcg", "-cpu", "max",
                    "-smp", "1", "-m", "%s,slots=%d,maxmem=%s" %

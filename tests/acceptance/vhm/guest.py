@@ -7,6 +7,7 @@
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
+import atexit
 import gzip
 import io
 import json
@@ -56,6 +57,26 @@ MiB = 1 << 20
 
 class GuestError(Exception):
     pass
+
+
+_scratch_dirs = []
+
+
+def scratch_dir(prefix):
+    """A new directory under the system's temporary directory for a
+    test's files (initramfs images, disks, saved streams), removed when
+    the test program exits, whatever its outcome: a guest's files may
+    outlive the guest (a test that runs its command line again), and
+    make check would otherwise leave them behind run after run."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    _scratch_dirs.append(path)
+    return path
+
+
+@atexit.register
+def _remove_scratch_dirs():
+    for path in _scratch_dirs:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def guest_assets(flavour="cloud"):
@@ -358,7 +379,7 @@ def arm64_guest(machine_opts="", mem="1G", extra=(), cmdline="",
     launch() / use as a context manager.  vm.builtin: those of @modules
     the kernel has built in (not in /modules, nothing to load)."""
     assets = guest_assets(flavour)
-    tmp = tempfile.mkdtemp(prefix="vhm-initrd-")
+    tmp = scratch_dir("vhm-initrd-")
     initrd = build_initramfs(os.path.join(tmp, "initrd.gz"), modules,
                              flavour=flavour)
     machine += "," + machine_opts if machine_opts else ""

@@ -30,7 +30,7 @@ import qemu_suites
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "acceptance"))
-from vhm import bases  # noqa: E402
+from vhm import bases, tap  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SUITES = ["unit", "fuzz", "qtest", "qemu-unit", "qemu-qtest", "acceptance"]
@@ -43,7 +43,7 @@ TAP_LINE = re.compile(r"^(not ok|ok)\b\s*(\d+)?\s*-?\s*(.*?)(?:\s+#\s*(SKIP|TODO
 class Counts:
     def __init__(self):
         self.passed = self.failed = self.skipped = 0
-        # "program: test: why", one line per failure (failure_reason())
+        # "program: test: why", one line per failure (tap.failure_reason())
         self.failures = []
 
     def add(self, other):
@@ -51,27 +51,6 @@ class Counts:
         self.failed += other.failed
         self.skipped += other.skipped
         self.failures += other.failures
-
-
-# A Python exception's last line in a TAP diagnostic (tests/acceptance/
-# vhm/tap.py prints the traceback as "# " lines): "# vhm.guest.GuestError:
-# ...", "# AssertionError: ...".
-EXCEPTION_LINE = re.compile(r"^# (?:[A-Za-z_][\w.]*)?(?:Error|Exception|"
-                            r"Interrupt|Exit)\b(?::.*)?$")
-
-
-def failure_reason(block):
-    """Why a test failed, in one line, from @block, the lines its program
-    printed since the previous TAP result: the exception a Python test
-    raised (the last one, where one was raised while handling another),
-    else the last diagnostic line (a glib test's "# ERROR:..." or "Bail
-    out!").  make check's log may be cut in the middle (CI shows its
-    head and tail): the summary lists these at its end."""
-    lines = [line.strip() for line in block if line.strip()]
-    found = [line for line in lines if EXCEPTION_LINE.match(line)]
-    reason = found[-1] if found else (lines[-1] if lines else "no output")
-    reason = reason[2:] if reason.startswith("# ") else reason
-    return reason if len(reason) <= 300 else reason[:297] + "..."
 
 
 def run_tap(name, argv, env, timeout, verbose, cwd=None, lines=None):
@@ -111,12 +90,12 @@ def run_tap(name, argv, env, timeout, verbose, cwd=None, lines=None):
             c.failed += 1
             failed_lines.append(m.group(3))
             c.failures.append("%s: %s: %s" % (name, m.group(3),
-                                              failure_reason(diagnostic)))
+                                              tap.failure_reason(diagnostic)))
     if status != 0 and not c.failed:
         c.failed += 1
         failed_lines.append("%s exited with %s" % (name, status))
         c.failures.append("%s: exited with %s: %s" % (
-            name, status, failure_reason(out.splitlines()[-20:])))
+            name, status, tap.failure_reason(out.splitlines()[-20:])))
     dt = time.monotonic() - t0
     say("  %-44s %3d passed %3d failed %3d skipped  %6.1f s" %
         (name, c.passed, c.failed, c.skipped, dt))

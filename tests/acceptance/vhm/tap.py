@@ -46,6 +46,27 @@ def build_under_test_tests():
     return [("build-under-test", check)]
 
 
+# A Python exception's last line in a TAP diagnostic (run() prints the
+# traceback as "# " lines): "# vhm.guest.GuestError: ...",
+# "# AssertionError: ...".
+EXCEPTION_LINE = re.compile(r"^# (?:[A-Za-z_][\w.]*)?(?:Error|Exception|"
+                            r"Interrupt|Exit)\b(?::.*)?$")
+
+
+def failure_reason(block):
+    """Why a test failed, in one line, from @block, the lines its program
+    printed since the previous TAP result: the exception a Python test
+    raised (the last one, where one was raised while handling another),
+    else the last diagnostic line (a glib test's "# ERROR:..." or "Bail
+    out!").  make check's log may be cut in the middle (CI shows its
+    head and tail): tests/run-tests.py lists these at its end."""
+    lines = [line.strip() for line in block if line.strip()]
+    found = [line for line in lines if EXCEPTION_LINE.match(line)]
+    reason = found[-1] if found else (lines[-1] if lines else "no output")
+    reason = reason[2:] if reason.startswith("# ") else reason
+    return reason if len(reason) <= 300 else reason[:297] + "..."
+
+
 def run(tests):
     """tests: list of (name, function).  Prints a TAP stream; returns the
     process exit status (1 if any test failed)."""

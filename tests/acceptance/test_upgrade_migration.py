@@ -229,7 +229,6 @@ def round_trip(opts, builds, name):
     finally:
         for v in vms:
             v.shutdown()
-            shutil.rmtree(v.initrd_dir, ignore_errors=True)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -290,10 +289,11 @@ def test_newer_machine_refused():
     if old == new:
         raise tap.Skip("one build only: it has no virt-hotmem-10.2")
     args = ["-accel", "qtest", "-m", "512M,slots=2,maxmem=2G"]
+    old_qemu, new_qemu = (bases.emulator(b, "aarch64") for b in (old, new))
     with guest.VM(["-M", "virt-hotmem-10.2"] + args,
-                  binary=bases.emulator(new, "aarch64"), name="src-10.2") as src:
+                  binary=new_qemu, name="src-10.2") as src:
         with guest.VM(["-M", "virt-hotmem"] + args + ["-incoming", "defer"],
-                      binary=bases.emulator(old, "aarch64"), name="dst-10.0") as dst:
+                      binary=old_qemu, name="dst-10.0") as dst:
             assert guest.migrate(src, dst) == "failed"
             assert dst.wait_exit(30) not in (None, 0), \
                 "destination still running"
@@ -307,7 +307,7 @@ def test_newer_machine_refused():
         assert src.qmp.cmd("query-status")["status"] == "running"
     # Started as the source was, the 10.0 build refuses at once, in one
     # line naming the machine type.
-    r = subprocess.run([bases.emulator(old, "aarch64"), "-M", "virt-hotmem-10.2",
+    r = subprocess.run([old_qemu, "-M", "virt-hotmem-10.2",
                         "-display", "none"] + args +
                        ["-incoming", "defer"], capture_output=True,
                        text=True, timeout=30)
@@ -326,11 +326,12 @@ def test_older_machine_type_into_alias():
     if old == new:
         raise tap.Skip("one build only: it has no virt-hotmem-10.2")
     args = ["-accel", "qtest", "-m", "512M,slots=2,maxmem=2G"]
+    old_qemu, new_qemu = (bases.emulator(b, "aarch64") for b in (old, new))
     reason = machine_other("virt-hotmem-10.0", "virt-hotmem-10.2")
     with guest.VM(["-M", "virt-hotmem-10.0"] + args,
-                  binary=bases.emulator(old, "aarch64"), name="src-10.0") as src:
+                  binary=old_qemu, name="src-10.0") as src:
         with guest.VM(["-M", "virt-hotmem"] + args + ["-incoming", "defer"],
-                      binary=bases.emulator(new, "aarch64"), name="dst-10.2") as dst:
+                      binary=new_qemu, name="dst-10.2") as dst:
             sock = os.path.join(dst.tmp, "mig.sock")
             dst.qmp.cmd("migrate-incoming", uri="unix:" + sock,
                         **{"exit-on-error": False})
@@ -349,9 +350,9 @@ def test_older_machine_type_into_alias():
         # Started as the source was, it would have loaded the stream: the
         # round trips above do.
     with guest.VM(["-M", "virt-hotmem-10.0"] + args,
-                  binary=bases.emulator(old, "aarch64"), name="src-10.0") as src:
+                  binary=old_qemu, name="src-10.0") as src:
         with guest.VM(["-M", "virt-hotmem"] + args + ["-incoming", "defer"],
-                      binary=bases.emulator(new, "aarch64"), name="dst-10.2") as dst:
+                      binary=new_qemu, name="dst-10.2") as dst:
             assert guest.migrate(src, dst) == "failed"
             assert dst.wait_exit(30) == 1, "destination still running"
             lines = error_lines(dst.stderr())
